@@ -1,0 +1,4 @@
+//! The Slotwise origin: compiles authoring JSON into bundles and, as later issues land,
+//! serves the thin origin API (signals, profiles, snippets, lift) and trains the model.
+
+pub mod authoring;

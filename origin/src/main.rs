@@ -1,0 +1,113 @@
+//! `slotwise`: the command line for authors and operators.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use slotwise_origin::authoring::{self, BuildOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "slotwise",
+    version,
+    about = "Slotwise personalization: bundles, keys, snippets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with bundles.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Compile an authoring directory of JSON into a binary bundle.
+    Build {
+        /// The authoring directory (bundle.json, content.json, items.json, slots.json).
+        dir: PathBuf,
+        /// Where to write the bundle.
+        #[arg(short, long, default_value = "bundle.swb")]
+        out: PathBuf,
+        /// Unix seconds to stamp into the header (default: $SOURCE_DATE_EPOCH, else now).
+        #[arg(long)]
+        created_at: Option<u64>,
+    },
+    /// Decode a bundle and print a summary (checks it is valid).
+    Inspect {
+        /// The bundle file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Bundle { command } => match command {
+            BundleCommand::Build {
+                dir,
+                out,
+                created_at,
+            } => {
+                let created_at = created_at
+                    .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok()?.parse().ok())
+                    .unwrap_or_else(now_unix);
+                let bundle = authoring::build_dir(&dir, &BuildOptions { created_at })
+                    .map_err(|e| e.to_string())?;
+                let bytes = slotwise::bundle::encode(&bundle);
+                std::fs::write(&out, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+                println!(
+                    "wrote {} ({} bytes): {} slots, {} items, {} content",
+                    out.display(),
+                    bytes.len(),
+                    bundle.slots.len(),
+                    bundle.items.len(),
+                    bundle.content.len()
+                );
+                Ok(())
+            }
+            BundleCommand::Inspect { file } => {
+                let bytes = std::fs::read(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let bundle = slotwise::bundle::decode(&bytes).map_err(|e| e.to_string())?;
+                println!(
+                    "bundle {} for {} (created {}): {} slots, {} items, {} content, {} bytes",
+                    bundle.header.id,
+                    bundle.header.site,
+                    bundle.header.created_at,
+                    bundle.slots.len(),
+                    bundle.items.len(),
+                    bundle.content.len(),
+                    bytes.len()
+                );
+                for slot in &bundle.slots {
+                    println!("  slot {}: {} candidates", slot.name, slot.candidates.len());
+                }
+                Ok(())
+            }
+        },
+    }
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

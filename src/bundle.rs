@@ -1,0 +1,280 @@
+//! The bundle: everything a runtime needs to decide, in one binary file.
+//!
+//! Wire layout (`SWB1`): `b"SWB1"` magic, one version byte ([`VERSION`]), then the
+//! postcard encoding of [`Bundle`]. Field order below *is* the postcard order: do not
+//! reorder fields without bumping [`VERSION`]. Strings are UTF-8; references between
+//! sections are `u32` indices, checked by [`decode`] so the engine never bounds-fails.
+//!
+//! The authoring form is a directory of JSON compiled by `slotwise bundle build`
+//! (crate `slotwise-origin`); the runtime never parses JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+
+/// The four magic bytes every bundle starts with.
+pub const MAGIC: [u8; 4] = *b"SWB1";
+/// The format version this build reads and writes.
+pub const VERSION: u8 = 1;
+/// Largest bundle accepted by [`decode`], in bytes.
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Length of magic + version.
+pub const PREFIX_LEN: usize = 5;
+
+/// A decoded, validated bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// Who made it and when (postcard field 1).
+    pub header: Header,
+    /// Page slots, in authoring order (field 2).
+    pub slots: Vec<Slot>,
+    /// Catalogue items that slots may show (field 3).
+    pub items: Vec<Item>,
+    /// Channel-agnostic content library (field 4).
+    pub content: Vec<Content>,
+}
+
+/// Identity of a bundle. Order: id, created_at, site, key_id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Unique id of this build (content hash or release name).
+    pub id: String,
+    /// Unix seconds when it was compiled.
+    pub created_at: u64,
+    /// The site (audience) it is for.
+    pub site: String,
+    /// Id of the key that signs it ("" while unsigned).
+    pub key_id: String,
+}
+
+/// A named place on a page. Order: name, default_content, candidates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    /// Name used in markup (`data-slotwise-slot`) and in `decide`.
+    pub name: String,
+    /// Index into [`Bundle::content`]: what the slot shows when nothing better applies.
+    pub default_content: u32,
+    /// Indices into [`Bundle::items`] that may fill this slot.
+    pub candidates: Vec<u32>,
+}
+
+/// A catalogue item. Order: id, category, content.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// The site's item id (SKU, offer id...).
+    pub id: String,
+    /// Category name, used for affinities and diversity.
+    pub category: String,
+    /// Index into [`Bundle::content`].
+    pub content: u32,
+}
+
+/// Channel-agnostic content. Order: id, title, body, image, link, cta, price.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    /// Content id, unique in the bundle.
+    pub id: String,
+    /// Headline.
+    pub title: Option<String>,
+    /// Body text (plain text; renderers escape it).
+    pub body: Option<String>,
+    /// Image URL.
+    pub image: Option<String>,
+    /// Link target URL.
+    pub link: Option<String>,
+    /// Call to action label.
+    pub cta: Option<String>,
+    /// Price, in the site's currency.
+    pub price: Option<f64>,
+}
+
+impl Bundle {
+    /// A tiny valid bundle (one `hero` slot, one item) for examples and tests.
+    pub fn example() -> Bundle {
+        Bundle {
+            header: Header {
+                id: "example".into(),
+                created_at: 0,
+                site: "example.com".into(),
+                key_id: String::new(),
+            },
+            slots: vec![Slot {
+                name: "hero".into(),
+                default_content: 0,
+                candidates: vec![0],
+            }],
+            items: vec![Item {
+                id: "sku-1".into(),
+                category: "shoes".into(),
+                content: 1,
+            }],
+            content: vec![
+                Content {
+                    id: "hero-default".into(),
+                    title: Some("Welcome".into()),
+                    ..Content::default()
+                },
+                Content {
+                    id: "sku-1".into(),
+                    title: Some("Trail runner".into()),
+                    ..Content::default()
+                },
+            ],
+        }
+    }
+
+    /// The slot called `name`, if the bundle has one.
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+}
+
+/// Encodes a bundle into `SWB1` bytes.
+pub fn encode(bundle: &Bundle) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&MAGIC);
+    out.push(VERSION);
+    // Serializing plain owned data into a Vec cannot fail.
+    let body = postcard::to_allocvec(bundle).unwrap_or_default();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Decodes and validates `SWB1` bytes. Never panics on any input.
+pub fn decode(bytes: &[u8]) -> Result<Bundle, Error> {
+    if bytes.len() > MAX_BYTES {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            "bundle exceeds the size limit",
+        ));
+    }
+    if bytes.len() < PREFIX_LEN {
+        if !MAGIC.starts_with(bytes) {
+            return Err(Error::new(ErrorKind::BadMagic, "not a Slotwise bundle"));
+        }
+        return Err(Error::new(
+            ErrorKind::Truncated,
+            "bundle ends inside its header",
+        ));
+    }
+    if bytes[..4] != MAGIC {
+        return Err(Error::new(ErrorKind::BadMagic, "not a Slotwise bundle"));
+    }
+    if bytes[4] != VERSION {
+        return Err(Error::new(
+            ErrorKind::UnsupportedVersion,
+            "bundle format version not supported by this runtime",
+        ));
+    }
+    let bundle: Bundle = match postcard::from_bytes(&bytes[PREFIX_LEN..]) {
+        Ok(b) => b,
+        Err(postcard::Error::DeserializeUnexpectedEnd) => {
+            return Err(Error::new(ErrorKind::Truncated, "bundle body is truncated"));
+        }
+        Err(_) => {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                "bundle body does not decode",
+            ));
+        }
+    };
+    validate(&bundle)?;
+    Ok(bundle)
+}
+
+/// Checks every cross-reference and uniqueness rule the engine relies on.
+pub fn validate(bundle: &Bundle) -> Result<(), Error> {
+    let invalid = |detail| Err(Error::new(ErrorKind::Invalid, detail));
+    let n_content = bundle.content.len();
+    let n_items = bundle.items.len();
+    if !all_unique(bundle.slots.iter().map(|s| s.name.as_str())) {
+        return invalid("duplicate slot name");
+    }
+    if !all_unique(bundle.items.iter().map(|i| i.id.as_str())) {
+        return invalid("duplicate item id");
+    }
+    if !all_unique(bundle.content.iter().map(|c| c.id.as_str())) {
+        return invalid("duplicate content id");
+    }
+    for slot in &bundle.slots {
+        if slot.name.is_empty() {
+            return invalid("empty slot name");
+        }
+        if slot.default_content as usize >= n_content {
+            return invalid("slot default refers to missing content");
+        }
+        if slot.candidates.iter().any(|&c| c as usize >= n_items) {
+            return invalid("slot candidate refers to missing item");
+        }
+    }
+    if bundle.items.iter().any(|i| i.content as usize >= n_content) {
+        return invalid("item refers to missing content");
+    }
+    Ok(())
+}
+
+fn all_unique<'a>(names: impl Iterator<Item = &'a str>) -> bool {
+    let mut seen: Vec<&str> = names.collect();
+    let before = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    seen.len() == before
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let b = Bundle::example();
+        assert_eq!(decode(&encode(&b)).unwrap(), b);
+    }
+
+    #[test]
+    fn every_truncation_is_a_typed_error() {
+        let bytes = encode(&Bundle::example());
+        for len in 0..bytes.len() {
+            let err = decode(&bytes[..len]).unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::Truncated | ErrorKind::Corrupt),
+                "len {len}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_magic_and_version() {
+        let mut bytes = encode(&Bundle::example());
+        bytes[4] = 9;
+        assert_eq!(
+            decode(&bytes).unwrap_err().code(),
+            "bundle.unsupported_version"
+        );
+        bytes[0] = b'X';
+        assert_eq!(decode(&bytes).unwrap_err().code(), "bundle.bad_magic");
+        assert_eq!(decode(b"GIF8").unwrap_err().code(), "bundle.bad_magic");
+    }
+
+    #[test]
+    fn oversized_is_rejected_before_parsing() {
+        let bytes = vec![0u8; MAX_BYTES + 1];
+        assert_eq!(decode(&bytes).unwrap_err().code(), "bundle.too_large");
+    }
+
+    #[test]
+    fn dangling_references_are_invalid() {
+        let mut b = Bundle::example();
+        b.slots[0].default_content = 99;
+        assert_eq!(decode(&encode(&b)).unwrap_err().code(), "bundle.invalid");
+        let mut b = Bundle::example();
+        b.slots[0].candidates.push(5);
+        assert_eq!(decode(&encode(&b)).unwrap_err().kind(), ErrorKind::Invalid);
+        let mut b = Bundle::example();
+        b.items.push(b.items[0].clone());
+        assert_eq!(
+            decode(&encode(&b)).unwrap_err().detail(),
+            "duplicate item id"
+        );
+    }
+}

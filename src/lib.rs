@@ -1,0 +1,26 @@
+//! Slotwise core: decides what fills each slot of a page from a signed bundle.
+//!
+//! The core is pure: no I/O, no clock, no randomness of its own. Time and seeds are
+//! arguments, so the same code runs natively (origin, CLI, tests) and in wasm32
+//! (browser, edge workers). `wasm` is the only module that knows about JavaScript.
+//!
+//! ```
+//! use slotwise::bundle::{self, Bundle};
+//! use slotwise::decide::{Engine, Request};
+//!
+//! let bytes = bundle::encode(&Bundle::example());
+//! let engine = Engine::new(bundle::decode(&bytes).unwrap());
+//! let decisions = engine.decide(&Request { slots: &["hero"], seed: 7 });
+//! assert_eq!(decisions[0].reason.code(), "default");
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod bundle;
+pub mod decide;
+pub mod error;
+pub mod hex;
+
+pub use error::{Error, ErrorKind};
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
