@@ -182,20 +182,12 @@ pub fn decode(bytes: &[u8]) -> Result<Bundle, Error> {
     Ok(bundle)
 }
 
-/// Checks every cross-reference and uniqueness rule the engine relies on.
+/// Checks every cross-reference the engine relies on, so deciding can never index out
+/// of bounds. Runs on every [`decode`]; cheap and small enough for the wasm build.
 pub fn validate(bundle: &Bundle) -> Result<(), Error> {
     let invalid = |detail| Err(Error::new(ErrorKind::Invalid, detail));
     let n_content = bundle.content.len();
     let n_items = bundle.items.len();
-    if !all_unique(bundle.slots.iter().map(|s| s.name.as_str())) {
-        return invalid("duplicate slot name");
-    }
-    if !all_unique(bundle.items.iter().map(|i| i.id.as_str())) {
-        return invalid("duplicate item id");
-    }
-    if !all_unique(bundle.content.iter().map(|c| c.id.as_str())) {
-        return invalid("duplicate content id");
-    }
     for slot in &bundle.slots {
         if slot.name.is_empty() {
             return invalid("empty slot name");
@@ -209,6 +201,23 @@ pub fn validate(bundle: &Bundle) -> Result<(), Error> {
     }
     if bundle.items.iter().any(|i| i.content as usize >= n_content) {
         return invalid("item refers to missing content");
+    }
+    Ok(())
+}
+
+/// Checks that names and ids are unique. The builder runs it (with [`validate`]);
+/// runtimes skip it to stay small: with duplicates the first entry wins, which is
+/// safe, and a signed bundle comes from the builder anyway.
+pub fn validate_unique(bundle: &Bundle) -> Result<(), Error> {
+    let invalid = |detail| Err(Error::new(ErrorKind::Invalid, detail));
+    if !all_unique(bundle.slots.iter().map(|s| s.name.as_str())) {
+        return invalid("duplicate slot name");
+    }
+    if !all_unique(bundle.items.iter().map(|i| i.id.as_str())) {
+        return invalid("duplicate item id");
+    }
+    if !all_unique(bundle.content.iter().map(|c| c.id.as_str())) {
+        return invalid("duplicate content id");
     }
     Ok(())
 }
@@ -273,8 +282,10 @@ mod tests {
         let mut b = Bundle::example();
         b.items.push(b.items[0].clone());
         assert_eq!(
-            decode(&encode(&b)).unwrap_err().detail(),
+            validate_unique(&b).unwrap_err().detail(),
             "duplicate item id"
         );
+        // At runtime duplicates are tolerated (first wins), never a panic.
+        assert!(decode(&encode(&b)).is_ok());
     }
 }

@@ -5,22 +5,31 @@
 //! exploration). What never changes: every requested slot gets a decision, every
 //! decision carries an id and a reason, and nothing in here can fail.
 
-use serde::Serialize;
-
 use crate::bundle::{Bundle, Content};
 use crate::hex::splitmix64;
 
 /// Why a slot got what it got: a stable machine code plus a human sentence.
+///
+/// The discriminant is stable too: bindings pass it as a small number.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Reason {
     /// Nothing more specific applied: the slot's default content.
-    Default,
+    Default = 0,
     /// The bundle has no slot by that name; the page keeps its own markup.
-    UnknownSlot,
+    UnknownSlot = 1,
 }
 
 impl Reason {
+    /// Every reason, indexed by its discriminant.
+    pub const ALL: [Reason; 2] = [Reason::Default, Reason::UnknownSlot];
+
+    /// The reason with discriminant `n`, if any.
+    pub fn from_index(n: u32) -> Option<Reason> {
+        Reason::ALL.get(n as usize).copied()
+    }
+
     /// Stable machine code (`default`, `unknown_slot`).
     pub fn code(self) -> &'static str {
         match self {
@@ -48,18 +57,17 @@ pub struct Request<'a> {
 }
 
 /// The outcome for one slot.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Decision<'a> {
     /// The slot name as requested.
     pub slot: &'a str,
     /// Unique per page view and slot; signals refer to it.
-    #[serde(skip)]
     pub id: u64,
-    /// What to show; `None` means keep the page's own markup.
+    /// Index into the bundle's content library; `None` keeps the page's own markup.
+    pub content_index: Option<u32>,
+    /// What to show (the content at `content_index`).
     pub content: Option<&'a Content>,
     /// Why.
-    #[serde(skip)]
     pub reason: Reason,
 }
 
@@ -92,12 +100,14 @@ impl Engine {
                     Some(slot) => Decision {
                         slot: name,
                         id,
+                        content_index: Some(slot.default_content),
                         content: self.bundle.content.get(slot.default_content as usize),
                         reason: Reason::Default,
                     },
                     None => Decision {
                         slot: name,
                         id,
+                        content_index: None,
                         content: None,
                         reason: Reason::UnknownSlot,
                     },

@@ -23,4 +23,4 @@ pub mod hex;
 pub use error::{Error, ErrorKind};
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;

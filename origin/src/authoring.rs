@@ -208,7 +208,9 @@ pub fn build_dir(dir: &Path, options: &BuildOptions) -> Result<Bundle, Authoring
     };
     // The id names the content: the same authoring set gives the same id.
     bundle.header.id = slotwise::hex::u64_hex(fnv1a64(&bundle::encode(&bundle)));
-    bundle::validate(&bundle).map_err(|e| err("(bundle)", "", e.to_string()))?;
+    bundle::validate(&bundle)
+        .and_then(|()| bundle::validate_unique(&bundle))
+        .map_err(|e| err("(bundle)", "", e.to_string()))?;
     Ok(bundle)
 }
 

@@ -1,14 +1,41 @@
-//! `cargo xtask`: build orchestration (placeholder until the full pipeline lands).
-use std::process::{Command, ExitCode};
+//! `cargo xtask`: build orchestration for Slotwise, in Rust (rust-analyzer's pattern).
+//!
+//! | command | does |
+//! |---|---|
+//! | `setup` | installs what is missing: wasm32 target, wasm-bindgen-cli (pinned), chromium, npm deps, cargo-fuzz |
+//! | `build` | wasm → wasm-bindgen → wasm-opt → the npm package in `pkg/`, with the size report |
+//! | `test`  | setup, then every check and test suite (what CI runs) |
+//! | `demo`  | builds and serves `www/` on localhost |
+
+mod build;
+mod demo;
+mod setup;
+mod size;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <setup | build | test | demo [--port N]>";
+
 fn main() -> ExitCode {
-    let ok = Command::new("cargo")
-        .args(["test", "--workspace"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup::run(),
+        Some("build") => build::run().map(|_| ()),
+        Some("test") => test::run(),
+        Some("demo") => demo::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

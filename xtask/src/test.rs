@@ -1,0 +1,189 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//!
+//! setup → fmt → clippy (native, wasm32) → native tests → build (size budget) →
+//! wasm-bindgen-test in Node and in headless Chromium → fuzz smoke → the packed npm
+//! package in Node, a browser page and workerd (node's test runner closes the run).
+
+use std::path::Path;
+
+use crate::build::{self, path_str};
+use crate::setup;
+use crate::util::{cmd, exec, output, root, step};
+
+/// Seconds each fuzz target runs in the smoke run.
+const FUZZ_SECONDS: &str = "10";
+
+pub fn run() -> Result<(), String> {
+    setup::run()?;
+
+    step("cargo fmt --check");
+    exec(cmd("cargo", &["fmt", "--all", "--check"]))?;
+
+    step("clippy (native)");
+    exec(cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))?;
+    step("clippy (wasm32)");
+    exec(cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--package",
+            "slotwise",
+            "--lib",
+            "--tests",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))?;
+
+    step("native tests");
+    exec(cmd("cargo", &["test", "--workspace"]))?;
+
+    let pkg = build::run()?;
+
+    for (where_, browser) in [("Node", false), ("headless Chromium", true)] {
+        step(&format!("wasm-bindgen-test in {where_}"));
+        let mut c = cmd(
+            "cargo",
+            &[
+                "test",
+                "--package",
+                "slotwise",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "wasm",
+            ],
+        );
+        c.env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        );
+        c.env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+        if browser {
+            c.env("WASM_BINDGEN_USE_BROWSER", "1")
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+                .env("CI", "1");
+        }
+        exec(c)?;
+    }
+
+    fuzz_smoke()?;
+    packaging(&pkg)?;
+    Ok(())
+}
+
+/// A few seconds of every fuzz target, seeded with the committed fixtures.
+fn fuzz_smoke() -> Result<(), String> {
+    step("fuzz smoke (cargo fuzz, nightly)");
+    let fuzz = root().join("fuzz");
+    let list = output("cargo", &["+nightly", "fuzz", "list"])
+        .ok_or("`cargo +nightly fuzz list` failed: is the nightly toolchain installed?")?;
+    let targets: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let seeds = root().join("tests/fixtures");
+    for target in &targets {
+        let corpus = fuzz.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus).map_err(|e| format!("cannot create corpus: {e}"))?;
+        if *target == "bundle" {
+            let _ = std::fs::copy(seeds.join("shop.swb"), corpus.join("shop.swb"));
+        }
+        let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+        exec(cmd(
+            "cargo",
+            &["+nightly", "fuzz", "run", target, "--", &max_time],
+        ))?;
+    }
+    println!(
+        "fuzzed {} target(s) for {FUZZ_SECONDS} s each",
+        targets.len()
+    );
+    Ok(())
+}
+
+/// `npm pack`, install the tarball into a fixture project, run the consumers' tests.
+fn packaging(pkg: &Path) -> Result<(), String> {
+    step("packaging tests: npm pack → Node ESM, browser page, workerd");
+    let dir = root().join("target/packaging");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("fixtures")).map_err(|e| e.to_string())?;
+    let mut pack = cmd(
+        "npm",
+        &["pack", "--silent", "--pack-destination", path_str(&dir)?],
+    );
+    pack.current_dir(pkg);
+    let out = pack.output().map_err(|e| format!("npm pack: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "npm pack failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let tarball = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    println!("packed {tarball}");
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{ "name": "slotwise-packaging-fixture", "private": true, "type": "module" }"#,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut install = cmd(
+        "npm",
+        &[
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            &format!("./{tarball}"),
+        ],
+    );
+    install.current_dir(&dir);
+    exec(install)?;
+
+    let sources = root().join("tests/packaging");
+    let mut tests = Vec::new();
+    for entry in std::fs::read_dir(&sources).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.ends_with(".mjs") {
+            std::fs::copy(&path, dir.join(&name)).map_err(|e| e.to_string())?;
+            if name.ends_with(".test.mjs") {
+                tests.push(name);
+            }
+        }
+    }
+    tests.sort();
+    std::fs::copy(
+        root().join("tests/fixtures/shop.swb"),
+        dir.join("fixtures/shop.swb"),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut args = vec!["--test", "--test-reporter=spec"];
+    args.extend(tests.iter().map(String::as_str));
+    let mut node = cmd("node", &args);
+    node.current_dir(&dir);
+    exec(node)
+}
