@@ -1,0 +1,660 @@
+//! Streaming slot rewriting of HTML, for the edge (and anyone rendering server-side).
+//!
+//! A slot is an element carrying `data-slotwise-slot="name"`. [`SlotRewriter`] copies a
+//! page through unchanged, chunk by chunk, except that the *inner content* of each slot
+//! it has a replacement for is swapped: the start tag and the end tag stay, what was
+//! between them is dropped, the replacement is written right after the start tag (so
+//! it streams without waiting for the end of the slot).
+//!
+//! Guarantees, whatever the input:
+//! - bytes outside replaced slots come out identical and in order, wherever the chunk
+//!   boundaries fall (the test suite checks this against lol_html, the engine behind
+//!   Cloudflare's HTMLRewriter, splitting pages at every byte);
+//! - comments, `<!doctype>`, `<?...>`, and the raw text of `<script>`, `<style>`,
+//!   `<textarea>`, `<title>`, `<xmp>`, `<iframe>`, `<noembed>`, `<noframes>`,
+//!   `<noscript>` and `<plaintext>` never start a slot, and their contents never count
+//!   as tags;
+//! - attributes may use double, single or no quotes, and `>` inside quotes;
+//! - memory is bounded: a tag longer than [`MAX_TAG_BYTES`] is passed through as text;
+//! - nothing here panics.
+//!
+//! Only elements whose end tag is required are rewritten (`div`, `section`, `span`, ...;
+//! see [`rewritable`]): with `<p>`, `<li>` or `<td>` the end of the slot is implied by
+//! the parser's tree rules, which a streaming copy cannot see, so such slots pass
+//! through untouched. Self-closing (`<div ... />`) and void slots pass through too.
+
+/// Longest tag (from `<` to `>`) the rewriter buffers before giving up on it.
+pub const MAX_TAG_BYTES: usize = 16 * 1024;
+
+/// The attribute that marks a slot.
+pub const SLOT_ATTRIBUTE: &str = "data-slotwise-slot";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Ordinary text between tags.
+    Data,
+    /// Inside `<...`: collecting a tag into `tag`.
+    Tag,
+    /// Inside `<!-- ... -->`; `dashes` counts trailing `-` seen.
+    Comment { dashes: u8 },
+    /// Inside `<!...>` or `<?...>` (doctype, bogus comment): until `>`.
+    Declaration,
+    /// Inside the raw text of `raw_end` (script, style...): until `</name`.
+    RawText { matched: usize },
+    /// After `<plaintext>`: everything to the end is text.
+    Plaintext,
+}
+
+/// Where a replaced slot's inner content is being dropped.
+#[derive(Clone, Debug)]
+struct Skipping {
+    /// Lower-case tag name of the slot element.
+    name: Vec<u8>,
+    /// Open elements of that name, the slot itself included.
+    depth: usize,
+}
+
+/// What happened to each slot the page contained, in page order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotSeen {
+    /// The slot name from the attribute.
+    pub name: String,
+    /// Whether its content was replaced.
+    pub replaced: bool,
+}
+
+/// Rewrites the slots of one HTML document, fed in chunks.
+///
+/// ```
+/// use slotwise::html::SlotRewriter;
+///
+/// let mut rw = SlotRewriter::new(|slot| (slot == "hero").then(|| "<b>Hi</b>".to_string()));
+/// let mut out = Vec::new();
+/// rw.write(b"<p>a</p><div data-slotwise-slot='hero'>def", &mut out);
+/// rw.write(b"ault</div><p>b</p>", &mut out);
+/// rw.end(&mut out);
+/// assert_eq!(out, b"<p>a</p><div data-slotwise-slot='hero'><b>Hi</b></div><p>b</p>");
+/// ```
+pub struct SlotRewriter<F> {
+    replacement: F,
+    state: State,
+    tag: Vec<u8>,
+    /// Lower-case name of the raw-text element whose end tag we are looking for.
+    raw_end: Vec<u8>,
+    /// Quote state of the tag being collected: the open quote byte, if any.
+    tag_quote: Option<u8>,
+    /// Whether the last non-space byte of the tag was `=` (a value may start).
+    tag_after_eq: bool,
+    skipping: Option<Skipping>,
+    seen: Vec<SlotSeen>,
+}
+
+/// `Comment::dashes` after `--!`: a following `>` closes the comment.
+const BANG: u8 = 200;
+
+impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
+    /// `replacement(slot)` gives the new inner HTML of a slot, or `None` to keep it.
+    /// It is called once per slot element, when its start tag has been read.
+    pub fn new(replacement: F) -> Self {
+        SlotRewriter {
+            replacement,
+            state: State::Data,
+            tag: Vec::new(),
+            raw_end: Vec::new(),
+            tag_quote: None,
+            tag_after_eq: false,
+            skipping: None,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The slots met so far.
+    pub fn seen(&self) -> &[SlotSeen] {
+        &self.seen
+    }
+
+    /// Feeds the next chunk; rewritten bytes are appended to `out`.
+    pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut i = 0;
+        while i < chunk.len() {
+            match self.state {
+                State::Data => {
+                    // Copy the run of text up to the next '<' in one go.
+                    let run = chunk[i..].iter().position(|&b| b == b'<');
+                    let end = run.map_or(chunk.len(), |p| i + p);
+                    self.emit(&chunk[i..end], out);
+                    i = end;
+                    if i < chunk.len() {
+                        self.start_tag_buffer();
+                        i += 1;
+                    }
+                }
+                State::Tag => {
+                    let b = chunk[i];
+                    i += 1;
+                    self.push_tag_byte(b);
+                    self.after_tag_byte(out);
+                }
+                State::Comment { dashes } => {
+                    let b = chunk[i];
+                    i += 1;
+                    self.emit(&[b], out);
+                    self.state = match b {
+                        b'-' if dashes == BANG => State::Comment { dashes: 1 },
+                        b'-' => State::Comment {
+                            dashes: dashes.saturating_add(1).min(2),
+                        },
+                        b'!' if dashes == 2 => State::Comment { dashes: BANG },
+                        b'>' if dashes >= 2 => State::Data,
+                        _ => State::Comment { dashes: 0 },
+                    };
+                }
+                State::Declaration => {
+                    let run = chunk[i..].iter().position(|&b| b == b'>');
+                    let end = run.map_or(chunk.len(), |p| i + p + 1);
+                    self.emit(&chunk[i..end], out);
+                    i = end;
+                    if run.is_some() {
+                        self.state = State::Data;
+                    }
+                }
+                State::RawText { matched } => {
+                    let b = chunk[i];
+                    i += 1;
+                    self.raw_text_byte(b, matched, out);
+                }
+                State::Plaintext => {
+                    self.emit(&chunk[i..], out);
+                    i = chunk.len();
+                }
+            }
+        }
+    }
+
+    /// Ends the document: whatever is buffered (an unfinished tag) is written out.
+    pub fn end(&mut self, out: &mut Vec<u8>) {
+        if let State::Tag = self.state {
+            let tag = std::mem::take(&mut self.tag);
+            self.emit(&tag, out);
+        }
+        if let State::RawText { .. } = self.state {
+            // A partial `</script` candidate is text.
+            let held = std::mem::take(&mut self.tag);
+            self.emit(&held, out);
+        }
+        self.state = State::Data;
+    }
+
+    fn start_tag_buffer(&mut self) {
+        self.tag.clear();
+        self.tag.push(b'<');
+        self.tag_quote = None;
+        self.tag_after_eq = false;
+        self.state = State::Tag;
+    }
+
+    /// Appends a byte to the tag, tracking attribute quotes (only a quote right
+    /// after `=` opens a value; `>` inside a quoted value does not end the tag).
+    fn push_tag_byte(&mut self, b: u8) {
+        self.tag.push(b);
+        match self.tag_quote {
+            Some(q) if b == q => self.tag_quote = None,
+            Some(_) => {}
+            None => {
+                if (b == b'"' || b == b'\'') && self.tag_after_eq {
+                    self.tag_quote = Some(b);
+                }
+                if !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ') {
+                    self.tag_after_eq = b == b'=';
+                }
+            }
+        }
+    }
+
+    fn emit(&self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.skipping.is_none() {
+            out.extend_from_slice(bytes);
+        }
+    }
+
+    /// Decides what the bytes collected in `self.tag` are, as early as possible.
+    fn after_tag_byte(&mut self, out: &mut Vec<u8>) {
+        let tag = &self.tag;
+        let n = tag.len();
+        if n == 2 {
+            match tag[1] {
+                b'!' | b'?' | b'/' => return,
+                b if b.is_ascii_alphabetic() => return,
+                _ => {
+                    // `<` not starting a tag is text ("a < b").
+                    self.flush_tag_as_text(out);
+                    return;
+                }
+            }
+        }
+        if tag[1] == b'!' {
+            if n == 3 && tag[2] == b'-' {
+                return;
+            }
+            if n == 4 && tag[2] == b'-' && tag[3] == b'-' {
+                let t = std::mem::take(&mut self.tag);
+                self.emit(&t, out);
+                // Two dashes count already: `<!-->` and `<!--->` are whole comments.
+                self.state = State::Comment { dashes: 2 };
+                return;
+            }
+            // `<!doctype ...>`, `<![CDATA[`, `<!x`: a declaration up to `>`.
+            let t = std::mem::take(&mut self.tag);
+            self.emit(&t, out);
+            self.state = if t.last() == Some(&b'>') {
+                State::Data
+            } else {
+                State::Declaration
+            };
+            return;
+        }
+        if tag[1] == b'?' {
+            let t = std::mem::take(&mut self.tag);
+            self.emit(&t, out);
+            self.state = if t.last() == Some(&b'>') {
+                State::Data
+            } else {
+                State::Declaration
+            };
+            return;
+        }
+        if tag[1] == b'/' && n == 3 && !tag[2].is_ascii_alphabetic() {
+            // `</>` is dropped by browsers, `</3` is a bogus comment: pass through as
+            // a declaration so nothing inside counts as a tag.
+            let t = std::mem::take(&mut self.tag);
+            self.emit(&t, out);
+            self.state = if t.last() == Some(&b'>') {
+                State::Data
+            } else {
+                State::Declaration
+            };
+            return;
+        }
+        if tag[n - 1] == b'>' && self.tag_quote.is_none() {
+            let t = std::mem::take(&mut self.tag);
+            self.state = State::Data;
+            self.complete_tag(t, out);
+            return;
+        }
+        if n > MAX_TAG_BYTES {
+            self.flush_tag_as_text(out);
+        }
+    }
+
+    fn flush_tag_as_text(&mut self, out: &mut Vec<u8>) {
+        let t = std::mem::take(&mut self.tag);
+        self.emit(&t, out);
+        self.state = State::Data;
+    }
+
+    /// A whole start or end tag, `<` to `>`.
+    fn complete_tag(&mut self, tag: Vec<u8>, out: &mut Vec<u8>) {
+        let is_end = tag[1] == b'/';
+        let name = tag_name(&tag[if is_end { 2 } else { 1 }..]);
+        let self_closing = !is_end && tag.len() >= 3 && tag[tag.len() - 2] == b'/';
+
+        if let Some(skip) = &mut self.skipping {
+            if name == skip.name {
+                if is_end {
+                    skip.depth -= 1;
+                } else if !self_closing {
+                    skip.depth += 1;
+                }
+            }
+            if skip.depth == 0 {
+                self.skipping = None;
+                out.extend_from_slice(&tag);
+            } else if !is_end {
+                self.enter_raw_text_if_needed(&name);
+            }
+            return;
+        }
+
+        out.extend_from_slice(&tag);
+        if is_end {
+            return;
+        }
+        if let Some(slot) = attribute(&tag, SLOT_ATTRIBUTE.as_bytes()) {
+            let slot = String::from_utf8_lossy(&slot).into_owned();
+            let replaced = !self_closing && rewritable(&name);
+            let replaced = replaced
+                && match (self.replacement)(&slot) {
+                    Some(html) => {
+                        out.extend_from_slice(html.as_bytes());
+                        self.skipping = Some(Skipping {
+                            name: name.clone(),
+                            depth: 1,
+                        });
+                        true
+                    }
+                    None => false,
+                };
+            self.seen.push(SlotSeen {
+                name: slot,
+                replaced,
+            });
+            if replaced {
+                return;
+            }
+        }
+        self.enter_raw_text_if_needed(&name);
+    }
+
+    fn enter_raw_text_if_needed(&mut self, name: &[u8]) {
+        if name == b"plaintext" {
+            self.state = State::Plaintext;
+        } else if RAW_TEXT.contains(&name) {
+            self.raw_end = name.to_vec();
+            self.state = State::RawText { matched: 0 };
+        }
+    }
+
+    /// Raw text: look for `</name` followed by whitespace, `/` or `>`, any case.
+    /// Bytes of a candidate are held back until it is decided.
+    fn raw_text_byte(&mut self, b: u8, matched: usize, out: &mut Vec<u8>) {
+        let want = matched; // index into "</" + name
+        let expected = match want {
+            0 => Some(b'<'),
+            1 => Some(b'/'),
+            k if k - 2 < self.raw_end.len() => Some(self.raw_end[k - 2]),
+            _ => None,
+        };
+        match expected {
+            Some(e) if b.to_ascii_lowercase() == e => {
+                self.state = State::RawText {
+                    matched: matched + 1,
+                };
+                // Hold the byte: it may be part of the end tag. Keep the original case.
+                self.tag.push(b);
+            }
+            Some(_) => {
+                let held = std::mem::take(&mut self.tag);
+                self.emit(&held, out);
+                self.state = State::RawText { matched: 0 };
+                if b == b'<' {
+                    self.state = State::RawText { matched: 1 };
+                    self.tag.push(b);
+                } else {
+                    self.emit(&[b], out);
+                }
+            }
+            None => {
+                // Full `</name` matched: the next byte decides.
+                if matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>') {
+                    let held = std::mem::take(&mut self.tag);
+                    self.start_tag_buffer();
+                    for &h in &held[1..] {
+                        self.push_tag_byte(h);
+                    }
+                    self.push_tag_byte(b);
+                    if b == b'>' {
+                        let t = std::mem::take(&mut self.tag);
+                        self.state = State::Data;
+                        self.complete_tag(t, out);
+                    }
+                } else {
+                    let held = std::mem::take(&mut self.tag);
+                    self.emit(&held, out);
+                    self.state = State::RawText { matched: 0 };
+                    if b == b'<' {
+                        self.state = State::RawText { matched: 1 };
+                        self.tag.push(b);
+                    } else {
+                        self.emit(&[b], out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Elements whose contents are raw text (no tags inside) until their own end tag.
+const RAW_TEXT: &[&[u8]] = &[
+    b"script",
+    b"style",
+    b"textarea",
+    b"title",
+    b"xmp",
+    b"iframe",
+    b"noembed",
+    b"noframes",
+    b"noscript",
+];
+
+/// Whether a slot on this element can be rewritten by a streaming copy: its end tag
+/// must be explicit (not implied by what follows) and it must have contents at all.
+pub fn rewritable(name: &[u8]) -> bool {
+    const OK: &[&[u8]] = &[
+        b"div",
+        b"section",
+        b"article",
+        b"aside",
+        b"header",
+        b"footer",
+        b"main",
+        b"nav",
+        b"span",
+        b"a",
+        b"figure",
+        b"figcaption",
+        b"ul",
+        b"ol",
+        b"h1",
+        b"h2",
+        b"h3",
+        b"h4",
+        b"h5",
+        b"h6",
+        b"blockquote",
+        b"button",
+        b"strong",
+        b"em",
+        b"b",
+        b"i",
+        b"small",
+        b"picture",
+        b"template",
+        b"slotwise-slot",
+    ];
+    OK.contains(&name) || name.contains(&b'-')
+}
+
+/// The lower-case tag name at the start of `s` (after `<` or `</`).
+fn tag_name(s: &[u8]) -> Vec<u8> {
+    s.iter()
+        .take_while(|&&b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'))
+        .map(u8::to_ascii_lowercase)
+        .collect()
+}
+
+/// The value of attribute `name` (ASCII case-insensitive) in a complete start tag,
+/// with character references left as they are.
+fn attribute(tag: &[u8], name: &[u8]) -> Option<Vec<u8>> {
+    let is_space = |b: u8| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
+    let end = tag.len().saturating_sub(1); // drop '>'
+    let mut i = 1 + tag_name(&tag[1..]).len();
+    while i < end {
+        while i < end && (is_space(tag[i]) || tag[i] == b'/') {
+            i += 1;
+        }
+        let start = i;
+        while i < end && !is_space(tag[i]) && tag[i] != b'=' && tag[i] != b'/' {
+            i += 1;
+        }
+        if start == i {
+            i += 1;
+            continue;
+        }
+        let key = &tag[start..i];
+        while i < end && is_space(tag[i]) {
+            i += 1;
+        }
+        let mut value: &[u8] = b"";
+        if i < end && tag[i] == b'=' {
+            i += 1;
+            while i < end && is_space(tag[i]) {
+                i += 1;
+            }
+            if i < end && (tag[i] == b'"' || tag[i] == b'\'') {
+                let q = tag[i];
+                let vstart = i + 1;
+                let vend = tag[vstart..end]
+                    .iter()
+                    .position(|&b| b == q)
+                    .map_or(end, |p| vstart + p);
+                value = &tag[vstart..vend];
+                i = vend + 1;
+            } else {
+                let vstart = i;
+                while i < end && !is_space(tag[i]) {
+                    i += 1;
+                }
+                value = &tag[vstart..i];
+            }
+        }
+        if key.eq_ignore_ascii_case(name) {
+            return Some(value.to_vec());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite_chunks(chunks: &[&[u8]]) -> (Vec<u8>, Vec<SlotSeen>) {
+        let mut rw = SlotRewriter::new(|slot| match slot {
+            "hero" => Some("<b>NEW</b>".to_string()),
+            "recs" => Some(String::new()),
+            _ => None,
+        });
+        let mut out = Vec::new();
+        for c in chunks {
+            rw.write(c, &mut out);
+        }
+        rw.end(&mut out);
+        (out, rw.seen().to_vec())
+    }
+
+    fn rewrite(s: &str) -> String {
+        String::from_utf8(rewrite_chunks(&[s.as_bytes()]).0).unwrap()
+    }
+
+    #[test]
+    fn replaces_inner_content_keeps_tags() {
+        assert_eq!(
+            rewrite(r#"<div data-slotwise-slot="hero" class=x>old <i>x</i></div>!"#),
+            r#"<div data-slotwise-slot="hero" class=x><b>NEW</b></div>!"#
+        );
+    }
+
+    #[test]
+    fn nested_same_name_elements_inside_a_slot() {
+        assert_eq!(
+            rewrite("<div data-slotwise-slot=hero><div><div></div></div>x</div><div>y</div>"),
+            "<div data-slotwise-slot=hero><b>NEW</b></div><div>y</div>"
+        );
+    }
+
+    #[test]
+    fn unknown_slots_and_keep_pass_through() {
+        let page = "<div data-slotwise-slot='other'>keep</div>";
+        assert_eq!(rewrite(page), page);
+        let (_, seen) = rewrite_chunks(&[page.as_bytes()]);
+        assert_eq!(
+            seen,
+            vec![SlotSeen {
+                name: "other".into(),
+                replaced: false
+            }]
+        );
+    }
+
+    #[test]
+    fn script_style_comments_never_start_or_end_slots() {
+        let page = concat!(
+            "<script>var s = '<div data-slotwise-slot=\"hero\">';</script>",
+            "<!-- <div data-slotwise-slot=hero> -->",
+            "<style>a::after{content:'</div>'}</style>",
+            "<div data-slotwise-slot=hero><script>document.write('</div>')</script>old</div>",
+            "<textarea></div><div data-slotwise-slot=hero></textarea>end"
+        );
+        assert_eq!(
+            rewrite(page),
+            concat!(
+                "<script>var s = '<div data-slotwise-slot=\"hero\">';</script>",
+                "<!-- <div data-slotwise-slot=hero> -->",
+                "<style>a::after{content:'</div>'}</style>",
+                "<div data-slotwise-slot=hero><b>NEW</b></div>",
+                "<textarea></div><div data-slotwise-slot=hero></textarea>end"
+            )
+        );
+    }
+
+    #[test]
+    fn quotes_and_case() {
+        assert_eq!(
+            rewrite("<DIV title='a>b' DATA-SLOTWISE-SLOT=\"hero\">x</DIV>z"),
+            "<DIV title='a>b' DATA-SLOTWISE-SLOT=\"hero\"><b>NEW</b></DIV>z"
+        );
+    }
+
+    #[test]
+    fn optional_end_tag_elements_and_self_closing_pass_through() {
+        for page in [
+            "<p data-slotwise-slot=hero>x<div>y</div>",
+            "<li data-slotwise-slot=hero>x",
+            "<div data-slotwise-slot=hero/>after",
+            "<img data-slotwise-slot=hero>",
+        ] {
+            assert_eq!(rewrite(page), page);
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_kept() {
+        for page in [
+            "a < b and c<d",
+            "<div",
+            "<!-- never closed",
+            "<script>never closed </scr",
+            "</>",
+            "<!doctype html",
+            "<div title=\"unterminated>",
+            "<<<>>>",
+            "\u{0}\u{ff}<\u{80}",
+        ] {
+            assert_eq!(rewrite(page), page, "{page:?}");
+        }
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_output() {
+        let page = concat!(
+            "<!doctype html><title>a</div></title><script>x='</div>'</script>",
+            "<div data-slotwise-slot=\"hero\"><div>old</div></div>",
+            "<!-- c --><section data-slotwise-slot='recs'>r</section>tail"
+        );
+        let whole = rewrite_chunks(&[page.as_bytes()]);
+        for cut in 0..=page.len() {
+            let (a, b) = page.as_bytes().split_at(cut);
+            assert_eq!(rewrite_chunks(&[a, b]), whole, "cut at {cut}");
+        }
+        let bytes: Vec<&[u8]> = page.as_bytes().chunks(1).collect();
+        assert_eq!(rewrite_chunks(&bytes), whole);
+    }
+
+    #[test]
+    fn huge_tags_are_bounded() {
+        let mut page = "<div title=\"".to_string();
+        page.push_str(&"x".repeat(MAX_TAG_BYTES * 2));
+        page.push_str("\">");
+        assert_eq!(rewrite(&page), page);
+    }
+}
