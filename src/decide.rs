@@ -88,6 +88,11 @@ impl Engine {
         &self.bundle
     }
 
+    /// The names of every slot the bundle declares, in authoring order.
+    pub fn slot_names(&self) -> Vec<&str> {
+        self.bundle.slots.iter().map(|s| s.name.as_str()).collect()
+    }
+
     /// One decision per requested slot, in request order.
     pub fn decide<'a>(&'a self, request: &Request<'a>) -> Vec<Decision<'a>> {
         request

@@ -1,4 +1,5 @@
-//! Lower-case hex for ids, without `format!` (which costs ~25 KB in wasm).
+//! Number → text for ids and prices, without `format!` (which costs ~25 KB in wasm),
+//! and the SplitMix64 mixer ids are derived with.
 
 /// Sixteen lower-case hex digits of `value`, most significant first.
 ///
@@ -12,6 +13,26 @@ pub fn u64_hex(value: u64) -> String {
         out.push(DIGITS[((value >> (shift * 4)) & 0xf) as usize] as char);
     }
     out
+}
+
+/// Decimal digits of `value`, without `format!`.
+///
+/// ```
+/// assert_eq!(slotwise::hex::u64_decimal(1207), "1207");
+/// assert_eq!(slotwise::hex::u64_decimal(0), "0");
+/// ```
+pub fn u64_decimal(mut value: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    loop {
+        digits[n] = b'0' + (value % 10) as u8;
+        n += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    digits[..n].iter().rev().map(|&d| d as char).collect()
 }
 
 /// SplitMix64: a tiny, well-mixed, deterministic step for deriving ids from a seed.

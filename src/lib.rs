@@ -20,6 +20,7 @@ pub mod decide;
 pub mod error;
 pub mod hex;
 pub mod html;
+pub mod render;
 
 pub use error::{Error, ErrorKind};
 

@@ -52,18 +52,10 @@ impl Engine {
     pub fn decide(&self, slots: &str, seed_hi: u32, seed_lo: u32) -> Vec<u32> {
         let names: Vec<&str> = slots.split(',').collect();
         let seed = (u64::from(seed_hi) << 32) | u64::from(seed_lo);
-        let decisions = self.0.decide(&Request {
+        flatten(&self.0.decide(&Request {
             slots: &names,
             seed,
-        });
-        let mut out = Vec::with_capacity(decisions.len() * STRIDE);
-        for d in &decisions {
-            out.push(d.content_index.map_or(NO_CONTENT, |i| i + 1));
-            out.push(d.reason as u32);
-            out.push((d.id >> 32) as u32);
-            out.push(d.id as u32);
-        }
-        out
+        }))
     }
 
     /// The content at `index` as a plain object (fields that are absent are omitted).
@@ -92,6 +84,85 @@ impl Engine {
         }
         obj.into()
     }
+}
+
+/// Fills the slots of one HTML page as it streams (`Engine.rewritePage` in the edge
+/// build): decisions are made for every slot of the bundle when it is created.
+#[cfg(feature = "edge")]
+#[wasm_bindgen]
+pub struct PageRewriter {
+    rewriter: crate::html::SlotRewriter<Box<dyn FnMut(&str) -> Option<String>>>,
+    decisions: Vec<u32>,
+}
+
+#[cfg(feature = "edge")]
+#[wasm_bindgen]
+impl Engine {
+    /// Decides every slot of the bundle and returns a rewriter that fills them.
+    #[wasm_bindgen(js_name = rewritePage)]
+    pub fn rewrite_page(&self, seed_hi: u32, seed_lo: u32) -> PageRewriter {
+        let names = self.0.slot_names();
+        let seed = (u64::from(seed_hi) << 32) | u64::from(seed_lo);
+        let (fills, decisions) = crate::render::web_fills(
+            &self.0,
+            &Request {
+                slots: &names,
+                seed,
+            },
+        );
+        let flat = flatten(&decisions);
+        let lookup = move |slot: &str| {
+            fills
+                .iter()
+                .find(|(name, _)| name == slot)
+                .map(|(_, html)| html.clone())
+        };
+        PageRewriter {
+            rewriter: crate::html::SlotRewriter::new(Box::new(lookup)),
+            decisions: flat,
+        }
+    }
+}
+
+#[cfg(feature = "edge")]
+#[wasm_bindgen]
+impl PageRewriter {
+    /// Feeds a chunk of the page; returns the bytes ready to send.
+    pub fn write(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(chunk.len() + 256);
+        self.rewriter.write(chunk, &mut out);
+        out
+    }
+
+    /// Ends the page; returns what was still buffered.
+    pub fn end(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.rewriter.end(&mut out);
+        out
+    }
+
+    /// How many slots of the page were filled so far.
+    #[wasm_bindgen(getter)]
+    pub fn filled(&self) -> u32 {
+        self.rewriter.seen().iter().filter(|s| s.replaced).count() as u32
+    }
+
+    /// The decisions for the bundle's slots, flat as in `Engine.decide`.
+    #[wasm_bindgen(getter)]
+    pub fn decisions(&self) -> Vec<u32> {
+        self.decisions.clone()
+    }
+}
+
+fn flatten(decisions: &[decide::Decision]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(decisions.len() * STRIDE);
+    for d in decisions {
+        out.push(d.content_index.map_or(NO_CONTENT, |i| i + 1));
+        out.push(d.reason as u32);
+        out.push((d.id >> 32) as u32);
+        out.push(d.id as u32);
+    }
+    out
 }
 
 /// The stable code of reason number `n` (as found in `decide`'s output).

@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         let mut slots: Vec<&str> = names.iter().map(String::as_str).collect();
         slots.push("not-a-slot");
         let engine = Engine::new(bundle);
-        let decisions = engine.decide(&Request { slots: &slots, seed: 1 });
+        let decisions = engine.decide(&Request {
+            slots: &slots,
+            seed: 1,
+        });
         assert_eq!(decisions.len(), slots.len());
     }
 });

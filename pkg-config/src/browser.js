@@ -1,7 +1,8 @@
-// Browser entry: the module is fetched next to this file and streamed into wasm.
-import init from './slotwise_wasm.js';
-import { setInit } from './slotwise.js';
+// Browser entry: the small module (no page rewriter), fetched next to this file.
+import init, * as wasm from './slotwise_wasm.js';
+import { createSlotwise } from './slotwise.js';
 
-setInit(() => init({ module_or_path: new URL('./slotwise_wasm_bg.wasm', import.meta.url) }));
-
-export { Slotwise, SlotwiseError } from './slotwise.js';
+export const Slotwise = createSlotwise(wasm, () =>
+  init({ module_or_path: new URL('./slotwise_wasm_bg.wasm', import.meta.url) }),
+);
+export { SlotwiseError } from './slotwise.js';

@@ -1,10 +1,12 @@
-// Node entry: the module is read from the package directory.
+// Node entry: the edge module (with the page rewriter), read from the package
+// directory. Node's Request/Response stand in for any Web-standard runtime.
 import { readFile } from 'node:fs/promises';
-import { initSync } from './slotwise_wasm.js';
-import { setInit } from './slotwise.js';
+import * as wasm from './slotwise_edge.js';
+import { createSlotwise } from './slotwise.js';
+import { createHandler } from './edge.js';
 
-setInit(async () => {
-  initSync({ module: await readFile(new URL('./slotwise_wasm_bg.wasm', import.meta.url)) });
+export const Slotwise = createSlotwise(wasm, async () => {
+  wasm.initSync({ module: await readFile(new URL('./slotwise_edge_bg.wasm', import.meta.url)) });
 });
-
-export { Slotwise, SlotwiseError } from './slotwise.js';
+export const { handle, handler } = createHandler(Slotwise);
+export { SlotwiseError } from './slotwise.js';

@@ -1,11 +1,12 @@
-// Edge entry (workerd and other worker runtimes): workerd refuses to compile wasm
+// Edge entry (workerd and other worker runtimes). workerd refuses to compile wasm
 // from bytes, so the module is imported as a compiled WebAssembly.Module.
-import wasmModule from './slotwise_wasm_bg.wasm';
-import { initSync } from './slotwise_wasm.js';
-import { setInit } from './slotwise.js';
+import edgeModule from './slotwise_edge_bg.wasm';
+import * as wasm from './slotwise_edge.js';
+import { createSlotwise } from './slotwise.js';
+import { createHandler } from './edge.js';
 
-setInit(() => {
-  initSync({ module: wasmModule });
+export const Slotwise = createSlotwise(wasm, () => {
+  wasm.initSync({ module: edgeModule });
 });
-
-export { Slotwise, SlotwiseError } from './slotwise.js';
+export const { handle, handler } = createHandler(Slotwise);
+export { SlotwiseError } from './slotwise.js';

@@ -22,10 +22,10 @@ test('workerd: the worker entry decides inside workerd', async () => {
     external: ['*.wasm', '*.swb'],
     logLevel: 'error',
   });
-  fs.copyFileSync(path.join(here, 'node_modules/slotwise/slotwise_wasm_bg.wasm'), path.join(out, 'slotwise_wasm_bg.wasm'));
+  fs.copyFileSync(path.join(here, 'node_modules/slotwise/slotwise_edge_bg.wasm'), path.join(out, 'slotwise_edge_bg.wasm'));
   fs.copyFileSync(path.join(here, 'fixtures/shop.swb'), path.join(out, 'fixtures/shop.swb'));
   const source = fs.readFileSync(path.join(out, 'worker.js'), 'utf8');
-  assert.match(source, /from "\.\/slotwise_wasm_bg\.wasm"/, 'the workerd entry was chosen');
+  assert.match(source, /from "\.\/slotwise_edge_bg\.wasm"/, 'the workerd entry was chosen');
 
   const mf = new Miniflare({
     modules: true,

@@ -31,55 +31,44 @@ pub fn pkg_dir() -> PathBuf {
     root().join("pkg")
 }
 
+/// One wasm module of the package: cargo features and the wasm-bindgen output name.
+struct Module {
+    name: &'static str,
+    features: &'static str,
+}
+
+/// The browser module stays small; the edge module adds the page rewriter.
+const MODULES: &[Module] = &[
+    Module {
+        name: "slotwise_wasm",
+        features: "",
+    },
+    Module {
+        name: "slotwise_edge",
+        features: "edge",
+    },
+];
+
+/// Files of the edge entry (workerd and Node).
+pub const EDGE_ENTRY: &[&str] = &[
+    "slotwise_edge_bg.wasm",
+    "slotwise_edge.js",
+    "slotwise.js",
+    "edge.js",
+    "workerd.js",
+];
+
 pub fn run() -> Result<PathBuf, String> {
-    step("build: wasm32 module (profile wasm)");
-    exec(cmd(
-        "cargo",
-        &[
-            "build",
-            "--lib",
-            "--package",
-            "slotwise",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "wasm",
-        ],
-    ))?;
     let target = root().join("target");
     let bindgen_dir = target.join("wasm-bindgen");
-    let module = target.join("wasm32-unknown-unknown/wasm/slotwise.wasm");
-
-    step("build: wasm-bindgen --target web");
-    exec(cmd(
-        "wasm-bindgen",
-        &[
-            "--target",
-            "web",
-            "--out-name",
-            "slotwise_wasm",
-            "--out-dir",
-            path_str(&bindgen_dir)?,
-            path_str(&module)?,
-        ],
-    ))?;
-
-    step("build: wasm-opt -Oz");
     let pkg = pkg_dir();
     let _ = std::fs::remove_dir_all(&pkg);
     std::fs::create_dir_all(&pkg).map_err(|e| format!("cannot create pkg/: {e}"))?;
-    let mut args = vec!["-Oz"];
-    args.extend_from_slice(WASM_FEATURES);
-    let input = bindgen_dir.join("slotwise_wasm_bg.wasm");
-    let output = pkg.join("slotwise_wasm_bg.wasm");
-    args.extend([path_str(&input)?, "-o", path_str(&output)?]);
-    exec(cmd(
-        path_str(&root().join("node_modules/.bin/wasm-opt"))?,
-        &args,
-    ))?;
+    for m in MODULES {
+        build_module(m, &target, &bindgen_dir, &pkg)?;
+    }
 
     step("build: assemble pkg/");
-    copy(&bindgen_dir.join("slotwise_wasm.js"), &pkg)?;
     let config = root().join("pkg-config");
     for name in ["package.json", "README.md"] {
         copy(&config.join(name), &pkg)?;
@@ -92,6 +81,11 @@ pub fn run() -> Result<PathBuf, String> {
     let gzip = size::report(&pkg, "browser entry (what a page loads):", BROWSER_ENTRY)?;
     let budget = browser_budget()?;
     println!("  budget (pkg-config/budget.json): {gzip} / {budget} bytes gzip -9");
+    size::report(
+        &pkg,
+        "edge entry (workerd; Node uses the same module):",
+        EDGE_ENTRY,
+    )?;
     if gzip > budget {
         return Err(format!(
             "the browser entry is {gzip} bytes gzip, over the {budget}-byte budget"
@@ -99,6 +93,54 @@ pub fn run() -> Result<PathBuf, String> {
     }
     println!("\npackage ready in {}", pkg.display());
     Ok(pkg)
+}
+
+fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Result<(), String> {
+    step(&format!(
+        "build: {} (cargo, profile wasm, features [{}])",
+        m.name, m.features
+    ));
+    let mut args = vec![
+        "build",
+        "--lib",
+        "--package",
+        "slotwise",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "wasm",
+    ];
+    if !m.features.is_empty() {
+        args.extend(["--features", m.features]);
+    }
+    exec(cmd("cargo", &args))?;
+    let module = target.join("wasm32-unknown-unknown/wasm/slotwise.wasm");
+
+    step(&format!("build: {} wasm-bindgen --target web", m.name));
+    exec(cmd(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "web",
+            "--out-name",
+            m.name,
+            "--out-dir",
+            path_str(bindgen_dir)?,
+            path_str(&module)?,
+        ],
+    ))?;
+
+    step(&format!("build: {} wasm-opt -Oz", m.name));
+    let mut args = vec!["-Oz"];
+    args.extend_from_slice(WASM_FEATURES);
+    let input = bindgen_dir.join(format!("{}_bg.wasm", m.name));
+    let output = pkg.join(format!("{}_bg.wasm", m.name));
+    args.extend([path_str(&input)?, "-o", path_str(&output)?]);
+    exec(cmd(
+        path_str(&root().join("node_modules/.bin/wasm-opt"))?,
+        &args,
+    ))?;
+    copy(&bindgen_dir.join(format!("{}.js", m.name)), pkg)
 }
 
 fn browser_budget() -> Result<usize, String> {

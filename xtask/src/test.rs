@@ -100,8 +100,16 @@ fn fuzz_smoke() -> Result<(), String> {
     for target in &targets {
         let corpus = fuzz.join("corpus").join(target);
         std::fs::create_dir_all(&corpus).map_err(|e| format!("cannot create corpus: {e}"))?;
-        if *target == "bundle" {
-            let _ = std::fs::copy(seeds.join("shop.swb"), corpus.join("shop.swb"));
+        match *target {
+            "bundle" => {
+                let _ = std::fs::copy(seeds.join("shop.swb"), corpus.join("shop.swb"));
+            }
+            "html" => {
+                for page in ["traps.html", "unclosed.html"] {
+                    let _ = std::fs::copy(root().join("tests/html").join(page), corpus.join(page));
+                }
+            }
+            _ => {}
         }
         let max_time = format!("-max_total_time={FUZZ_SECONDS}");
         exec(cmd(
@@ -176,6 +184,9 @@ fn packaging(pkg: &Path) -> Result<(), String> {
         }
     }
     tests.sort();
+    // The repo's ready module worker, as a site would deploy it.
+    std::fs::copy(root().join("worker/worker.js"), dir.join("worker.js"))
+        .map_err(|e| e.to_string())?;
     std::fs::copy(
         root().join("tests/fixtures/shop.swb"),
         dir.join("fixtures/shop.swb"),

@@ -1,0 +1,125 @@
+// The edge handler (`slotwise/worker`) against a local origin on loopback: in workerd
+// (the repo's worker/worker.js bundled by esbuild, run by miniflare) and in Node's
+// Web-standard Request/Response (the stand-in for Deno, Vercel, Netlify...).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { handle } from 'slotwise/worker';
+import { here, fixtureBytes, serve } from './helpers.mjs';
+
+const HERO = '<a class="slotwise-item" href="/c/new"><img class="slotwise-image" src="/img/hero-autumn.svg" alt="Autumn collection"><strong class="slotwise-title">Autumn collection</strong><span class="slotwise-body">New season, new trails.</span><span class="slotwise-cta">Shop now</span></a>';
+const OFFER = '<div class="slotwise-item"><strong class="slotwise-title">Free returns for 60 days</strong><span class="slotwise-body">On every order, no questions asked.</span></div>';
+const RECS = '<a class="slotwise-item" href="/c/bestsellers"><strong class="slotwise-title">Bestsellers</strong></a>';
+
+const page = (hero, offer, recs) => `<!doctype html><html><head><title>Shop</title>
+<script>window.x = "</div><div data-slotwise-slot='hero'>";</script></head><body>
+<!-- <div data-slotwise-slot="offer">commented</div> -->
+<div class=slot data-slotwise-slot="hero">${hero}</div>
+<section data-slotwise-slot='offer'>${offer}</section>
+<div data-slotwise-slot="unknown">stays</div>
+<aside data-slotwise-slot=recs>${recs}</aside>
+<p>Ünïcödé text &amp; entities stay as they are.</p></body></html>`;
+const ORIGINAL = page('<h1>Default hero</h1><div><div>nested</div></div>', 'Free shipping', '<ul><li>a</li></ul>');
+const FILLED = page(HERO, OFFER, RECS);
+
+async function origin() {
+  const bytes = Buffer.from(fixtureBytes());
+  const html = { type: 'text/html; charset=utf-8' };
+  return serve({}, {
+    '/': { ...html, body: ORIGINAL },
+    '/missing': { ...html, status: 404, body: '<div data-slotwise-slot="hero">404 page</div>' },
+    '/broken': { ...html, status: 500, body: 'origin error' },
+    '/doc.pdf': { type: 'application/pdf', body: '%PDF-1.4 <div data-slotwise-slot="hero">' },
+    '/v1/bundle': { body: bytes },
+    '/v1/corrupt': { body: bytes.subarray(0, 100) },
+  });
+}
+
+async function checkAll(fetchPage) {
+  let res = await fetchPage('/');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-slotwise'), 'filled');
+  assert.equal(res.headers.get('cache-control'), 'private');
+  assert.equal(res.headers.get('content-length'), null);
+  assert.equal(await res.text(), FILLED);
+
+  res = await fetchPage('/missing');
+  assert.equal(res.status, 404);
+  assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=status');
+  assert.equal(await res.text(), '<div data-slotwise-slot="hero">404 page</div>');
+
+  res = await fetchPage('/broken');
+  assert.equal(res.status, 500);
+  assert.equal(await res.text(), 'origin error');
+
+  res = await fetchPage('/doc.pdf');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=content_type');
+  assert.equal(await res.text(), '%PDF-1.4 <div data-slotwise-slot="hero">');
+}
+
+test('edge (Node Request/Response): fills slots while streaming, passes the rest through', async () => {
+  const server = await origin();
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    await checkAll((p) => handle(new Request(`https://shop.example${p}`), env));
+    // A broken bundle: the origin page goes out untouched, with the reason.
+    const bad = await handle(new Request('https://shop.example/'), { ...env, SLOTWISE_BUNDLE: `${server.base}/v1/corrupt` });
+    assert.equal(bad.status, 200);
+    assert.equal(bad.headers.get('x-slotwise'), 'passthrough; reason=bundle.truncated');
+    assert.equal(await bad.text(), ORIGINAL);
+    // No bundle configured at all.
+    const none = await handle(new Request('https://shop.example/'), { SLOTWISE_ORIGIN: server.base });
+    assert.equal(none.headers.get('x-slotwise'), 'passthrough; reason=no_bundle_configured');
+    assert.equal(await none.text(), ORIGINAL);
+  } finally {
+    await server.close();
+  }
+});
+
+async function workerd(bindings) {
+  const out = path.join(here, 'edge-dist');
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(out, { recursive: true });
+  await build({
+    entryPoints: [path.join(here, 'worker.js')],
+    outfile: path.join(out, 'worker.js'),
+    bundle: true,
+    format: 'esm',
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['*.wasm'],
+    logLevel: 'error',
+  });
+  fs.copyFileSync(path.join(here, 'node_modules/slotwise/slotwise_edge_bg.wasm'), path.join(out, 'slotwise_edge_bg.wasm'));
+  return new Miniflare({
+    modules: true,
+    scriptPath: path.join(out, 'worker.js'),
+    modulesRoot: out,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2026-04-01',
+    bindings,
+  });
+}
+
+test('edge (workerd): the repo worker fills slots, and never breaks a page', async () => {
+  const server = await origin();
+  const mf = await workerd({ SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` });
+  const bad = await workerd({ SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/corrupt` });
+  try {
+    await checkAll((p) => mf.dispatchFetch(`https://shop.example${p}`));
+    const res = await bad.dispatchFetch('https://shop.example/');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=bundle.truncated');
+    assert.equal(await res.text(), ORIGINAL);
+  } finally {
+    await mf.dispose();
+    await bad.dispose();
+    await server.close();
+  }
+});
