@@ -32,6 +32,9 @@ pub struct Bundle {
     pub items: Vec<Item>,
     /// Channel-agnostic content library (field 4).
     pub content: Vec<Content>,
+    /// The scoring model (field 5, last): priors, neighbour lists and embeddings over
+    /// `items` (see [`crate::score::Model`] for its own field order). Empty = no model.
+    pub model: crate::score::Model,
 }
 
 /// Identity of a bundle. Order: id, created_at, site, key_id.
@@ -120,6 +123,7 @@ impl Bundle {
                     ..Content::default()
                 },
             ],
+            model: crate::score::Model::from_lists(&[1.0], &[Vec::new()]),
         }
     }
 
@@ -210,6 +214,7 @@ pub fn validate(bundle: &Bundle) -> Result<(), Error> {
     if bundle.items.iter().any(|i| i.content as usize >= n_content) {
         return invalid("item refers to missing content");
     }
+    crate::score::validate(&bundle.model, n_items)?;
     Ok(())
 }
 
@@ -275,6 +280,12 @@ mod tests {
         assert_eq!(
             decode(&encode(&b)).unwrap_err().detail(),
             "duplicate item id"
+        );
+        let mut b = Bundle::example();
+        b.model.popular.push(1);
+        assert_eq!(
+            decode(&encode(&b)).unwrap_err().detail(),
+            "model popular list refers to missing item"
         );
     }
 }

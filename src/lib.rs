@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod decide;
 pub mod error;
 pub mod hex;
+pub mod score;
 
 pub use error::{Error, ErrorKind};
 
