@@ -832,6 +832,34 @@ mod tests {
     }
 
     #[test]
+    fn content_and_affinity_terms_reorder_candidates() {
+        // Items 1 and 2 are equally popular and unrelated to item 0 by the lists.
+        let mut m = Model::from_lists(&[5.0, 5.0, 5.0], &[vec![], vec![], vec![]]);
+        m.params.w_prior = 0.0;
+        m.params.w_rep = 0.0;
+        m.params.w_last = 0.0;
+        m.embed_dim = 2;
+        m.embeddings = vec![100, 0, 0, 100, 90, 10];
+        validate(&m, 3).unwrap();
+        let order = |m: &Model, categories: Option<&[u32]>| -> Vec<u32> {
+            let scorer = Scorer::new(m, categories).unwrap();
+            let mut scratch = Scratch::new(3);
+            scorer.score(&[0], &mut scratch);
+            scratch.top(3).iter().map(|s| s.item).collect()
+        };
+        // Without content weight: ties, lower index first.
+        assert_eq!(order(&m, None), [0, 1, 2]);
+        m.params.w_content = 1.0;
+        // Item 2 looks like item 0.
+        assert_eq!(order(&m, None), [0, 2, 1]);
+        m.params.w_content = 0.0;
+        m.params.w_affinity = 1.0;
+        // Item 2 shares item 0's category.
+        assert_eq!(order(&m, Some(&[7, 8, 7])), [0, 2, 1]);
+        assert!(Scorer::new(&m, Some(&[1])).is_err());
+    }
+
+    #[test]
     fn ties_go_to_the_lower_index() {
         let mut list = vec![
             Scored {

@@ -160,6 +160,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 for slot in &bundle.slots {
                     println!("  slot {}: {} candidates", slot.name, slot.candidates.len());
                 }
+                if !bundle.model.is_empty() {
+                    let m = &bundle.model;
+                    println!(
+                        "  model: {} items, {} neighbour entries, embeddings dim {}, {} bytes",
+                        m.prior.len(),
+                        m.weights.len() / 2,
+                        m.embed_dim,
+                        m.encoded_len()
+                    );
+                }
                 Ok(())
             }
         },
