@@ -859,6 +859,45 @@ mod tests {
         assert!(Scorer::new(&m, Some(&[1])).is_err());
     }
 
+    proptest::proptest! {
+        /// Corrupted model bytes inside a bundle either fail to decode with a typed error
+        /// or give a scorer that scores any session without panicking.
+        #[test]
+        fn corrupt_models_never_panic(
+            flips in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..6),
+            session in proptest::collection::vec(0u32..8, 0..12),
+        ) {
+            let mut b = crate::bundle::Bundle::example();
+            for n in 0..4 {
+                b.items.push(crate::bundle::Item {
+                    id: ["a", "b", "c", "d"][n].into(),
+                    category: "x".into(),
+                    content: 0,
+                });
+            }
+            b.model = tiny();
+            b.model.embed_dim = 2;
+            b.model.embeddings = vec![1, -2, 3, 4, 5, 6, 7, 8, 9, 10];
+            let mut bytes = crate::bundle::encode(&b);
+            for (at, v) in flips {
+                let len = bytes.len();
+                bytes[at % len] = v;
+            }
+            if let Ok(decoded) = crate::bundle::decode(&bytes) {
+                let cats: Vec<u32> = (0..decoded.items.len() as u32).collect();
+                let mut scorer = Scorer::new(&decoded.model, Some(&cats)).unwrap();
+                let mut p = scorer.params();
+                p.w_content = 1.0;
+                p.w_affinity = 1.0;
+                scorer.set_params(p);
+                let mut scratch = Scratch::new(scorer.len());
+                scorer.score(&session, &mut scratch);
+                let top = scratch.top(3).to_vec();
+                proptest::prop_assert!(top.len() <= 3);
+            }
+        }
+    }
+
     #[test]
     fn ties_go_to_the_lower_index() {
         let mut list = vec![
