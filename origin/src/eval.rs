@@ -742,6 +742,24 @@ mod tests {
             &prep.test,
         );
         assert!(m.hr() > 0.5 && m.mrr() > 0.25, "{} {}", m.hr(), m.mrr());
+        // The sparse top list ranks exactly like a dense ranking over every item (an
+        // item the scorer did not touch scores its prior term only).
+        let mut scratch = Scratch::new(scorer.len());
+        let w_prior = scorer.params().w_prior;
+        for s in prep.test.iter().take(100) {
+            for k in 1..s.len() {
+                scorer.score(&s[..k], &mut scratch);
+                let mut dense: Vec<f32> = (0..scorer.len() as u32)
+                    .map(|i| w_prior * scorer.prior(i))
+                    .collect();
+                for c in scratch.candidates() {
+                    dense[c.item as usize] = c.score;
+                }
+                let want = Some(dense_rank(&dense, s[k])).filter(|&r| r <= CUTOFF);
+                let got = list_rank(scratch.top(CUTOFF + 1), s[k]).filter(|&r| r <= CUTOFF);
+                assert_eq!(got, want);
+            }
+        }
         assert!(m.hr() > pop.hr() && m.mrr() > pop.mrr());
     }
 }
