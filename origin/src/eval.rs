@@ -501,13 +501,16 @@ pub fn tune_params(scorer: &mut Scorer, test: &[Vec<u32>], start: Params) -> (Pa
 /// weight search).
 pub fn option_grid() -> Vec<TrainOptions> {
     let mut grid = Vec::new();
-    for &seq_norm in &[0.5f32, 1.0] {
-        for &window in &[5usize, 10] {
-            grid.push(TrainOptions {
-                seq_norm,
-                window,
-                ..TrainOptions::default()
-            });
+    for &prior_half_life_days in &[0.0f32, 1.0] {
+        for &seq_norm in &[0.5f32, 1.0] {
+            for &window in &[5usize, 10] {
+                grid.push(TrainOptions {
+                    seq_norm,
+                    window,
+                    prior_half_life_days,
+                    ..TrainOptions::default()
+                });
+            }
         }
     }
     grid
@@ -538,16 +541,16 @@ pub fn run(dir: &Path) -> Result<String, String> {
     for opts in option_grid() {
         let prep = prepare(&tr, &valid, &opts)?;
         let mut scorer = Scorer::new(&prep.bundle.model, None).map_err(|e| e.to_string())?;
-        // Start from the neutral defaults (not the values written into `train.rs`), so
-        // the search does not depend on its own previous result.
-        let start = best.as_ref().map(|b| b.0.params).unwrap_or_default();
-        let (params, m) = tune_params(&mut scorer, &prep.test, start);
+        // Every grid point starts from the same neutral defaults (not the values
+        // written into `train.rs`), so no result depends on an earlier one.
+        let (params, m) = tune_params(&mut scorer, &prep.test, Params::default());
         say(format!(
-            "valid  window={:<2} seq_norm={:.2} k_seq={} k_total={}: HR@20 {:.4} MRR@20 {:.4}",
+            "valid  window={:<2} seq_norm={:.2} k_seq={} k_total={} prior_half_life_days={}: HR@20 {:.4} MRR@20 {:.4}",
             opts.window,
             opts.seq_norm,
             opts.k_seq,
             opts.k_total,
+            opts.prior_half_life_days,
             m.hr(),
             m.mrr()
         ));
@@ -563,13 +566,14 @@ pub fn run(dir: &Path) -> Result<String, String> {
     let p = opts.params;
     say(format!(
         "chosen on train_valid (HR@20 {:.4}, MRR@20 {:.4}): window={} seq_norm={} k_seq={} k_total={} \
-         w_prior={} w_seq={} w_co={} w_rep={} w_last={} decay_seq={} decay_co={} decay_rep={} history={}",
+         prior_half_life_days={} w_prior={} w_seq={} w_co={} w_rep={} w_last={} decay_seq={} decay_co={} decay_rep={} history={}",
         vm.hr(),
         vm.mrr(),
         opts.window,
         opts.seq_norm,
         opts.k_seq,
         opts.k_total,
+        opts.prior_half_life_days,
         p.w_prior,
         p.w_seq,
         p.w_co,

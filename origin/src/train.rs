@@ -8,7 +8,8 @@
 //! byte-identical models.
 //!
 //! What is learnt, per item `i`:
-//! - the **prior**: its event count (log-quantised by the core);
+//! - the **prior**: its event count, optionally recency-weighted with a half-life
+//!   (log-quantised by the core);
 //! - **sequential** weights `seq(i → j)`: for every session and every pair of positions
 //!   `p < q ≤ p + window` with different items, `1 / (q − p)` — "j follows i, soon" —
 //!   then divided by `(Σ_j seq(i → j))^seq_norm`;
@@ -171,6 +172,9 @@ pub struct TrainOptions {
     pub k_seq: usize,
     /// Total neighbours kept per item (filled up by co-occurrence weight).
     pub k_total: usize,
+    /// Half-life in days of the popularity prior (events weigh `0.5^(age / half-life)`,
+    /// age measured from the newest session); 0 = plain counts.
+    pub prior_half_life_days: f32,
     /// Scoring weights written into the model.
     pub params: Params,
 }
@@ -202,6 +206,7 @@ impl Default for TrainOptions {
             seq_norm: 0.5,
             k_seq: 24,
             k_total: 36,
+            prior_half_life_days: 0.0,
             params: TUNED_PARAMS,
         }
     }
@@ -214,10 +219,20 @@ pub fn train(sessions: &[Session], n_items: usize, opts: &TrainOptions) -> Model
     let mut seq: Vec<HashMap<u32, f32>> = vec![HashMap::new(); n_items];
     let mut co: Vec<HashMap<u32, f32>> = vec![HashMap::new(); n_items];
     let mut uniq: Vec<u32> = Vec::new();
+    let newest = sessions
+        .iter()
+        .map(|s| s.last_time)
+        .fold(f64::NEG_INFINITY, f64::max);
     for s in sessions {
         let items = &s.items;
+        let weight = if opts.prior_half_life_days > 0.0 {
+            let age_days = (newest - s.last_time) / 86_400.0;
+            0.5f64.powf(age_days / f64::from(opts.prior_half_life_days)) as f32
+        } else {
+            1.0
+        };
         for &i in items {
-            count[i as usize] += 1.0;
+            count[i as usize] += weight;
         }
         for p in 0..items.len() {
             for q in p + 1..items.len().min(p + 1 + opts.window) {
