@@ -662,6 +662,20 @@ impl Scorer {
 /// already in `placed` (no item twice on a page) and items whose category already has
 /// `per_category` picks on the page (`categories[item]`; items without a category entry
 /// are not capped). Chosen items are appended to `placed`.
+///
+/// ```
+/// use slotwise::score::{diversify, Scored};
+///
+/// let ranked: Vec<Scored> = [4u32, 0, 1, 2]
+///     .iter()
+///     .map(|&item| Scored { item, score: 1.0 })
+///     .collect();
+/// let categories = [0, 0, 0, 1, 1]; // items 0..=2 are shoes, 3 and 4 socks
+/// let mut placed = vec![4]; // another slot already shows item 4
+/// let picks = diversify(&ranked, 3, &categories, 2, &mut placed);
+/// assert_eq!(picks, [0, 1]); // item 4 is taken, item 2 would be a third shoe
+/// assert_eq!(placed, [4, 0, 1]);
+/// ```
 pub fn diversify(
     ranked: &[Scored],
     n: usize,
@@ -756,6 +770,16 @@ impl Rng {
 /// θ ~ Beta(1 + prior·10, 1 + (1 − prior)·10) drawn from a stream that depends only on
 /// `seed` and the item (so the draw for an item does not depend on list order), then
 /// re-sorts. `strength = 0` leaves the ranking untouched.
+///
+/// ```
+/// use slotwise::score::{explore, Scored};
+///
+/// let ranked: Vec<Scored> = (0..5).map(|item| Scored { item, score: 1.0 }).collect();
+/// let (mut a, mut b) = (ranked.clone(), ranked.clone());
+/// explore(&mut a, |_| 0.5, 7, 0.3);
+/// explore(&mut b, |_| 0.5, 7, 0.3);
+/// assert_eq!(a, b); // same seed, same page
+/// ```
 pub fn explore(ranked: &mut [Scored], prior: impl Fn(u32) -> f32, seed: u64, strength: f32) {
     if strength == 0.0 {
         return;
