@@ -316,7 +316,7 @@ pub struct TrainReport {
 pub const SYNTH_CONTENT: &str = "slotwise-synthesised";
 
 /// Trains on `events` and writes the model into `bundle` (see the module docs for items
-/// the bundle lacks). Returns what it did.
+/// the bundle lacks), giving the bundle a new content-derived id. Returns what it did.
 pub fn train_bundle(
     bundle: &mut Bundle,
     events: &[Event],
@@ -373,6 +373,10 @@ pub fn train_bundle(
     }
     report.model_bytes = model.encoded_len();
     bundle.model = model;
+    // A retrained bundle is a new build: re-derive the id from the content, the way
+    // `slotwise bundle build` does (FNV-1a of the encoding with an empty id).
+    bundle.header.id = String::new();
+    bundle.header.id = slotwise::hex::u64_hex(fnv1a(&slotwise::bundle::encode(bundle)));
     report
 }
 
@@ -503,6 +507,7 @@ mod tests {
         let mut c = Bundle::example();
         train_bundle(&mut c, &events, &TrainOptions::default(), true);
         assert_eq!(slotwise::bundle::encode(&c), bytes);
+        assert_ne!(c.header.id, Bundle::example().header.id);
     }
 
     #[test]
