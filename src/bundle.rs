@@ -32,6 +32,9 @@ pub struct Bundle {
     pub items: Vec<Item>,
     /// Channel-agnostic content library (field 4).
     pub content: Vec<Content>,
+    /// The scoring model (field 5, last): priors, neighbour lists and embeddings over
+    /// `items` (see [`crate::score::Model`] for its own field order). Empty = no model.
+    pub model: crate::score::Model,
 }
 
 /// Identity of a bundle. Order: id, created_at, site, key_id.
@@ -120,6 +123,7 @@ impl Bundle {
                     ..Content::default()
                 },
             ],
+            model: crate::score::Model::from_lists(&[1.0], &[Vec::new()]),
         }
     }
 
@@ -202,6 +206,7 @@ pub fn validate(bundle: &Bundle) -> Result<(), Error> {
     if bundle.items.iter().any(|i| i.content as usize >= n_content) {
         return invalid("item refers to missing content");
     }
+    crate::score::validate(&bundle.model, n_items)?;
     Ok(())
 }
 
@@ -286,6 +291,18 @@ mod tests {
             "duplicate item id"
         );
         // At runtime duplicates are tolerated (first wins), never a panic.
+        let mut b = Bundle::example();
+        b.content.push(b.content[0].clone());
+        assert_eq!(
+            validate_unique(&b).unwrap_err().detail(),
+            "duplicate content id"
+        );
         assert!(decode(&encode(&b)).is_ok());
+        let mut b = Bundle::example();
+        b.model.popular.push(1);
+        assert_eq!(
+            decode(&encode(&b)).unwrap_err().detail(),
+            "model popular list refers to missing item"
+        );
     }
 }

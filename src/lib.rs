@@ -21,6 +21,7 @@ pub mod error;
 pub mod hex;
 pub mod html;
 pub mod render;
+pub mod score;
 
 pub use error::{Error, ErrorKind};
 

@@ -205,6 +205,8 @@ pub fn build_dir(dir: &Path, options: &BuildOptions) -> Result<Bundle, Authoring
                 price: c.price,
             })
             .collect(),
+        // No model until `slotwise train` writes one.
+        model: Default::default(),
     };
     // The id names the content: the same authoring set gives the same id.
     bundle.header.id = slotwise::hex::u64_hex(fnv1a64(&bundle::encode(&bundle)));

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use slotwise_origin::authoring::{self, BuildOptions};
+use slotwise_origin::{eval, train};
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +24,28 @@ enum Command {
     Bundle {
         #[command(subcommand)]
         command: BundleCommand,
+    },
+    /// Train the scoring model from sessions of events and write it into a bundle.
+    Train {
+        /// Events: TSV with a `SessionId\tItemId\tTime` header, or JSON Lines.
+        events: PathBuf,
+        /// The bundle to start from (its items are the catalogue the model indexes).
+        #[arg(long)]
+        bundle: PathBuf,
+        /// Where to write the bundle with the model.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Append items the bundle lacks (category "", shared empty content) instead of
+        /// skipping their events.
+        #[arg(long)]
+        add_items: bool,
+    },
+    /// Offline evaluation on rsc15_100k: the model against POP, S-POP, AR and SKNN.
+    Eval {
+        /// Dataset directory (default: ../shared/data/sessions/rsc15_100k from the
+        /// workspace root). Skips with a message when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -58,6 +81,44 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Train {
+            events,
+            bundle,
+            out,
+            add_items,
+        } => {
+            let bytes = std::fs::read(&bundle)
+                .map_err(|e| format!("cannot read {}: {e}", bundle.display()))?;
+            let mut b = slotwise::bundle::decode(&bytes).map_err(|e| e.to_string())?;
+            let events = train::read_events(&events)?;
+            let opts = train::TrainOptions::default();
+            let report = train::train_bundle(&mut b, &events, &opts, add_items);
+            let bytes = slotwise::bundle::encode(&b);
+            std::fs::write(&out, &bytes)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            println!(
+                "wrote {} ({} bytes, model {} bytes): {} sessions, {} events, {} items added, {} events of unknown items skipped",
+                out.display(),
+                bytes.len(),
+                report.model_bytes,
+                report.sessions,
+                report.events,
+                report.added_items,
+                report.unknown_events
+            );
+            Ok(())
+        }
+        Command::Eval { data } => {
+            let dir = data.unwrap_or_else(eval::default_data_dir);
+            if !eval::data_present(&dir) {
+                println!(
+                    "eval skipped: dataset not found at {} (it is never in the repository)",
+                    dir.display()
+                );
+                return Ok(());
+            }
+            eval::run(&dir).map(|_| ())
+        }
         Command::Bundle { command } => match command {
             BundleCommand::Build {
                 dir,
@@ -98,6 +159,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 );
                 for slot in &bundle.slots {
                     println!("  slot {}: {} candidates", slot.name, slot.candidates.len());
+                }
+                if !bundle.model.is_empty() {
+                    let m = &bundle.model;
+                    println!(
+                        "  model: {} items, {} neighbour entries, embeddings dim {}, {} bytes",
+                        m.prior.len(),
+                        m.weights.len() / 2,
+                        m.embed_dim,
+                        m.encoded_len()
+                    );
                 }
                 Ok(())
             }

@@ -6,6 +6,7 @@
 //! | `build` | wasm → wasm-bindgen → wasm-opt → the npm package in `pkg/`, with the size report |
 //! | `test`  | setup, then every check and test suite (what CI runs) |
 //! | `demo`  | builds and serves `www/` on localhost |
+//! | `eval`  | the offline evaluation of the model on ../shared/data/sessions (release build) |
 
 mod build;
 mod demo;
@@ -16,7 +17,27 @@ mod util;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <setup | build | test | demo [--port N]>";
+const USAGE: &str =
+    "usage: cargo xtask <setup | build | test | demo [--port N] | eval [--data DIR]>";
+
+/// `slotwise eval` in a release build: train on train_full, report on test, with
+/// the baselines, on the same run (see origin/src/eval.rs).
+fn eval(args: &[String]) -> Result<(), String> {
+    let mut c = util::cmd(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "slotwise-origin",
+            "--",
+            "eval",
+        ],
+    );
+    c.args(args);
+    util::exec(c)
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +46,7 @@ fn main() -> ExitCode {
         Some("build") => build::run().map(|_| ()),
         Some("test") => test::run(),
         Some("demo") => demo::run(&args[1..]),
+        Some("eval") => eval(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
