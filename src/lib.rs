@@ -27,3 +27,9 @@ pub use error::{Error, ErrorKind};
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+
+// Talc instead of the default dlmalloc: faster and ~3 KB gzip smaller in wasm
+// (measured by `cargo xtask build`'s size report). No unsafe code on our side.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

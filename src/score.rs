@@ -883,6 +883,8 @@ mod tests {
         assert!(Scorer::new(&m, Some(&[1])).is_err());
     }
 
+    // proptest is a native-only dev-dependency (it does not build for wasm32).
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// Corrupted model bytes inside a bundle either fail to decode with a typed error
         /// or give a scorer that scores any session without panicking.
