@@ -18,7 +18,9 @@
 pub mod bundle;
 pub mod decide;
 pub mod error;
+pub mod experiment;
 pub mod hex;
+pub mod rules;
 
 pub use error::{Error, ErrorKind};
 
