@@ -365,3 +365,105 @@ impl Compiler<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Json;
+
+    fn json(text: &str) -> Value {
+        let Json(v) = serde_json::from_str(text).expect("test JSON");
+        v
+    }
+
+    fn strict_err(cond: &str) -> String {
+        let names = GroupNames(vec!["vip".into()]);
+        compile(&json(cond), &names, Dialect::Strict)
+            .expect_err("strict must reject")
+            .to_string()
+    }
+
+    #[test]
+    fn strict_errors_name_the_json_path() {
+        assert_eq!(
+            strict_err(r#"{"$and": [{"a": 1}, {"b": 2}, {"c": {"$foo": 1}}]}"#),
+            "$and[2].c.$foo: unknown operator $foo"
+        );
+        assert_eq!(
+            strict_err(r#"{"$or": [{"tags": {"$all": ["x", {"$regex": "("}]}}]}"#),
+            "$or[0].tags.$all[1].$regex: invalid or unsupported regular expression \"(\""
+        );
+        assert_eq!(
+            strict_err(r#"{"n": {"$in": 1}}"#),
+            "n.$in: $in expects an array"
+        );
+        assert_eq!(
+            strict_err(r#"{"id": {"$inGroup": "nope"}}"#),
+            "id.$inGroup: unknown saved group \"nope\""
+        );
+        assert_eq!(
+            strict_err(r#"{"a": {"$type": "undefined"}}"#),
+            "a.$type: $type expects one of null, boolean, number, string, array, object"
+        );
+        assert!(strict_err(r#"{"a": {"$gt": 1, "b": 2}}"#).starts_with("a: an object mixing"));
+        assert_eq!(
+            strict_err(r#"{"$and": {"a": 1}}"#),
+            "$and: $and expects an array of conditions"
+        );
+        // Look-around is JavaScript-only: refused rather than silently never matching.
+        assert!(strict_err(r#"{"a": {"$regex": "(?=x)"}}"#).starts_with("a.$regex: invalid"));
+    }
+
+    #[test]
+    fn within_prefixes_the_enclosing_path() {
+        let e = compile(
+            &json(r#"{"a": {"$foo": 1}}"#),
+            &GroupNames::default(),
+            Dialect::Strict,
+        )
+        .expect_err("unknown operator");
+        assert_eq!(
+            e.within("[0].rules[1].when").to_string(),
+            "[0].rules[1].when.a.$foo: unknown operator $foo"
+        );
+    }
+
+    #[test]
+    fn structural_nonsense_is_refused_in_both_dialects() {
+        for d in [Dialect::Strict, Dialect::GrowthBook] {
+            let g = GroupNames::default();
+            assert!(compile(&json("[1]"), &g, d).is_err());
+            assert!(compile(&json(r#"{"a": {"$elemMatch": 3}}"#), &g, d).is_err());
+            assert!(compile(&json(r#"{"$not": "x"}"#), &g, d).is_err());
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut text = String::from(r#"{"a": 1}"#);
+        for _ in 0..40 {
+            text = format!(r#"{{"$not": {text}}}"#);
+        }
+        let e = compile(&json(&text), &GroupNames::default(), Dialect::GrowthBook)
+            .expect_err("too deep");
+        assert!(e.message.contains("too deeply"));
+    }
+
+    #[test]
+    fn invalid_regex_in_bytes_is_a_decode_error() {
+        // A compiled condition with a valid regex, then the pattern bytes corrupted.
+        let cond = compile(
+            &json(r#"{"a": {"$regex": "ab"}}"#),
+            &GroupNames::default(),
+            Dialect::Strict,
+        )
+        .expect("compiles");
+        let mut bytes = postcard::to_allocvec(&cond).expect("encodes");
+        let at = bytes
+            .windows(2)
+            .position(|w| w == b"ab")
+            .expect("pattern bytes");
+        bytes[at] = b'(';
+        assert!(postcard::from_bytes::<Cond>(&bytes).is_err());
+    }
+}
