@@ -147,6 +147,20 @@ fn scalar(v: &Value) -> Option<Scalar> {
     }
 }
 
+fn literal_depth(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(literal_depth).max().unwrap_or(0),
+        Value::Object(pairs) => {
+            1 + pairs
+                .iter()
+                .map(|(_, v)| literal_depth(v))
+                .max()
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
 // GrowthBook's isOperatorObject: non-empty, every key starts with `$`.
 fn is_operator_object(v: &Value) -> bool {
     matches!(v, Value::Object(p) if !p.is_empty() && p.iter().all(|(k, _)| k.starts_with('$')))
@@ -228,6 +242,9 @@ impl Compiler<'_> {
                     ops.push(self.op(op, operand, &key_path(path, op), depth)?);
                 }
                 Test::Ops(ops)
+            }
+            Value::Object(_) | Value::Array(_) if literal_depth(json) > MAX_DEPTH => {
+                return Err(err(path, "literal value nested too deeply"));
             }
             Value::Object(pairs) => {
                 if self.dialect == Dialect::Strict && pairs.iter().any(|(k, _)| k.starts_with('$'))

@@ -11,11 +11,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::depth::guarded_serde;
 use super::js::{Prim, Rel};
 use super::regex::Pattern;
 
 /// A compiled condition over a document (see [`crate::rules::eval`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum Cond {
     /// Every one holds (`$and`, and the implicit "all keys" of a condition object).
     All(Vec<Cond>),
@@ -36,6 +38,7 @@ pub enum Cond {
 
 /// A test of one value: GrowthBook's `evalConditionValue`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum Test {
     /// `String(value) === s`.
     StrEq(String),
@@ -52,6 +55,9 @@ pub enum Test {
     /// Every operator holds.
     Ops(Vec<Op>),
 }
+
+guarded_serde!(Cond);
+guarded_serde!(Test);
 
 /// One operator of an operator object (`{"$gt": 5, "$lt": 10}` has two).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@
 //! | [`js`] | JavaScript coercions the semantics depend on |
 //! | [`regex`] | the one place regular expressions are compiled and matched |
 //! | [`condition`] | the compiled, postcard-serializable form |
+//! | [`depth`] | the nesting limit when decoding untrusted bytes |
 //! | [`eval`] | evaluation |
 //! | [`compile`] | JSON → compiled form, with path-carrying errors |
 //!
@@ -30,6 +31,7 @@
 
 pub mod compile;
 pub mod condition;
+pub mod depth;
 pub mod eval;
 pub mod js;
 pub mod regex;

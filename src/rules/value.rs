@@ -8,8 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::depth::guarded_serde;
+
 /// A JSON-shaped value. Numbers are `f64`, as in JavaScript.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum Value {
     /// `null` (also what a missing path reads as).
     Null,
@@ -24,6 +27,8 @@ pub enum Value {
     /// An object: keys in JavaScript property order, no duplicates.
     Object(Vec<(String, Value)>),
 }
+
+guarded_serde!(Value);
 
 impl Value {
     /// Builds an object from pairs, normalising key order and duplicates like
