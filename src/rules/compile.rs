@@ -32,7 +32,7 @@ use core::fmt;
 
 use super::condition::{Cond, JsType, Op, SavedGroups, Scalar, Test, VersionOp};
 use super::js::{self, Prim, Rel};
-use super::regex::Pattern;
+use super::regex::{Pattern, js_compatible};
 use super::value::Value;
 
 /// Deepest nesting of conditions accepted (keeps evaluation's recursion bounded).
@@ -347,7 +347,11 @@ impl Compiler<'_> {
                 let Value::String(src) = v else {
                     return self.lenient(path, format!("{op} expects a pattern string"), false);
                 };
-                match Pattern::new(src, op == "$regexi") {
+                let insensitive = op == "$regexi";
+                if let Err(why) = js_compatible(src, insensitive) {
+                    return self.lenient(path, format!("regular expression {src:?}: {why}"), false);
+                }
+                match Pattern::new(src, insensitive) {
                     Ok(p) => Ok(Op::Regex(p)),
                     Err(_) => self.lenient(
                         path,
@@ -429,6 +433,15 @@ mod tests {
         );
         // Look-around is JavaScript-only: refused rather than silently never matching.
         assert!(strict_err(r#"{"a": {"$regex": "(?=x)"}}"#).starts_with("a.$regex: invalid"));
+        // Syntax both engines accept but read differently is refused too.
+        assert_eq!(
+            strict_err(r#"{"a": {"$regex": "(?i)x"}}"#),
+            "a.$regex: regular expression \"(?i)x\": inline flags and (?P<...>) are not JavaScript syntax"
+        );
+        assert!(
+            strict_err(r#"{"a": {"$regex": "[[:alpha:]]"}}"#).contains("inside a character class")
+        );
+        assert!(strict_err(r#"{"a": {"$regexi": "été"}}"#).contains("non-ASCII"));
     }
 
     #[test]

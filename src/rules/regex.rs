@@ -57,6 +57,72 @@ impl Pattern {
     }
 }
 
+/// Refuses pattern syntax that JavaScript's `RegExp` (no `u` flag, GrowthBook's
+/// engine) and the Rust engine would read differently, so a pattern that builds
+/// behaves the same natively and, later, through the host's `RegExp` in wasm:
+/// inline flags and `(?P<…>)` (errors in JavaScript), letter escapes other than
+/// `\d \D \w \W \s \S \b \B \n \r \t \f \v \x \u` (JavaScript reads `\A` as `A`),
+/// `\u{…}`, `\<`/`\>`, `[` inside a class (`[[:alpha:]]` is a POSIX class only in
+/// Rust) and, when case-insensitive, non-ASCII letters (case folding differs).
+/// What remains — classes, alternation, anchors, groups, quantifiers — means the same.
+///
+/// ```
+/// use slotwise::rules::regex::js_compatible;
+/// assert!(js_compatible(r"^(mobile|tablet)\b", true).is_ok());
+/// assert!(js_compatible(r"(?i)mobile", false).is_err());
+/// assert!(js_compatible(r"\Astart", false).is_err());
+/// ```
+pub fn js_compatible(source: &str, insensitive: bool) -> Result<(), &'static str> {
+    let b = source.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let Some(&next) = b.get(i + 1) else {
+                    return Err("trailing backslash");
+                };
+                match next {
+                    b'd' | b'D' | b'w' | b'W' | b's' | b'S' | b'n' | b'r' | b't' | b'f' | b'v'
+                    | b'x' => {}
+                    b'b' | b'B' if b.get(i + 2) != Some(&b'{') => {}
+                    b'u' if b.get(i + 2) != Some(&b'{') => {}
+                    b'<' | b'>' => return Err("\\< and \\> mean different things in JavaScript"),
+                    c if c.is_ascii_punctuation() => {}
+                    c if c.is_ascii_digit() => return Err("back-references are not supported"),
+                    _ => return Err("escape sequence JavaScript reads differently"),
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if in_class => return Err("'[' inside a character class: escape it as \\["),
+            b'[' => {
+                in_class = true;
+                // A leading `]` or `^]` is literal in Rust but ends the class in JS.
+                if b.get(i + 1) == Some(&b']')
+                    || (b.get(i + 1) == Some(&b'^') && b.get(i + 2) == Some(&b']'))
+                {
+                    return Err("empty or ']'-leading character class reads differently");
+                }
+            }
+            b']' if in_class => in_class = false,
+            b'(' if !in_class && b.get(i + 1) == Some(&b'?') => match b.get(i + 2) {
+                Some(b':' | b'=' | b'!' | b'<') => {}
+                _ => return Err("inline flags and (?P<...>) are not JavaScript syntax"),
+            },
+            b'&' | b'-' | b'~' if in_class && b.get(i + 1) == Some(&b[i]) => {
+                return Err("'&&', '--', '~~' inside a class are set operations only in Rust");
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if insensitive && source.chars().any(|c| !c.is_ascii() && c.is_alphabetic()) {
+        return Err("case-insensitive matching of non-ASCII letters is not portable");
+    }
+    Ok(())
+}
+
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {
         self.source == other.source && self.insensitive == other.insensitive
