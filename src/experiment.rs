@@ -148,3 +148,79 @@ pub fn in_namespace(hash_value: &str, ns: Namespace<'_>) -> bool {
         None => false,
     }
 }
+
+/// What [`assign`] needs to know about an experiment (GrowthBook's `Experiment`, the
+/// assignment part only: forcing, QA mode, URL targeting and sticky buckets belong to
+/// the engine).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Experiment<'a> {
+    /// Experiment key; the hash seed when `seed` is empty.
+    pub key: &'a str,
+    /// Hash seed (`None` or empty: the key).
+    pub seed: Option<&'a str>,
+    /// Hash version, 1 or 2 (0 means 1, as in GrowthBook).
+    pub hash_version: u32,
+    /// Number of variations (fewer than 2: nobody is in the experiment).
+    pub num_variations: usize,
+    /// Share of traffic included, `[0, 1]` (`None`: everyone).
+    pub coverage: Option<f64>,
+    /// Variation weights (`None`: equal).
+    pub weights: Option<&'a [f64]>,
+    /// Explicit bucket ranges, overriding coverage and weights.
+    pub ranges: Option<&'a [(f64, f64)]>,
+    /// Namespace slice the user must fall in.
+    pub namespace: Option<Namespace<'a>>,
+}
+
+/// A user's bucket in an experiment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bucket {
+    /// The variation index.
+    pub variation: usize,
+    /// The hash in `[0, 1)` that chose it.
+    pub hash: f64,
+}
+
+/// GrowthBook's assignment (steps 7–10 of `runExperiment`): empty id → out; outside the
+/// namespace → out; unknown hash version → out; otherwise the variation whose bucket
+/// range holds `hash(seed, id, version)`, or out when coverage excludes it.
+///
+/// ```
+/// use slotwise::experiment::{assign, Experiment};
+/// let exp = Experiment {
+///     key: "my-test", seed: None, hash_version: 1, num_variations: 2,
+///     coverage: None, weights: None, ranges: None, namespace: None,
+/// };
+/// assert_eq!(assign(&exp, "1").map(|b| b.variation), Some(1));
+/// assert_eq!(assign(&exp, ""), None);
+/// ```
+pub fn assign(exp: &Experiment<'_>, hash_value: &str) -> Option<Bucket> {
+    if exp.num_variations < 2 || hash_value.is_empty() {
+        return None;
+    }
+    if let Some(ns) = exp.namespace
+        && !in_namespace(hash_value, ns)
+    {
+        return None;
+    }
+    let seed = match exp.seed {
+        Some(s) if !s.is_empty() => s,
+        _ => exp.key,
+    };
+    let version = if exp.hash_version == 0 {
+        1
+    } else {
+        exp.hash_version
+    };
+    let n = hash(seed, hash_value, version)?;
+    let computed;
+    let ranges = match exp.ranges {
+        Some(r) => r,
+        None => {
+            computed = get_bucket_ranges(exp.num_variations, exp.coverage, exp.weights);
+            &computed
+        }
+    };
+    let variation = choose_variation(n, ranges)?;
+    Some(Bucket { variation, hash: n })
+}

@@ -13,9 +13,11 @@
 use std::path::PathBuf;
 
 use slotwise::experiment::{
-    Namespace, choose_variation, get_bucket_ranges, get_equal_weights, hash, in_namespace,
+    Experiment, Namespace, assign, choose_variation, get_bucket_ranges, get_equal_weights, hash,
+    in_namespace,
 };
 use slotwise::rules::compile::{Dialect, GroupNames, compile, compile_saved_groups};
+use slotwise::rules::js;
 use slotwise::rules::{Cond, Json, SavedGroups, Value};
 
 /// Cases that depend on a feature we deliberately do not support: (section, name, why).
@@ -276,8 +278,124 @@ fn growthbook_conformance() {
     }
     t.report(&mut failures);
 
+    run_section(&all, &mut failures);
+
     for (s, n, why) in UNSUPPORTED {
         println!("unsupported: {s}[{n}]: {why}");
     }
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+/// Keys of `run` cases that belong to the engine (forcing, QA mode, URL targeting,
+/// filters, prerequisites, feature definitions), not to assignment: such cases are
+/// counted as out of scope here, not as unsupported.
+const ENGINE_KEYS: &[&str] = &[
+    "force",
+    "active",
+    "filters",
+    "parentConditions",
+    "url",
+    "qaMode",
+    "forcedVariations",
+    "features",
+    "enabled",
+];
+
+/// The `run` section, restricted to cases that only exercise assignment (+ `condition`):
+/// [name, context, experiment, value, inExperiment, hashUsed].
+fn run_section(all: &Value, failures: &mut Vec<String>) {
+    let mut t = Tally::new("run (assignment)");
+    let mut out_of_scope = 0;
+    for case in section(all, "run") {
+        let c = arr(case);
+        let name = text(&c[0]);
+        let (ctx, exp) = (&c[1], &c[2]);
+        let keys = |v: &Value| match v {
+            Value::Object(p) => p.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            _ => Vec::new(),
+        };
+        if keys(ctx)
+            .iter()
+            .chain(keys(exp).iter())
+            .any(|k| ENGINE_KEYS.contains(&k.as_str()))
+        {
+            out_of_scope += 1;
+            continue;
+        }
+        let attributes = ctx.member("attributes").unwrap_or(Value::Null);
+        let variations = exp.member("variations").unwrap_or(Value::Null);
+        let variations = arr(&variations);
+        let hash_attribute = exp
+            .member("hashAttribute")
+            .map_or("id".to_string(), |v| text(&v).to_string());
+        let id = attributes.path(&[hash_attribute.as_str()]);
+        let hash_value = if js::truthy(&id) {
+            js::to_string(&id)
+        } else {
+            String::new()
+        };
+        let key = exp
+            .member("key")
+            .map(|v| text(&v).to_string())
+            .unwrap_or_default();
+        let seed = exp.member("seed").map(|v| text(&v).to_string());
+        let weights: Option<Vec<f64>> = exp
+            .member("weights")
+            .map(|w| arr(&w).iter().map(num).collect());
+        let ranges: Option<Vec<(f64, f64)>> = exp.member("ranges").map(|r| {
+            arr(&r)
+                .iter()
+                .map(|p| (num(&arr(p)[0]), num(&arr(p)[1])))
+                .collect()
+        });
+        let ns = exp.member("namespace");
+        let ns_parts = ns.as_ref().map(|n| arr(n).to_vec());
+        let namespace = ns_parts.as_ref().map(|p| Namespace {
+            id: text(&p[0]),
+            start: num(&p[1]),
+            end: num(&p[2]),
+        });
+        let passes_condition = match exp.member("condition") {
+            Some(cond) => {
+                let (names, groups) = match ctx.member("savedGroups") {
+                    Some(g) => compile_saved_groups(&g).expect("groups"),
+                    None => (GroupNames::default(), SavedGroups::default()),
+                };
+                compile(&cond, &names, Dialect::GrowthBook)
+                    .expect("condition compiles")
+                    .eval(&attributes, &groups)
+            }
+            None => true,
+        };
+        let experiment = Experiment {
+            key: &key,
+            seed: seed.as_deref(),
+            hash_version: exp.member("hashVersion").map_or(1, |v| num(&v) as u32),
+            num_variations: variations.len(),
+            coverage: exp.member("coverage").map(|v| num(&v)),
+            weights: weights.as_deref(),
+            ranges: ranges.as_deref(),
+            namespace,
+        };
+        let bucket = if passes_condition {
+            assign(&experiment, &hash_value)
+        } else {
+            None
+        };
+        let value = match bucket {
+            Some(b) => variations.get(b.variation).cloned(),
+            None => variations.first().cloned(),
+        };
+        let (expected_value, in_exp, hash_used) = (&c[3], boolean(&c[4]), boolean(&c[5]));
+        let ok = value.as_ref() == Some(expected_value)
+            && bucket.is_some() == in_exp
+            && bucket.is_some() == hash_used;
+        t.check(name, ok, || {
+            format!("expected {expected_value:?}/{in_exp}, got {bucket:?} {value:?}")
+        });
+    }
+    t.report(failures);
+    println!(
+        "run              {out_of_scope} cases out of scope (engine-level keys: {ENGINE_KEYS:?})"
+    );
 }
