@@ -3,7 +3,7 @@
 //! postcard decodes recursively; without a limit, a few kilobytes of crafted bytes
 //! (thousands of nested `$not`) would overflow the stack — an abort, not an error.
 //! [`Cond`](super::Cond), [`Test`](super::Test) and [`Value`](super::Value) enter a
-//! [`Guard`] while they decode; past [`MAX_DECODE_DEPTH`] levels decoding fails with a
+//! guard while they decode; past [`MAX_DECODE_DEPTH`] levels decoding fails with a
 //! typed error. The compiler's own limits keep real bundles far below it.
 
 use core::cell::Cell;

@@ -6,6 +6,12 @@
 //! `{"n": "8"}` and `{"id": "123"}` matches `{"id": 123}`. To give the same answer
 //! everywhere we reproduce those coercions here, without `format!` (numbers are printed
 //! with `ryu` and re-laid out as ECMAScript's Number::toString does).
+//!
+//! Host seam: [`number_to_string`], [`string_to_number`] and [`lower`] are the only
+//! functions here that need tables or float algorithms (ryu, core's decimal parser,
+//! Unicode lower-case tables: together roughly half of the rules' wasm size). In a
+//! JavaScript host they are exactly `String(n)`, `Number(s)` and `toLowerCase()`, so the
+//! wasm build can route them through js-sys like the regex engine, at no semantic cost.
 
 use core::cmp::Ordering;
 

@@ -7,7 +7,7 @@
 //! Engine: `regex-lite` on every target for now. GrowthBook authors write JavaScript
 //! regexes; the common subset (classes, alternation, anchors, quantifiers, groups)
 //! behaves the same, but look-around and back-references are rejected at build time.
-//! The wasm build will later switch [`engine`] to the host's `RegExp` (js-sys); only this
+//! The wasm build will later switch the private `engine` module to the host's `RegExp` (js-sys); only this
 //! module changes then.
 
 use serde::{Deserialize, Serialize};
