@@ -635,3 +635,35 @@ proptest! {
         prop_assert!(a == b || (a.is_nan() && b.is_nan()), "{:?}: {} vs {}", s, a, b);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Untrusted bytes never panic: they decode to an error, or to rules that evaluate.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), doc in document()) {
+        if let Ok((c, g)) = postcard::from_bytes::<(Cond, SavedGroups)>(&bytes) {
+            let _ = c.eval(&doc, &g);
+        }
+        if let Ok(v) = postcard::from_bytes::<Value>(&bytes) {
+            let cond = slotwise::rules::Cond::Field {
+                path: vec!["x".into()],
+                test: slotwise::rules::Test::StrEq("1".into()),
+            };
+            let _ = cond.eval(&obj(vec![("x", v)]), &SavedGroups::default());
+        }
+    }
+
+    /// Valid encodings with a flipped byte: same guarantee, closer to real corruption.
+    #[test]
+    fn corrupted_conditions_never_panic(cond in condition(2), at in any::<prop::sample::Index>(), byte in any::<u8>(), doc in document()) {
+        let (names, groups) = compile_saved_groups(&groups_json()).unwrap();
+        let c = compile(&cond, &names, Dialect::GrowthBook).unwrap();
+        let mut bytes = postcard::to_allocvec(&(&c, &groups)).unwrap();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        if let Ok((c, g)) = postcard::from_bytes::<(Cond, SavedGroups)>(&bytes) {
+            let _ = c.eval(&doc, &g);
+        }
+    }
+}
