@@ -42,10 +42,25 @@ impl Value {
     /// ```
     pub fn object(pairs: Vec<(String, Value)>) -> Value {
         let mut out: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
+        // Linear search for small objects, an ordered index for large ones (no quadratic
+        // blow-up on a hostile 100k-key request body).
+        let mut index: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        let large = pairs.len() > 32;
         for (k, v) in pairs {
-            match out.iter_mut().find(|(ok, _)| *ok == k) {
-                Some(slot) => slot.1 = v,
-                None => out.push((k, v)),
+            let found = if large {
+                index.get(&k).copied()
+            } else {
+                out.iter().position(|(ok, _)| *ok == k)
+            };
+            match found {
+                Some(i) => out[i].1 = v,
+                None => {
+                    if large {
+                        index.insert(k.clone(), out.len());
+                    }
+                    out.push((k, v));
+                }
             }
         }
         // Stable sort: index keys first, ascending; other keys keep insertion order.
@@ -207,5 +222,35 @@ impl<'de> serde::de::Visitor<'de> for JsonVisitor {
             out.push((k, v));
         }
         Ok(Value::object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_follow_javascript_key_order_and_last_duplicate_wins() {
+        let Json(v) =
+            serde_json::from_str(r#"{"b": 1, "10": 2, "a": 3, "2": 4, "b": 5}"#).expect("parses");
+        let Value::Object(pairs) = v else {
+            panic!("object")
+        };
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["2", "10", "b", "a"]);
+        assert_eq!(pairs[2].1, Value::Number(5.0));
+    }
+
+    #[test]
+    fn large_objects_dedupe_too() {
+        let mut pairs: Vec<(String, Value)> = (0..100)
+            .map(|i| (format!("k{i}"), Value::Number(i as f64)))
+            .collect();
+        pairs.push(("k7".into(), Value::Null));
+        let Value::Object(out) = Value::object(pairs) else {
+            panic!("object")
+        };
+        assert_eq!(out.len(), 100);
+        assert_eq!(out[7], ("k7".into(), Value::Null));
     }
 }
