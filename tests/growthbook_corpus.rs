@@ -1,17 +1,17 @@
 //! The committed binary corpus (`tests/corpus/growthbook.swt`): GrowthBook's vectors with
 //! conditions pre-compiled, for targets that cannot read JSON (the wasm tests will
-//! `include_bytes!` it and reuse `tests/common`).
+//! `include_bytes!` it and reuse `tests/gb_corpus`).
 //!
 //! - `committed_corpus_passes` decodes the committed file and runs every case: needs
 //!   nothing else, which is what a wasm test does.
 //! - `committed_corpus_is_fresh` rebuilds it from `../shared/conformance/growthbook-cases.json`
 //!   (skipped when absent) and requires identical bytes; `SLOTWISE_BLESS=1` rewrites it.
 
-mod common;
+mod gb_corpus;
 
 use std::path::PathBuf;
 
-use common::*;
+use gb_corpus::*;
 use slotwise::rules::compile::{Dialect, GroupNames, compile, compile_saved_groups};
 use slotwise::rules::{Json, SavedGroups, Value};
 
