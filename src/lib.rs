@@ -18,10 +18,12 @@
 pub mod bundle;
 pub mod decide;
 pub mod error;
+pub mod experiment;
 pub mod hex;
 pub mod html;
 pub mod render;
 pub mod score;
+pub mod rules;
 
 pub use error::{Error, ErrorKind};
 
