@@ -15,10 +15,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod base64url;
 pub mod bundle;
+pub mod caps;
+pub mod consent;
 pub mod decide;
 pub mod error;
 pub mod hex;
+pub mod profile;
+pub mod session;
 
 pub use error::{Error, ErrorKind};
 
