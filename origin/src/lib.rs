@@ -2,3 +2,5 @@
 //! serves the thin origin API (signals, profiles, snippets, lift) and trains the model.
 
 pub mod authoring;
+pub mod keys;
+pub mod snippet_cmd;
