@@ -125,6 +125,20 @@ mod tests {
         assert!(decode("Zm9").is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_round_trip(bytes: Vec<u8>) {
+            proptest::prop_assert_eq!(decode(&encode(&bytes)).unwrap(), bytes);
+        }
+
+        #[test]
+        fn accepted_text_is_canonical(text in "[A-Za-z0-9_=+/ -]{0,40}") {
+            if let Ok(bytes) = decode(&text) {
+                proptest::prop_assert_eq!(encode(&bytes), text);
+            }
+        }
+    }
+
     #[test]
     fn round_trips_all_lengths() {
         let data: Vec<u8> = (0..=255u8).collect();

@@ -97,3 +97,71 @@ impl Cap {
         self.count(session, counters, counters_at, now) < u32::from(self.limit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u32 = 86_400;
+    const T0: u64 = 1_800_000_000;
+
+    fn cap(limit: u16, period_secs: u32) -> Cap {
+        Cap {
+            scope: CapScope::Campaign(3),
+            limit,
+            period_secs,
+        }
+    }
+
+    #[test]
+    fn session_only_counts_within_the_period() {
+        let mut s = Session::new(1, T0);
+        s.record_impression(&[CapScope::Campaign(3)], T0);
+        s.record_impression(&[CapScope::Campaign(3)], T0 + u64::from(DAY));
+        let c = cap(2, DAY);
+        assert_eq!(c.count(&s, &[], 0, T0 + u64::from(DAY) + 10), 1);
+        assert!(c.allows(&s, &[], 0, T0 + u64::from(DAY) + 10));
+        assert_eq!(cap(2, 2 * DAY).count(&s, &[], 0, T0 + u64::from(DAY)), 2);
+    }
+
+    #[test]
+    fn origin_counters_need_a_covering_period_and_a_fresh_snippet() {
+        let s = Session::new(1, T0);
+        let counters = [
+            Counter {
+                scope: CapScope::Campaign(3),
+                period_secs: DAY / 2,
+                count: 9,
+            },
+            Counter {
+                scope: CapScope::Campaign(3),
+                period_secs: 7 * DAY,
+                count: 4,
+            },
+            Counter {
+                scope: CapScope::Campaign(3),
+                period_secs: DAY,
+                count: 2,
+            },
+        ];
+        // The shortest counter that covers the cap's day is used, not the half-day one.
+        assert_eq!(cap(5, DAY).count(&s, &counters, T0, T0 + 60), 2);
+        assert_eq!(cap(5, 3 * DAY).count(&s, &counters, T0, T0 + 60), 4);
+        // A snippet issued before the cap's window says nothing about it.
+        let later = T0 + 2 * u64::from(DAY);
+        assert_eq!(cap(5, DAY).count(&s, &counters, T0, later), 0);
+    }
+
+    #[test]
+    fn impressions_before_the_snippet_are_not_counted_twice() {
+        let mut s = Session::new(1, T0);
+        s.record_impression(&[CapScope::Campaign(3)], T0);
+        let counters = [Counter {
+            scope: CapScope::Campaign(3),
+            period_secs: DAY,
+            count: 1,
+        }];
+        // Snippet issued after the device's impression: the origin already counted it.
+        assert_eq!(cap(5, DAY).count(&s, &counters, T0 + 120, T0 + 180), 1);
+    }
+}

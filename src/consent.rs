@@ -23,7 +23,9 @@
 //! - measurement = granted(1) ∧ (granted(7) ∨ granted(8) ∨ granted(9));
 //! - advertising = granted(1) ∧ granted(2) ∧ granted(3) ∧ granted(4).
 //!
-//! A TC string gives an answer (grant or deny) for all three purposes.
+//! A TC string gives an answer (grant or deny) for all three purposes. With Purpose One
+//! Treatment set, P1 was not asked and its bit is 0: storage-based purposes stay denied
+//! (conservative; a site relying on P1 treatment passes its own choice explicitly).
 //!
 //! ```
 //! use slotwise::consent::{resolve, Choice, ConsentMode, Inputs, Policy, Signal, Source};
@@ -81,6 +83,17 @@ impl Consent {
         measurement: false,
         advertising: false,
     };
+
+    /// Whether session state may be written to (and read from) device storage, and the
+    /// profile snippet used: only with `personalization`.
+    pub fn may_store(self) -> bool {
+        self.personalization
+    }
+
+    /// Whether signals may be sent now (otherwise they wait in memory).
+    pub fn may_measure(self) -> bool {
+        self.measurement
+    }
 
     /// The compact form carried in snippets and signals.
     pub fn to_bits(self) -> u8 {

@@ -181,10 +181,20 @@ pub struct Expect<'a> {
 }
 
 /// A parsed but **unverified** token. Exposes only what a verifier needs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SignedParts {
     bytes: Vec<u8>,
     claims: Claims,
+}
+
+/// Shows the key id and sizes only: unverified claims are not for reading.
+impl core::fmt::Debug for SignedParts {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SignedParts")
+            .field("key_id", &self.claims.key_id)
+            .field("message_len", &self.message().len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SignedParts {

@@ -820,6 +820,46 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_history_encodes_within_budget_and_decodes(
+            steps in proptest::collection::vec(
+                (0u8..9, proptest::option::of(0u32..u32::MAX), proptest::option::of(0u32..64),
+                 proptest::option::of(0u32..8), 0u64..200_000),
+                0..120,
+            ),
+            seed: u64,
+        ) {
+            let mut s = Session::new(seed, T0);
+            let mut now = T0;
+            for (kind, item, category, slot, dt) in steps {
+                now += dt;
+                let kind = match kind {
+                    0 => EventKind::View,
+                    1 => EventKind::Search,
+                    2 => EventKind::AddToCart,
+                    3 => EventKind::Remove,
+                    4 => EventKind::Purchase,
+                    5 | 6 => EventKind::Impression,
+                    7 => EventKind::Click,
+                    _ => EventKind::Custom(7),
+                };
+                let event = Event { kind, item, category, slot, campaign: None, value: None };
+                s.track(&event, now);
+                s.assign(kind.affinity_weight() as u32, 1);
+            }
+            let bytes = encode(&s);
+            proptest::prop_assert!(bytes.len() <= BUDGET_BYTES);
+            let back = decode(&bytes).unwrap();
+            if encode_raw(&s).len() <= BUDGET_BYTES {
+                proptest::prop_assert_eq!(back, s);
+            } else {
+                proptest::prop_assert_eq!(back.seed(), s.seed());
+                proptest::prop_assert_eq!(back.affinities(), s.affinities());
+            }
+        }
+    }
+
     #[test]
     fn new_vocabulary_clears_indices_but_keeps_seed_and_assignments() {
         let mut s = busy_example(T0);
