@@ -23,6 +23,10 @@
 //! - measurement = granted(1) ∧ (granted(7) ∨ granted(8) ∨ granted(9));
 //! - advertising = granted(1) ∧ granted(2) ∧ granted(3) ∧ granted(4).
 //!
+//! With a vendor id configured, the publisher's restrictions for that vendor apply too:
+//! "not allowed" denies the purpose, "require consent" ignores LI for it, "require
+//! legitimate interest" ignores consent for it.
+//!
 //! A TC string gives an answer (grant or deny) for all three purposes. With Purpose One
 //! Treatment set, P1 was not asked and its bit is 0: storage-based purposes stay denied
 //! (conservative; a site relying on P1 treatment passes its own choice explicitly).
@@ -51,6 +55,7 @@ pub mod tcf;
 
 use serde::{Deserialize, Serialize};
 
+use tcf::RestrictionType;
 pub use tcf::TcString;
 
 /// The resolved consent: one boolean per purpose. `necessary` is always true.
@@ -221,9 +226,16 @@ pub fn from_tcf(tc: &TcString, policy: &Policy) -> Choice {
         .vendor_id
         .is_none_or(|v| tc.vendor_legitimate_interests.contains(v));
     let granted = |n: u8| {
-        let by_consent = tc.purpose_consent(n) && vendor_consent;
+        let restriction = policy.vendor_id.and_then(|v| tc.restriction(n, v));
+        let (consent_ok, li_ok) = match restriction {
+            Some(RestrictionType::NotAllowed) => (false, false),
+            Some(RestrictionType::RequireConsent) => (true, false),
+            Some(RestrictionType::RequireLegitimateInterest) => (false, true),
+            _ => (true, true),
+        };
+        let by_consent = consent_ok && tc.purpose_consent(n) && vendor_consent;
         // TCF v2.2: no legitimate interest for P1 and P3-P6, whatever the bits say.
-        let li_allowed = !matches!(n, 1 | 3..=6);
+        let li_allowed = li_ok && !matches!(n, 1 | 3..=6);
         let by_li = li_allowed && tc.purpose_legitimate_interest(n) && vendor_li;
         by_consent || by_li
     };

@@ -108,6 +108,21 @@ fn iab_encoded_strings_decode_like_the_iab_decoder() {
             ids(&iab["vendor_legitimate_interests"]),
             "{name}"
         );
+        let restrictions: Vec<(u64, u64, Vec<u64>)> = tc
+            .publisher_restrictions
+            .iter()
+            .map(|r| (u64::from(r.purpose), r.kind as u64, members(&r.vendors)))
+            .collect();
+        let expected: Vec<(u64, u64, Vec<u64>)> = iab["publisher_restrictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let n = |k: &str| r[k].as_u64().unwrap();
+                (n("purpose"), n("type"), ids(&r["vendors"]))
+            })
+            .collect();
+        assert_eq!(restrictions, expected, "{name}");
     }
 }
 

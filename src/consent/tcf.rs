@@ -18,11 +18,12 @@
 //! | PurposeOneTreatment | 1 |
 //! | PublisherCC | 12 |
 //! | Vendor consent section, then vendor legitimate-interest section | see below |
-//! | Publisher restrictions | skipped |
+//! | NumPubRestrictions (12); each: PurposeId (6), RestrictionType (2), a range list | |
 //!
 //! A vendor section is MaxVendorId (16), IsRangeEncoding (1), then either a bitfield of
-//! MaxVendorId bits (bit *i−1* = vendor *i*) or NumEntries (12) entries of IsARange (1),
-//! StartOrOnlyVendorId (16) and, for a range, EndVendorId (16).
+//! MaxVendorId bits (bit *i−1* = vendor *i*) or a range list. A range list is NumEntries
+//! (12) entries of IsARange (1), StartOrOnlyVendorId (16) and, for a range, EndVendorId
+//! (16).
 //!
 //! The decoder reads the characters' sextets directly (no intermediate buffer), keeps the
 //! vendor sets as sorted, merged ranges, never panics and bounds its input to
@@ -85,6 +86,32 @@ pub struct TcString {
     pub vendor_consents: VendorSet,
     /// Vendors with legitimate-interest transparency.
     pub vendor_legitimate_interests: VendorSet,
+    /// The publisher's restrictions of vendors' purposes.
+    pub publisher_restrictions: Vec<PublisherRestriction>,
+}
+
+/// How a publisher restricts a purpose for some vendors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RestrictionType {
+    /// The purpose is not allowed at all (type 0).
+    NotAllowed,
+    /// Only consent may be the legal basis (type 1).
+    RequireConsent,
+    /// Only legitimate interest may be the legal basis (type 2).
+    RequireLegitimateInterest,
+    /// Type 3, undefined by the policy: ignored.
+    Undefined,
+}
+
+/// One publisher restriction: `kind` applies to `purpose` for `vendors`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublisherRestriction {
+    /// The purpose (1-based).
+    pub purpose: u8,
+    /// The restriction.
+    pub kind: RestrictionType,
+    /// The vendors it applies to.
+    pub vendors: VendorSet,
 }
 
 impl TcString {
@@ -96,6 +123,17 @@ impl TcString {
     /// Legitimate interest established for purpose `n` (1-based; false outside 1..=24).
     pub fn purpose_legitimate_interest(&self, n: u8) -> bool {
         bit24(self.purpose_legitimate_interests, n)
+    }
+
+    /// The restriction the publisher put on `purpose` for `vendor`, the strictest if
+    /// several apply ([`RestrictionType::Undefined`] ones are skipped).
+    pub fn restriction(&self, purpose: u8, vendor: u16) -> Option<RestrictionType> {
+        self.publisher_restrictions
+            .iter()
+            .filter(|r| r.purpose == purpose && r.kind != RestrictionType::Undefined)
+            .filter(|r| r.vendors.contains(vendor))
+            .map(|r| r.kind)
+            .min()
     }
 
     /// Opt-in to special feature `n` (1-based; false outside 1..=12).
@@ -182,6 +220,7 @@ pub fn decode(tc_string: &str) -> Result<TcString, Error> {
     let publisher_cc = r.letters()?;
     let vendor_consents = vendor_section(&mut r)?;
     let vendor_legitimate_interests = vendor_section(&mut r)?;
+    let publisher_restrictions = restrictions(&mut r)?;
     Ok(TcString {
         version,
         created_ds,
@@ -201,6 +240,7 @@ pub fn decode(tc_string: &str) -> Result<TcString, Error> {
         publisher_cc,
         vendor_consents,
         vendor_legitimate_interests,
+        publisher_restrictions,
     })
 }
 
@@ -213,25 +253,54 @@ fn malformed(detail: &'static str) -> Error {
     Error::new(ErrorKind::TcfMalformed, detail)
 }
 
+/// A range list; every id must lie in `1..=max`.
+fn range_list(r: &mut BitReader<'_>, max: u16) -> Result<Vec<(u16, u16)>, Error> {
+    let entries = r.read(12)?;
+    let mut ranges = Vec::new();
+    for _ in 0..entries {
+        let is_a_range = r.flag()?;
+        let start = r.read(16)? as u16;
+        let end = if is_a_range {
+            r.read(16)? as u16
+        } else {
+            start
+        };
+        if start == 0 || end < start || end > max {
+            return Err(malformed("vendor range out of bounds"));
+        }
+        ranges.push((start, end));
+    }
+    Ok(ranges)
+}
+
+fn restrictions(r: &mut BitReader<'_>) -> Result<Vec<PublisherRestriction>, Error> {
+    let count = r.read(12)?;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let purpose = r.read(6)? as u8;
+        let kind = match r.read(2)? {
+            0 => RestrictionType::NotAllowed,
+            1 => RestrictionType::RequireConsent,
+            2 => RestrictionType::RequireLegitimateInterest,
+            _ => RestrictionType::Undefined,
+        };
+        let ranges = range_list(r, u16::MAX)?;
+        let max = ranges.iter().map(|&(_, end)| end).max().unwrap_or(0);
+        out.push(PublisherRestriction {
+            purpose,
+            kind,
+            vendors: VendorSet::from_ranges(max, ranges),
+        });
+    }
+    Ok(out)
+}
+
 fn vendor_section(r: &mut BitReader<'_>) -> Result<VendorSet, Error> {
     let max_vendor_id = r.read(16)? as u16;
     let is_range = r.flag()?;
     let mut ranges = Vec::new();
     if is_range {
-        let entries = r.read(12)?;
-        for _ in 0..entries {
-            let is_a_range = r.flag()?;
-            let start = r.read(16)? as u16;
-            let end = if is_a_range {
-                r.read(16)? as u16
-            } else {
-                start
-            };
-            if start == 0 || end < start || end > max_vendor_id {
-                return Err(malformed("vendor range out of bounds"));
-            }
-            ranges.push((start, end));
-        }
+        ranges = range_list(r, max_vendor_id)?;
     } else {
         let mut run: Option<u16> = None;
         for vendor in 1..=max_vendor_id {
@@ -359,6 +428,7 @@ mod tests {
         header(&mut w, 0b1010 << 20, 0b0100 << 20);
         w.put(5, 16).put(0, 1).put(0b10110, 5); // vendors 1, 3, 4
         w.put(0, 16).put(0, 1); // no LI vendors
+        w.put(0, 12); // no publisher restrictions
         let tc = decode(&w.finish()).unwrap();
         assert_eq!(tc.version, 2);
         assert_eq!(tc.created_ds, 17_000_000_000);
@@ -385,7 +455,19 @@ mod tests {
         w.put(0, 1).put(755, 16);
         w.put(1, 1).put(21, 16).put(30, 16);
         w.put(0, 16).put(1, 1).put(0, 12);
+        // Restrictions: P5 not allowed for 750-760; P7 type 3 (ignored) for 755.
+        w.put(2, 12);
+        w.put(5, 6)
+            .put(0, 2)
+            .put(1, 12)
+            .put(1, 1)
+            .put(750, 16)
+            .put(760, 16);
+        w.put(7, 6).put(3, 2).put(1, 12).put(0, 1).put(755, 16);
         let tc = decode(&format!("{}.YAAAAAAAAAAA", w.finish())).unwrap();
+        assert_eq!(tc.restriction(5, 755), Some(RestrictionType::NotAllowed));
+        assert_eq!(tc.restriction(5, 749), None);
+        assert_eq!(tc.restriction(7, 755), None);
         assert_eq!(tc.vendor_consents.ranges(), &[(10, 30), (755, 755)]);
         assert!(tc.vendor_consents.contains(755) && !tc.vendor_consents.contains(754));
     }
@@ -397,7 +479,7 @@ mod tests {
             header(&mut w, 0, 0);
             w.put(900, 16).put(1, 1).put(1, 12);
             w.put(1, 1).put(start, 16).put(end, 16);
-            w.put(0, 16).put(0, 1);
+            w.put(0, 16).put(0, 1).put(0, 12);
             assert_eq!(decode(&w.finish()).unwrap_err().code(), "tcf.malformed");
         }
     }
@@ -408,6 +490,12 @@ mod tests {
         header(&mut w, u32::MAX >> 8, 0);
         w.put(40, 16).put(0, 1).put(u64::MAX, 40);
         w.put(0, 16).put(0, 1);
+        w.put(1, 12)
+            .put(3, 6)
+            .put(0, 2)
+            .put(1, 12)
+            .put(0, 1)
+            .put(9, 16);
         let s = w.finish();
         assert!(decode(&s).is_ok());
         // The last character may only hold padding bits of the final section.

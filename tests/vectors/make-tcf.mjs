@@ -18,7 +18,7 @@ import { readFileSync } from "node:fs";
 
 const require = createRequire(path.join(process.env.NODE_PATH ?? ".", "x.js"));
 const tcf = require("@iabtechlabtcf/core");
-const { GVL, TCModel, TCString, SegmentEncoder, Segment } = tcf;
+const { GVL, TCModel, TCString, SegmentEncoder, Segment, PurposeRestriction, RestrictionType } = tcf;
 
 function pkgVersion() {
   const main = require.resolve("@iabtechlabtcf/core");
@@ -28,13 +28,13 @@ function pkgVersion() {
 
 const CREATED = new Date(Date.UTC(2026, 10, 24, 12, 0, 0)); // fixed: reproducible output
 
-function vendor(id, purposes, legIntPurposes) {
+function vendor(id, purposes, legIntPurposes, flexiblePurposes = []) {
   return {
     id,
     name: `Vendor ${id}`,
     purposes,
     legIntPurposes,
-    flexiblePurposes: [],
+    flexiblePurposes,
     specialPurposes: [],
     features: [],
     specialFeatures: [],
@@ -51,7 +51,7 @@ function gvl(tcfPolicyVersion) {
   for (let i = 1; i <= 11; i++) purposes[i] = { id: i, name: `P${i}`, description: "" };
   const vendors = {};
   for (const id of [1, 3, 4, 8, 755]) {
-    vendors[id] = vendor(id, [1, 3, 4, 5, 6, 7, 8, 9, 10], [2, 7, 8, 9, 10]);
+    vendors[id] = vendor(id, [1, 3, 4, 5, 6, 7, 8, 9, 10], [2, 7, 8, 9, 10], id === 755 ? [2, 7, 8, 9, 10] : []);
   }
   const g = new GVL({
     gvlSpecificationVersion: 3,
@@ -69,7 +69,8 @@ function gvl(tcfPolicyVersion) {
   return g;
 }
 
-function model({ consents = [], lis = [], vendors = [], vendorLis = [], specialFeatures = [], policyVersion = 4, cmpId = 300 }) {
+// restrictions: [vendorId, purposeId, RestrictionType] triples (publisher restrictions).
+function model({ consents = [], lis = [], vendors = [], vendorLis = [], specialFeatures = [], policyVersion = 4, cmpId = 300, restrictions = [] }) {
   const m = new TCModel(gvl(policyVersion));
   m.cmpId = cmpId;
   m.cmpVersion = 7;
@@ -82,6 +83,9 @@ function model({ consents = [], lis = [], vendors = [], vendorLis = [], specialF
   m.vendorConsents.set(vendors);
   m.vendorLegitimateInterests.set(vendorLis);
   m.specialFeatureOptins.set(specialFeatures);
+  for (const [vendorId, purposeId, type] of restrictions) {
+    m.publisherRestrictions.add(vendorId, new PurposeRestriction(purposeId, type));
+  }
   m.created = CREATED;
   m.lastUpdated = CREATED;
   return m;
@@ -117,6 +121,11 @@ function readBack(tcString) {
     purpose_legitimate_interests: ids(m.purposeLegitimateInterests),
     vendor_consents: ids(m.vendorConsents),
     vendor_legitimate_interests: ids(m.vendorLegitimateInterests),
+    publisher_restrictions: m.publisherRestrictions.getRestrictions().map((pr) => ({
+      purpose: pr.purposeId,
+      type: pr.restrictionType,
+      vendors: m.publisherRestrictions.getVendors(pr),
+    })),
   };
 }
 
@@ -177,6 +186,19 @@ add("raw: bitfield with many vendors", "raw",
 add("raw: policy version 2 (TCF v2.0) with LI for P3-P6", "raw",
   model({ consents: [1], lis: range(2, 10), vendors: [755], vendorLis: [755], policyVersion: 2 }),
   { personalization: false, measurement: true, advertising: false });
+
+add("publisher restriction: P5 not allowed for vendor 755", "cmp",
+  model({ consents: ALL, lis: [2, 7, 8, 9, 10], vendors: [1, 755], vendorLis: [755],
+    restrictions: [[755, 5, RestrictionType.NOT_ALLOWED], [1, 5, RestrictionType.NOT_ALLOWED], [3, 6, RestrictionType.NOT_ALLOWED]] }),
+  { personalization: false, measurement: true, advertising: true });
+add("publisher restriction: P7-P9 require consent, only LI given", "cmp",
+  model({ consents: [1, 5, 6], lis: [7, 8, 9], vendors: [755], vendorLis: [755],
+    restrictions: [7, 8, 9].map((p) => [755, p, RestrictionType.REQUIRE_CONSENT]) }),
+  { personalization: true, measurement: false, advertising: false });
+add("publisher restriction: P8 requires LI, consent given for P8 only", "cmp",
+  model({ consents: [1, 8], lis: [], vendors: [755], vendorLis: [755],
+    restrictions: [[755, 8, RestrictionType.REQUIRE_LI]] }),
+  { personalization: false, measurement: false, advertising: false });
 
 process.stdout.write(JSON.stringify({
   generator: "@iabtechlabtcf/core " + pkgVersion() + " via tests/vectors/make-tcf.mjs",
