@@ -119,8 +119,10 @@ mod tests {
         s.record_impression(&[CapScope::Campaign(3)], T0);
         s.record_impression(&[CapScope::Campaign(3)], T0 + u64::from(DAY));
         let c = cap(2, DAY);
-        assert_eq!(c.count(&s, &[], 0, T0 + u64::from(DAY) + 10), 1);
-        assert!(c.allows(&s, &[], 0, T0 + u64::from(DAY) + 10));
+        // Minute resolution: within the first window's last minute both still count.
+        assert_eq!(c.count(&s, &[], 0, T0 + u64::from(DAY) + 10), 2);
+        assert_eq!(c.count(&s, &[], 0, T0 + u64::from(DAY) + 60), 1);
+        assert!(c.allows(&s, &[], 0, T0 + u64::from(DAY) + 60));
         assert_eq!(cap(2, 2 * DAY).count(&s, &[], 0, T0 + u64::from(DAY)), 2);
     }
 

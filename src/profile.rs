@@ -19,6 +19,21 @@
 //!   that can replace `crypto.subtle` already controls the page; the threat model here is
 //!   a forged or tampered cookie, which this stops.)
 //!
+//! The binding's flow (sketch; names of the binding are the lead's):
+//!
+//! ```text
+//! parts = profile::parse_unverified(cookie)?          // malformed, too large, S >= L
+//! key   = parts.public_key(&ring)?                    // unknown key id
+//! ok    = await crypto.subtle.verify({name: "Ed25519"},
+//!             await importKey("raw", key, {name: "Ed25519"}, false, ["verify"]),
+//!             parts.signature(), parts.message())      // in Rust via js-sys, not page JS
+//! snip  = parts.accept_host_verification(ok, &ring, Expect { now, audience })?
+//! // no Ed25519 in the host (importKey throws NotSupportedError): profile::unverifiable()
+//! ```
+//!
+//! Any error means: ignore the snippet, record the error's code as the reason, and
+//! treat the visitor as anonymous.
+//!
 //! Both paths then check, in order: key id in the [`KeyRing`] (rotation: several keys),
 //! signature, expiry and not-before with [`CLOCK_SKEW_SECS`] of allowance, audience.
 //! Non-canonical signatures (S ≥ L) are rejected while parsing, before any crypto, so
@@ -273,6 +288,14 @@ impl VerifiedSnippet {
     pub fn claims(&self) -> &Claims {
         &self.claims
     }
+}
+
+/// The error to report when the host has no Ed25519 (the snippet is then ignored).
+pub fn unverifiable() -> Error {
+    Error::new(
+        ErrorKind::SnippetUnverifiable,
+        "no Ed25519 verification available in this runtime",
+    )
 }
 
 fn malformed(detail: &'static str) -> Error {

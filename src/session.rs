@@ -310,8 +310,10 @@ impl Session {
     }
 
     /// Impressions of `scope` at or after `since` (Unix seconds) kept on this device.
+    /// Times are kept per minute, so an impression in `since`'s own minute counts: at a
+    /// window's edge caps err on the side of showing less.
     pub fn impressions_since(&self, scope: CapScope, since: u64) -> u32 {
-        let since_min = u32::try_from(since.div_ceil(60)).unwrap_or(u32::MAX);
+        let since_min = minutes(since);
         self.impressions
             .iter()
             .find(|l| l.scope == scope)
