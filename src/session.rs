@@ -649,7 +649,7 @@ fn from_wire(w: Wire) -> Result<Session, Error> {
 /// three hours, 16 categories with affinity, 20 scopes with 1–4 impressions each,
 /// 6 sticky assignments.
 pub fn busy_example(now: u64) -> Session {
-    let start = now - 3 * 3600;
+    let start = now.saturating_sub(3 * 3600);
     let mut s = Session::new(0x9e37_79b9_7f4a_7c15, start);
     s.set_vocabulary(0x5eed_cafe);
     let kinds = [
