@@ -19,6 +19,40 @@ pub enum ErrorKind {
     Corrupt,
     /// The body decodes but breaks an invariant (dangling index, duplicate name, ...).
     Invalid,
+    /// Text that should be base64url (no padding) is not.
+    Base64,
+    /// A profile snippet token is larger than the decoder accepts.
+    SnippetTooLarge,
+    /// A profile snippet is not a well-formed `SWP1` token (magic, version, body, length).
+    SnippetMalformed,
+    /// A profile snippet's signature does not verify (or is non-canonical).
+    SnippetBadSignature,
+    /// A profile snippet names a key id that is not in the key ring.
+    SnippetUnknownKey,
+    /// A profile snippet has expired (beyond the clock-skew allowance).
+    SnippetExpired,
+    /// A profile snippet is not valid yet (not-before / issued-at in the future).
+    SnippetNotYetValid,
+    /// A profile snippet was issued for another audience (site).
+    SnippetWrongAudience,
+    /// A profile snippet could not be verified: no Ed25519 in the host.
+    SnippetUnverifiable,
+    /// A TC string is longer than the decoder accepts.
+    TcfTooLarge,
+    /// A TC string ends before its core segment does.
+    TcfTruncated,
+    /// A TC string is not TCF version 2.
+    TcfUnsupportedVersion,
+    /// A TC string is not valid base64url or breaks the TCF encoding rules.
+    TcfMalformed,
+    /// Session state is larger than the decoder accepts.
+    SessionTooLarge,
+    /// Session state does not start with `SWS1`.
+    SessionBadMagic,
+    /// Session state has a format version this build does not read.
+    SessionUnsupportedVersion,
+    /// Session state is truncated, corrupt or breaks its bounds.
+    SessionCorrupt,
 }
 
 /// An error from the core. Cheap to copy; carries its kind and a static detail.
@@ -47,6 +81,23 @@ impl Error {
             ErrorKind::UnsupportedVersion => "bundle.unsupported_version",
             ErrorKind::Corrupt => "bundle.corrupt",
             ErrorKind::Invalid => "bundle.invalid",
+            ErrorKind::Base64 => "base64.invalid",
+            ErrorKind::SnippetTooLarge => "snippet.too_large",
+            ErrorKind::SnippetMalformed => "snippet.malformed",
+            ErrorKind::SnippetBadSignature => "snippet.bad_signature",
+            ErrorKind::SnippetUnknownKey => "snippet.unknown_key",
+            ErrorKind::SnippetExpired => "snippet.expired",
+            ErrorKind::SnippetNotYetValid => "snippet.not_yet_valid",
+            ErrorKind::SnippetWrongAudience => "snippet.wrong_audience",
+            ErrorKind::SnippetUnverifiable => "snippet.unverifiable",
+            ErrorKind::TcfTooLarge => "tcf.too_large",
+            ErrorKind::TcfTruncated => "tcf.truncated",
+            ErrorKind::TcfUnsupportedVersion => "tcf.unsupported_version",
+            ErrorKind::TcfMalformed => "tcf.malformed",
+            ErrorKind::SessionTooLarge => "session.too_large",
+            ErrorKind::SessionBadMagic => "session.bad_magic",
+            ErrorKind::SessionUnsupportedVersion => "session.unsupported_version",
+            ErrorKind::SessionCorrupt => "session.corrupt",
         }
     }
 

@@ -15,15 +15,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod base64url;
 pub mod bundle;
+pub mod caps;
+pub mod consent;
 pub mod decide;
 pub mod error;
 pub mod experiment;
 pub mod hex;
 pub mod html;
+pub mod profile;
 pub mod render;
-pub mod score;
 pub mod rules;
+pub mod score;
+pub mod session;
 
 pub use error::{Error, ErrorKind};
 

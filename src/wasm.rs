@@ -86,12 +86,16 @@ impl Engine {
     }
 }
 
+/// The replacement lookup a [`PageRewriter`] owns: slot name → rendered HTML.
+#[cfg(feature = "edge")]
+type SlotFill = Box<dyn FnMut(&str) -> Option<String>>;
+
 /// Fills the slots of one HTML page as it streams (`Engine.rewritePage` in the edge
 /// build): decisions are made for every slot of the bundle when it is created.
 #[cfg(feature = "edge")]
 #[wasm_bindgen]
 pub struct PageRewriter {
-    rewriter: crate::html::SlotRewriter<Box<dyn FnMut(&str) -> Option<String>>>,
+    rewriter: crate::html::SlotRewriter<SlotFill>,
     decisions: Vec<u32>,
 }
 

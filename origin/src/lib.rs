@@ -3,4 +3,6 @@
 
 pub mod authoring;
 pub mod eval;
+pub mod keys;
+pub mod snippet_cmd;
 pub mod train;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use slotwise_origin::authoring::{self, BuildOptions};
 use slotwise_origin::{eval, train};
+use slotwise_origin::{keys, snippet_cmd};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +47,57 @@ enum Command {
         /// workspace root). Skips with a message when absent.
         #[arg(long)]
         data: Option<PathBuf>,
+    },
+    /// Manage Ed25519 snippet signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Sign and verify profile snippets (SWP1).
+    Snippet {
+        #[command(subcommand)]
+        command: SnippetCommand,
+    },
+    /// Print the encoded sizes of a typical snippet and a busy session against budgets.
+    Sizes,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a key pair: <kid>.secret.json (mode 0600) and <kid>.public.json.
+    Generate {
+        /// Directory to write the key files into.
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+        /// Key id (default: derived from the public key).
+        #[arg(long)]
+        kid: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SnippetCommand {
+    /// Sign a claims JSON file; prints the base64url token.
+    Sign {
+        /// The secret key file from `slotwise keys generate`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The claims JSON file.
+        claims: PathBuf,
+    },
+    /// Verify a token; prints its claims as JSON, or the error code.
+    Verify {
+        /// Public key files for the key ring (repeat for rotation).
+        #[arg(long = "public", required = true)]
+        public: Vec<PathBuf>,
+        /// The site the snippet must be for.
+        #[arg(long)]
+        audience: String,
+        /// Unix seconds to check expiry against (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+        /// The token (or `-` to read it from standard input).
+        token: String,
     },
 }
 
@@ -118,6 +170,49 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Ok(());
             }
             eval::run(&dir).map(|_| ())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { out_dir, kid },
+        } => {
+            let (secret, public, key) = keys::generate(&out_dir, kid.as_deref())?;
+            println!("kid {}", key.kid);
+            println!("public {}", key.public);
+            println!(
+                "wrote {} (keep secret) and {}",
+                secret.display(),
+                public.display()
+            );
+            Ok(())
+        }
+        Command::Snippet {
+            command: SnippetCommand::Sign { key, claims },
+        } => {
+            println!("{}", snippet_cmd::sign(&key, &claims)?);
+            Ok(())
+        }
+        Command::Snippet {
+            command:
+                SnippetCommand::Verify {
+                    public,
+                    audience,
+                    now,
+                    token,
+                },
+        } => {
+            let token = if token == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(|e| e.to_string())?
+            } else {
+                token
+            };
+            let ring = keys::read_ring(&public)?;
+            let now = now.unwrap_or_else(now_unix);
+            println!("{}", snippet_cmd::verify(&ring, &token, now, &audience)?);
+            Ok(())
+        }
+        Command::Sizes => {
+            let report = snippet_cmd::sizes()?;
+            print!("{report}");
+            Ok(())
         }
         Command::Bundle { command } => match command {
             BundleCommand::Build {

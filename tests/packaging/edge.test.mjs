@@ -80,8 +80,10 @@ test('edge (Node Request/Response): fills slots while streaming, passes the rest
   }
 });
 
+let builds = 0;
 async function workerd(bindings) {
-  const out = path.join(here, 'edge-dist');
+  // Each instance gets its own directory: miniflare reads the modules lazily.
+  const out = path.join(here, `edge-dist-${builds++}`);
   fs.rmSync(out, { recursive: true, force: true });
   fs.mkdirSync(out, { recursive: true });
   await build({
