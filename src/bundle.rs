@@ -10,7 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::caps::{Cap, CapScope};
 use crate::error::{Error, ErrorKind};
+use crate::experiment::{Effect, ExperimentDef, Holdout};
+use crate::rules::{Rule, SavedGroups};
 
 /// The four magic bytes every bundle starts with.
 pub const MAGIC: [u8; 4] = *b"SWB1";
@@ -32,9 +35,42 @@ pub struct Bundle {
     pub items: Vec<Item>,
     /// Channel-agnostic content library (field 4).
     pub content: Vec<Content>,
-    /// The scoring model (field 5, last): priors, neighbour lists and embeddings over
+    /// The scoring model (field 5): priors, neighbour lists and embeddings over
     /// `items` (see [`crate::score::Model`] for its own field order). Empty = no model.
     pub model: crate::score::Model,
+    /// Saved groups that conditions refer to by index (field 6).
+    pub saved_groups: SavedGroups,
+    /// Experiments that slots refer to by index (field 7).
+    pub experiments: Vec<ExperimentDef>,
+    /// The global holdout, if the site measures lift (field 8).
+    pub holdout: Option<Holdout>,
+    /// Frequency caps (field 9).
+    pub caps: Vec<Cap>,
+    /// Page-wide selection settings (field 10, last).
+    pub page: PageSettings,
+}
+
+/// Page-wide selection: diversity across the slots of one page. Order: category_cap.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PageSettings {
+    /// At most this many items of one category per page (0: no limit).
+    pub category_cap: u8,
+}
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        PageSettings { category_cap: 2 }
+    }
+}
+
+/// How a slot ranks its eligible candidates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    /// Authoring order: the first eligible candidate wins (merchandising rules).
+    #[default]
+    Priority,
+    /// The model's score for the visitor's session, plus rule boosts.
+    Model,
 }
 
 /// Identity of a bundle. Order: id, created_at, site, key_id.
@@ -50,15 +86,40 @@ pub struct Header {
     pub key_id: String,
 }
 
-/// A named place on a page. Order: name, default_content, candidates.
+/// A named place on a page. Order: name, default_content, candidates, rules, strategy,
+/// count, experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Slot {
     /// Name used in markup (`data-slotwise-slot`) and in `decide`.
     pub name: String,
     /// Index into [`Bundle::content`]: what the slot shows when nothing better applies.
     pub default_content: u32,
-    /// Indices into [`Bundle::items`] that may fill this slot.
+    /// Indices into [`Bundle::items`] that may fill this slot, in priority order.
     pub candidates: Vec<u32>,
+    /// Rules, in the order they apply (see [`crate::rules::action`]).
+    pub rules: Vec<Rule>,
+    /// How eligible candidates are ranked.
+    pub strategy: Strategy,
+    /// How many items the slot shows (1 for a banner, more for a list).
+    pub count: u8,
+    /// Index into [`Bundle::experiments`] of the experiment this slot runs.
+    pub experiment: Option<u32>,
+}
+
+impl Slot {
+    /// A slot that shows `default_content` and nothing else until candidates and rules
+    /// are added.
+    pub fn new(name: &str, default_content: u32) -> Slot {
+        Slot {
+            name: name.into(),
+            default_content,
+            candidates: Vec::new(),
+            rules: Vec::new(),
+            strategy: Strategy::Priority,
+            count: 1,
+            experiment: None,
+        }
+    }
 }
 
 /// A catalogue item. Order: id, category, content.
@@ -105,6 +166,10 @@ impl Bundle {
                 name: "hero".into(),
                 default_content: 0,
                 candidates: vec![0],
+                rules: Vec::new(),
+                strategy: Strategy::Priority,
+                count: 1,
+                experiment: None,
             }],
             items: vec![Item {
                 id: "sku-1".into(),
@@ -124,10 +189,17 @@ impl Bundle {
                 },
             ],
             model: crate::score::Model::from_lists(&[1.0], &[Vec::new()]),
+            saved_groups: SavedGroups::default(),
+            experiments: Vec::new(),
+            holdout: None,
+            caps: Vec::new(),
+            page: PageSettings::default(),
         }
     }
 
     /// The slot called `name`, if the bundle has one.
+    ///
+    /// (Slots are few; a linear scan beats hashing at this size.)
     pub fn slot(&self, name: &str) -> Option<&Slot> {
         self.slots.iter().find(|s| s.name == name)
     }
@@ -202,6 +274,36 @@ pub fn validate(bundle: &Bundle) -> Result<(), Error> {
         if slot.candidates.iter().any(|&c| c as usize >= n_items) {
             return invalid("slot candidate refers to missing item");
         }
+        if slot
+            .rules
+            .iter()
+            .any(|r| r.items.iter().any(|&i| i as usize >= n_items))
+        {
+            return invalid("slot rule refers to missing item");
+        }
+        if slot
+            .experiment
+            .is_some_and(|e| e as usize >= bundle.experiments.len())
+        {
+            return invalid("slot refers to missing experiment");
+        }
+    }
+    for e in &bundle.experiments {
+        let pins_ok = e.variations.iter().all(|v| match v.effect {
+            Effect::Pin(i) => (i as usize) < n_items,
+            _ => true,
+        });
+        if !pins_ok {
+            return invalid("experiment variation pins a missing item");
+        }
+    }
+    let scope_ok = |scope: CapScope| match scope {
+        CapScope::Item(i) => (i as usize) < n_items,
+        CapScope::Slot(i) => (i as usize) < bundle.slots.len(),
+        CapScope::Campaign(_) => true,
+    };
+    if !bundle.caps.iter().all(|c| scope_ok(c.scope)) {
+        return invalid("cap refers to a missing item or slot");
     }
     if bundle.items.iter().any(|i| i.content as usize >= n_content) {
         return invalid("item refers to missing content");

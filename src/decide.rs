@@ -1,12 +1,33 @@
 //! The engine: a page request in, one decision per requested slot out.
 //!
-//! Today a decision is the slot's default content; the rules, model and visitor
-//! issues grow the pipeline (filter → score → boost/pin → caps → diversity →
-//! exploration). What never changes: every requested slot gets a decision, every
-//! decision carries an id and a reason, and nothing in here can fail.
+//! For each slot, in page order (DESIGN.md "Deciding"):
+//!
+//! 1. **holdout** — a visitor in the bundle's global holdout gets every slot's default;
+//! 2. **experiment** — the slot's experiment assigns a variation (GrowthBook hashing on
+//!    the visitor id; sticky through the session when one is stored): a control arm
+//!    shows the default, a pin arm its item, the personalized arm goes on;
+//! 3. **rules** — eligibility (`include`), `exclude`, suppression of items the visitor
+//!    already bought, frequency caps, then the first matching `pin`
+//!    (see [`crate::rules::action`] for the order);
+//! 4. **ranking** — authoring order (strategy `Priority`) or the model's score for the
+//!    session (strategy `Model`), plus `boost` / `bury`;
+//! 5. **page diversity** — no item twice on a page, at most `category_cap` per category;
+//! 6. **exploration** — seeded Thompson sampling over the model's priors;
+//! 7. the winner(s), or the slot default.
+//!
+//! Every requested slot gets a decision with an id, the variant, the rules that
+//! matched, and a reason (a stable code plus a sentence from [`Engine::explain`]).
+//! Nothing in here can fail or panic on a validated bundle.
 
-use crate::bundle::{Bundle, Content};
-use crate::hex::splitmix64;
+use crate::bundle::{Bundle, Content, Strategy};
+use crate::caps::CapScope;
+use crate::consent::Consent;
+use crate::experiment::Effect;
+use crate::hex::{splitmix64, u64_hex};
+use crate::profile::VerifiedSnippet;
+use crate::rules::{Action, Rule, Value};
+use crate::score::{self, Scored, Scorer, Scratch};
+use crate::session::{EventKind, Session};
 
 /// Why a slot got what it got: a stable machine code plus a human sentence.
 ///
@@ -19,41 +40,133 @@ pub enum Reason {
     Default = 0,
     /// The bundle has no slot by that name; the page keeps its own markup.
     UnknownSlot = 1,
+    /// The visitor is in the global holdout (lift measurement).
+    Holdout = 2,
+    /// The visitor is in an experiment's control arm.
+    Control = 3,
+    /// An experiment arm shows this item.
+    Experiment = 4,
+    /// A `pin` rule chose the item.
+    Pinned = 5,
+    /// The first eligible item in the shop's order (rules decided eligibility).
+    Featured = 6,
+    /// The model recommended it from the visitor's session.
+    Recommended = 7,
+    /// The model's popularity prior (no session to go on).
+    Popular = 8,
+    /// A rule with its own sentence made the item eligible.
+    Rule = 9,
 }
 
 impl Reason {
     /// Every reason, indexed by its discriminant.
-    pub const ALL: [Reason; 2] = [Reason::Default, Reason::UnknownSlot];
+    pub const ALL: [Reason; 10] = [
+        Reason::Default,
+        Reason::UnknownSlot,
+        Reason::Holdout,
+        Reason::Control,
+        Reason::Experiment,
+        Reason::Pinned,
+        Reason::Featured,
+        Reason::Recommended,
+        Reason::Popular,
+        Reason::Rule,
+    ];
 
     /// The reason with discriminant `n`, if any.
     pub fn from_index(n: u32) -> Option<Reason> {
         Reason::ALL.get(n as usize).copied()
     }
 
-    /// Stable machine code (`default`, `unknown_slot`).
+    /// Stable machine code.
     pub fn code(self) -> &'static str {
         match self {
             Reason::Default => "default",
             Reason::UnknownSlot => "unknown_slot",
+            Reason::Holdout => "holdout",
+            Reason::Control => "control",
+            Reason::Experiment => "experiment",
+            Reason::Pinned => "pinned",
+            Reason::Featured => "featured",
+            Reason::Recommended => "recommended",
+            Reason::Popular => "popular",
+            Reason::Rule => "rule",
         }
     }
 
-    /// A short sentence a site may show under "why am I seeing this".
+    /// The generic sentence for the reason (see [`Engine::explain`] for the specific one).
     pub fn text(self) -> &'static str {
         match self {
             Reason::Default => "This is what everyone sees here.",
             Reason::UnknownSlot => "This slot is not personalized.",
+            Reason::Holdout => {
+                "You are in a small group that sees the standard page, so the shop can measure what personalization adds."
+            }
+            Reason::Control => {
+                "You are part of an experiment; your group sees the standard content."
+            }
+            Reason::Experiment => "You are part of an experiment testing this content.",
+            Reason::Pinned | Reason::Featured => "Featured by the shop.",
+            Reason::Recommended => "Recommended from what you looked at.",
+            Reason::Popular => "Popular right now.",
+            Reason::Rule => "Chosen for pages like this one.",
         }
     }
 }
+
+/// Who is asking: everything the engine may know about the visitor.
+#[derive(Clone, Copy, Debug)]
+pub struct Visitor<'a> {
+    /// The id experiments and the holdout hash: the stored visitor seed, or a
+    /// per-page-view id without consent (the same id is stored if consent comes later,
+    /// so the assignment does not jump).
+    pub id: &'a str,
+    /// In-session behaviour (in memory without consent, stored with it).
+    pub session: Option<&'a Session>,
+    /// The verified profile snippet (only used with `personalization` consent).
+    pub profile: Option<&'a VerifiedSnippet>,
+    /// What the visitor allows.
+    pub consent: Consent,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+impl Visitor<'static> {
+    /// A visitor the engine knows nothing about.
+    pub const ANONYMOUS: Visitor<'static> = Visitor {
+        id: "",
+        session: None,
+        profile: None,
+        consent: Consent::NECESSARY_ONLY,
+        now: 0,
+    };
+}
+
+static NO_CONTEXT: Value = Value::Null;
 
 /// What the page asks for.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
     /// Slot names, in page order.
     pub slots: &'a [&'a str],
-    /// Random per page view (from the host's crypto): decision ids derive from it.
+    /// Random per page view (from the host's crypto): decision ids and exploration.
     pub seed: u64,
+    /// Page context attributes (an object; `Null` for none): conditions read them.
+    pub context: &'a Value,
+    /// The visitor.
+    pub visitor: Visitor<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// A request with no context and an anonymous visitor.
+    pub fn new(slots: &'a [&'a str], seed: u64) -> Request<'a> {
+        Request {
+            slots,
+            seed,
+            context: &NO_CONTEXT,
+            visitor: Visitor::ANONYMOUS,
+        }
+    }
 }
 
 /// The outcome for one slot.
@@ -61,26 +174,75 @@ pub struct Request<'a> {
 pub struct Decision<'a> {
     /// The slot name as requested.
     pub slot: &'a str,
+    /// Index of the slot in the bundle (None: unknown slot).
+    pub slot_index: Option<u32>,
     /// Unique per page view and slot; signals refer to it.
     pub id: u64,
-    /// Index into the bundle's content library; `None` keeps the page's own markup.
+    /// The items shown, best first (empty: the default content, or the page's own).
+    pub items: Vec<u32>,
+    /// Index into the bundle's content library of what to show first; `None` keeps
+    /// the page's own markup.
     pub content_index: Option<u32>,
-    /// What to show (the content at `content_index`).
+    /// The content at `content_index`.
     pub content: Option<&'a Content>,
     /// Why.
     pub reason: Reason,
+    /// The reason's argument: the deciding rule's index (`Pinned`, `Rule`), or the
+    /// session item the recommendation follows (`Recommended`).
+    pub because: Option<u32>,
+    /// `(experiment index, variation index)` when the slot runs an experiment the
+    /// visitor is in.
+    pub variant: Option<(u32, u32)>,
+    /// Indices of the slot's rules whose conditions matched.
+    pub matched: Vec<u32>,
+}
+
+impl Decision<'_> {
+    /// The decision id as 16 hex digits (what signals and JS carry).
+    pub fn id_hex(&self) -> String {
+        u64_hex(self.id)
+    }
 }
 
 /// A decoded bundle, ready to decide. Cheap to share; deciding never mutates it.
 #[derive(Clone, Debug)]
 pub struct Engine {
     bundle: Bundle,
+    /// Category index of every item (into `categories`).
+    item_categories: Vec<u32>,
+    /// The category vocabulary, in order of first appearance among items.
+    categories: Vec<String>,
+    scorer: Option<Scorer>,
 }
 
 impl Engine {
     /// Wraps a bundle that [`crate::bundle::decode`] validated.
     pub fn new(bundle: Bundle) -> Engine {
-        Engine { bundle }
+        let mut categories: Vec<String> = Vec::new();
+        let item_categories = bundle
+            .items
+            .iter()
+            .map(
+                |item| match categories.iter().position(|c| *c == item.category) {
+                    Some(i) => i as u32,
+                    None => {
+                        categories.push(item.category.clone());
+                        (categories.len() - 1) as u32
+                    }
+                },
+            )
+            .collect::<Vec<u32>>();
+        let scorer = if bundle.model.is_empty() {
+            None
+        } else {
+            Scorer::new(&bundle.model, Some(&item_categories)).ok()
+        };
+        Engine {
+            bundle,
+            item_categories,
+            categories,
+            scorer,
+        }
     }
 
     /// The bundle this engine decides with.
@@ -93,65 +255,536 @@ impl Engine {
         self.bundle.slots.iter().map(|s| s.name.as_str()).collect()
     }
 
+    /// The category vocabulary (session and snippet category indices refer to it).
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The index of category `name`.
+    pub fn category_index(&self, name: &str) -> Option<u32> {
+        self.categories
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as u32)
+    }
+
+    /// The index of item `id`.
+    pub fn item_index(&self, id: &str) -> Option<u32> {
+        self.bundle
+            .items
+            .iter()
+            .position(|i| i.id == id)
+            .map(|i| i as u32)
+    }
+
+    /// The category index of item `item`.
+    pub fn item_category(&self, item: u32) -> Option<u32> {
+        self.item_categories.get(item as usize).copied()
+    }
+
+    /// A fingerprint of the vocabulary (items and categories) that session and
+    /// snippet indices refer to: state from another vocabulary is reset, not misread.
+    pub fn vocabulary(&self) -> u32 {
+        let mut h: u32 = 0x811c_9dc5;
+        let mut eat = |s: &str| {
+            for b in s.bytes().chain([0]) {
+                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+            }
+        };
+        for item in &self.bundle.items {
+            eat(&item.id);
+            eat(&item.category);
+        }
+        h
+    }
+
     /// One decision per requested slot, in request order.
     pub fn decide<'a>(&'a self, request: &Request<'a>) -> Vec<Decision<'a>> {
+        let mut page = PageState {
+            placed: Vec::new(),
+            doc: None,
+            scratch: None,
+        };
+        let held_out = self
+            .bundle
+            .holdout
+            .as_ref()
+            .is_some_and(|h| h.holds_out(request.visitor.id));
         request
             .slots
             .iter()
             .enumerate()
             .map(|(i, &name)| {
                 let id = splitmix64(request.seed ^ splitmix64(i as u64));
-                match self.bundle.slot(name) {
-                    Some(slot) => Decision {
-                        slot: name,
-                        id,
-                        content_index: Some(slot.default_content),
-                        content: self.bundle.content.get(slot.default_content as usize),
-                        reason: Reason::Default,
-                    },
-                    None => Decision {
-                        slot: name,
-                        id,
-                        content_index: None,
-                        content: None,
-                        reason: Reason::UnknownSlot,
-                    },
+                let mut d = Decision {
+                    slot: name,
+                    slot_index: None,
+                    id,
+                    items: Vec::new(),
+                    content_index: None,
+                    content: None,
+                    reason: Reason::UnknownSlot,
+                    because: None,
+                    variant: None,
+                    matched: Vec::new(),
+                };
+                if let Some(index) = self.bundle.slots.iter().position(|s| s.name == name) {
+                    d.slot_index = Some(index as u32);
+                    if held_out {
+                        self.show_default(&mut d, Reason::Holdout);
+                    } else {
+                        self.decide_slot(request, index, &mut page, &mut d);
+                    }
                 }
+                d
             })
             .collect()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_and_unknown_slots() {
-        let engine = Engine::new(Bundle::example());
-        let d = engine.decide(&Request {
-            slots: &["hero", "nope"],
-            seed: 1,
-        });
-        assert_eq!(d.len(), 2);
-        assert_eq!(d[0].content.unwrap().id, "hero-default");
-        assert_eq!(d[0].reason, Reason::Default);
-        assert_eq!(d[1].content, None);
-        assert_eq!(d[1].reason.code(), "unknown_slot");
-        assert_ne!(d[0].id, d[1].id);
+    /// The sentence for "why am I seeing this" for a decision of this engine.
+    pub fn explain(&self, slot: Option<u32>, reason: Reason, because: Option<u32>) -> String {
+        let rule = slot
+            .and_then(|s| self.bundle.slots.get(s as usize))
+            .zip(because)
+            .and_then(|(s, r)| s.rules.get(r as usize));
+        match reason {
+            Reason::Pinned | Reason::Rule => match rule.and_then(|r| r.text.as_deref()) {
+                Some(text) => text.into(),
+                None => reason.text().into(),
+            },
+            Reason::Recommended => {
+                let seen = because
+                    .and_then(|i| self.bundle.items.get(i as usize))
+                    .and_then(|item| self.bundle.content.get(item.content as usize))
+                    .and_then(|c| c.title.as_deref());
+                match seen {
+                    Some(title) => {
+                        let mut s = String::from("Because you viewed ");
+                        s.push_str(title);
+                        s.push('.');
+                        s
+                    }
+                    None => reason.text().into(),
+                }
+            }
+            _ => reason.text().into(),
+        }
     }
 
-    #[test]
-    fn ids_depend_on_seed() {
-        let engine = Engine::new(Bundle::example());
-        let a = engine.decide(&Request {
-            slots: &["hero"],
-            seed: 1,
+    fn show_default<'a>(&'a self, d: &mut Decision<'a>, reason: Reason) {
+        if let Some(slot) = d.slot_index.and_then(|i| self.bundle.slots.get(i as usize)) {
+            d.content_index = Some(slot.default_content);
+            d.content = self.bundle.content.get(slot.default_content as usize);
+        }
+        d.items.clear();
+        d.reason = reason;
+    }
+
+    fn show_items<'a>(&'a self, d: &mut Decision<'a>, items: Vec<u32>, reason: Reason) {
+        let first = items
+            .first()
+            .and_then(|&i| self.bundle.items.get(i as usize));
+        match first {
+            Some(item) => {
+                d.content_index = Some(item.content);
+                d.content = self.bundle.content.get(item.content as usize);
+                d.items = items;
+                d.reason = reason;
+            }
+            None => self.show_default(d, Reason::Default),
+        }
+    }
+
+    fn decide_slot<'a>(
+        &'a self,
+        request: &Request<'a>,
+        index: usize,
+        page: &mut PageState,
+        d: &mut Decision<'a>,
+    ) {
+        let slot = &self.bundle.slots[index];
+        let visitor = &request.visitor;
+
+        // 2. Experiment.
+        if let Some(e) = slot.experiment
+            && let Some(exp) = self.bundle.experiments.get(e as usize)
+        {
+            let sticky = visitor
+                .session
+                .filter(|_| visitor.consent.personalization)
+                .and_then(|s| s.assignment(e))
+                .map(usize::from);
+            let variation = sticky.or_else(|| exp.assign(visitor.id).map(|b| b.variation));
+            if let Some(v) = variation
+                && let Some(arm) = exp.variations.get(v)
+            {
+                d.variant = Some((e, v as u32));
+                match arm.effect {
+                    Effect::Default => return self.show_default(d, Reason::Control),
+                    Effect::Pin(item) => {
+                        page.placed.push(item);
+                        return self.show_items(d, vec![item], Reason::Experiment);
+                    }
+                    Effect::Personalized => {}
+                }
+            }
+        }
+
+        // 3. Rules.
+        let mut ev = SlotEval {
+            engine: self,
+            request,
+            slot_index: index,
+            memo: vec![None; slot.rules.len()],
+        };
+        let count = usize::from(slot.count.max(1));
+
+        // Pins: the first matching pin whose item is eligible and not on the page yet.
+        for (r, rule) in slot.rules.iter().enumerate() {
+            if rule.action != Action::Pin || !ev.matches(r, page) {
+                continue;
+            }
+            for &item in &rule.items {
+                if !page.placed.contains(&item) && ev.eligible(item, page).is_some() {
+                    page.placed.push(item);
+                    self.show_items(d, vec![item], Reason::Pinned);
+                    d.because = Some(r as u32);
+                    d.matched = ev.matched();
+                    return;
+                }
+            }
+        }
+
+        // 4. Ranking.
+        let has_boosts = slot
+            .rules
+            .iter()
+            .any(|r| matches!(r.action, Action::Boost(_) | Action::Bury(_)));
+        let mut ranked: Vec<(Scored, Option<u32>)> = Vec::new();
+        let mut reason = Reason::Featured;
+        match slot.strategy {
+            Strategy::Priority => {
+                let n = slot.candidates.len() as f32;
+                for (pos, &item) in slot.candidates.iter().enumerate() {
+                    if page.placed.contains(&item) {
+                        continue;
+                    }
+                    let Some(why) = ev.eligible(item, page) else {
+                        continue;
+                    };
+                    let score = n - pos as f32;
+                    ranked.push((Scored { item, score }, why));
+                    // Without boosts the order is final: stop at enough candidates
+                    // (a few spare for the page's category cap).
+                    if !has_boosts && ranked.len() >= count + 4 {
+                        break;
+                    }
+                }
+            }
+            Strategy::Model => {
+                let Some(scorer) = &self.scorer else {
+                    return self.show_default(d, Reason::Default);
+                };
+                let session_items: Vec<u32> = visitor
+                    .session
+                    .map(|s| s.events().filter_map(|e| e.item).collect())
+                    .unwrap_or_default();
+                reason = if session_items.is_empty() {
+                    Reason::Popular
+                } else {
+                    Reason::Recommended
+                };
+                d.because = session_items.last().copied();
+                let n_items = self.bundle.items.len();
+                let scratch = page.scratch.get_or_insert_with(|| Scratch::new(n_items));
+                scorer.score(&session_items, scratch);
+                let allowed =
+                    |item: u32| slot.candidates.is_empty() || slot.candidates.contains(&item);
+                let mut scored: Vec<Scored> = scratch
+                    .candidates()
+                    .filter(|s| allowed(s.item) && !page.placed.contains(&s.item))
+                    .collect();
+                score::explore(
+                    &mut scored,
+                    |i| scorer.prior(i),
+                    request.seed ^ splitmix64(index as u64 + 1),
+                    scorer.params().explore,
+                );
+                for s in scored {
+                    if let Some(why) = ev.eligible(s.item, page) {
+                        ranked.push((s, why));
+                    }
+                }
+            }
+        }
+        if has_boosts {
+            for (s, _) in &mut ranked {
+                for (r, rule) in slot.rules.iter().enumerate() {
+                    let delta = match rule.action {
+                        Action::Boost(a) => a,
+                        Action::Bury(a) => -a,
+                        _ => continue,
+                    };
+                    if rule.targets(s.item) && ev.matches(r, page) {
+                        s.score += delta;
+                    }
+                }
+            }
+        }
+        ranked.sort_by(|a, b| {
+            b.0.score
+                .total_cmp(&a.0.score)
+                .then(a.0.item.cmp(&b.0.item))
         });
-        let b = engine.decide(&Request {
-            slots: &["hero"],
-            seed: 2,
-        });
-        assert_ne!(a[0].id, b[0].id);
+
+        // 5. Page diversity, then the winners.
+        let cap = usize::from(self.bundle.page.category_cap);
+        let scored: Vec<Scored> = ranked.iter().map(|(s, _)| *s).collect();
+        let picks = score::diversify(
+            &scored,
+            count,
+            &self.item_categories,
+            if cap == 0 { usize::MAX } else { cap },
+            &mut page.placed,
+        );
+        let deciding_rule = picks
+            .first()
+            .and_then(|&first| ranked.iter().find(|(s, _)| s.item == first))
+            .and_then(|(_, why)| *why)
+            .filter(|&r| slot.rules.get(r as usize).is_some_and(|r| r.text.is_some()));
+        if let Some(r) = deciding_rule {
+            reason = Reason::Rule;
+            d.because = Some(r);
+        }
+        d.matched = ev.matched();
+        if picks.is_empty() {
+            self.show_default(d, Reason::Default);
+        } else {
+            self.show_items(d, picks, reason);
+        }
+    }
+
+    /// Already bought (session or snippet, with consent) or over a frequency cap.
+    fn suppressed(&self, item: u32, visitor: &Visitor<'_>) -> bool {
+        let personalized = visitor.consent.personalization;
+        let session = visitor.session;
+        if let Some(s) = session
+            && s.purchased(item)
+        {
+            return true;
+        }
+        let claims = visitor
+            .profile
+            .filter(|_| personalized)
+            .map(VerifiedSnippet::claims);
+        if claims.is_some_and(|c| c.purchases.contains(&item)) {
+            return true;
+        }
+        if self.bundle.caps.is_empty() {
+            return false;
+        }
+        let category_scope = CapScope::Item(item);
+        self.bundle
+            .caps
+            .iter()
+            .filter(|c| c.scope == category_scope)
+            .any(|cap| {
+                let (counters, at) =
+                    claims.map_or((&[][..], 0), |c| (&c.counters[..], c.issued_at));
+                match session {
+                    Some(s) => cap.count(s, counters, at, visitor.now) >= u32::from(cap.limit),
+                    None => counters
+                        .iter()
+                        .filter(|c| c.scope == cap.scope)
+                        .any(|c| c.count >= cap.limit),
+                }
+            })
+    }
+
+    /// The document conditions read: the page context's attributes at the top level,
+    /// plus `session`, `profile` and `consent` (which shadow context keys of that name).
+    fn document(&self, request: &Request<'_>) -> Value {
+        let mut pairs: Vec<(String, Value)> = match request.context {
+            Value::Object(pairs) => pairs
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "session" | "profile" | "consent"))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let visitor = &request.visitor;
+        if let Some(s) = visitor.session {
+            pairs.push(("session".into(), self.session_facts(s, visitor.now)));
+        }
+        if visitor.consent.personalization
+            && let Some(p) = visitor.profile
+        {
+            let c = p.claims();
+            let segments = c
+                .segments
+                .iter()
+                .map(|&s| Value::Number(f64::from(s)))
+                .collect();
+            pairs.push((
+                "profile".into(),
+                Value::Object(vec![("segments".into(), Value::Array(segments))]),
+            ));
+        }
+        let consent = visitor.consent;
+        pairs.push((
+            "consent".into(),
+            Value::Object(vec![
+                (
+                    "personalization".into(),
+                    Value::Bool(consent.personalization),
+                ),
+                ("measurement".into(), Value::Bool(consent.measurement)),
+                ("advertising".into(), Value::Bool(consent.advertising)),
+            ]),
+        ));
+        Value::Object(pairs)
+    }
+
+    /// `session.views.<category>`, `session.carts.<category>`, `session.cartValue`,
+    /// `session.itemsViewed`, `session.events`, `session.secondsOnSite`.
+    fn session_facts(&self, s: &Session, now: u64) -> Value {
+        let name = |c: u32| self.categories.get(c as usize).cloned();
+        let views = s
+            .counts()
+            .iter()
+            .filter(|c| c.views > 0)
+            .filter_map(|c| Some((name(c.category)?, Value::Number(f64::from(c.views)))))
+            .collect();
+        let carts = s
+            .counts()
+            .iter()
+            .filter(|c| c.carts > 0)
+            .filter_map(|c| Some((name(c.category)?, Value::Number(f64::from(c.carts)))))
+            .collect();
+        let items_viewed = s
+            .events()
+            .filter(|e| e.kind == EventKind::View && e.item.is_some())
+            .count();
+        Value::Object(vec![
+            ("views".into(), Value::Object(views)),
+            ("carts".into(), Value::Object(carts)),
+            (
+                "cartValue".into(),
+                Value::Number(f64::from(s.cart_cents()) / 100.0),
+            ),
+            ("itemsViewed".into(), Value::Number(items_viewed as f64)),
+            ("events".into(), Value::Number(s.events().len() as f64)),
+            (
+                "secondsOnSite".into(),
+                Value::Number(s.seconds_on_site(now) as f64),
+            ),
+        ])
+    }
+}
+
+/// Per-page state shared by the slots of one request.
+struct PageState {
+    /// Items already shown on the page.
+    placed: Vec<u32>,
+    /// The condition document, built on first use.
+    doc: Option<Value>,
+    /// Scoring memory, allocated on first use.
+    scratch: Option<Scratch>,
+}
+
+impl PageState {
+    fn doc(&mut self, engine: &Engine, request: &Request<'_>) -> &Value {
+        self.doc.get_or_insert_with(|| engine.document(request))
+    }
+}
+
+/// Rule evaluation for one slot: each condition is evaluated at most once, and only
+/// when a candidate needs it (a priority slot stops at its first eligible item).
+struct SlotEval<'e, 'r> {
+    engine: &'e Engine,
+    request: &'r Request<'r>,
+    slot_index: usize,
+    memo: Vec<Option<bool>>,
+}
+
+impl SlotEval<'_, '_> {
+    fn rules(&self) -> &[Rule] {
+        self.engine
+            .bundle
+            .slots
+            .get(self.slot_index)
+            .map_or(&[], |s| s.rules.as_slice())
+    }
+
+    /// Whether rule `r` matches (skipped rules do not).
+    fn matches(&mut self, r: usize, page: &mut PageState) -> bool {
+        if let Some(Some(known)) = self.memo.get(r) {
+            return *known;
+        }
+        let engine = self.engine;
+        let Some(rule) = engine
+            .bundle
+            .slots
+            .get(self.slot_index)
+            .and_then(|s| s.rules.get(r))
+        else {
+            return false;
+        };
+        let result =
+            if rule.requires_personalization && !self.request.visitor.consent.personalization {
+                false
+            } else {
+                match &rule.when {
+                    None => true,
+                    Some(cond) => {
+                        cond.eval(page.doc(engine, self.request), &engine.bundle.saved_groups)
+                    }
+                }
+            };
+        if let Some(slot) = self.memo.get_mut(r) {
+            *slot = Some(result);
+        }
+        result
+    }
+
+    /// `None`: not eligible. `Some(None)`: eligible (no include rule targets it).
+    /// `Some(Some(r))`: include rule `r` made it eligible.
+    fn eligible(&mut self, item: u32, page: &mut PageState) -> Option<Option<u32>> {
+        if self.engine.suppressed(item, &self.request.visitor) {
+            return None;
+        }
+        let mut included: Option<Option<u32>> = Some(None);
+        let mut any_include = false;
+        for r in 0..self.rules().len() {
+            let rule = &self.rules()[r];
+            if !rule.targets(item) {
+                continue;
+            }
+            let action = rule.action;
+            match action {
+                Action::Exclude if self.matches(r, page) => return None,
+                Action::Include => {
+                    if !any_include {
+                        any_include = true;
+                        included = None;
+                    }
+                    if included.is_none() && self.matches(r, page) {
+                        included = Some(Some(r as u32));
+                    }
+                }
+                _ => {}
+            }
+        }
+        included
+    }
+
+    /// The rules evaluated so far that matched.
+    fn matched(&self) -> Vec<u32> {
+        self.memo
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m == Some(true))
+            .map(|(r, _)| r as u32)
+            .collect()
     }
 }

@@ -224,3 +224,90 @@ pub fn assign(exp: &Experiment<'_>, hash_value: &str) -> Option<Bucket> {
     let variation = choose_variation(n, ranges)?;
     Some(Bucket { variation, hash: n })
 }
+
+/// An experiment as the bundle stores it (owned). Order: key, seed, hash_version,
+/// coverage, weights, namespace, variations.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExperimentDef {
+    /// Experiment key (reported with every exposure).
+    pub key: String,
+    /// Hash seed (empty: the key).
+    pub seed: String,
+    /// GrowthBook hash version (1 or 2).
+    pub hash_version: u8,
+    /// Share of traffic included, `[0, 1]`.
+    pub coverage: f64,
+    /// Variation weights (empty: equal).
+    pub weights: Vec<f64>,
+    /// Namespace `(id, start, end)`, if the experiment runs in one.
+    pub namespace: Option<(String, f64, f64)>,
+    /// The arms.
+    pub variations: Vec<Variation>,
+}
+
+/// One arm of an experiment: a name and what it does to the slot.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Variation {
+    /// Arm name (`control`, `personalized`, `alt-a`...).
+    pub name: String,
+    /// What the slot shows in this arm.
+    pub effect: Effect,
+}
+
+/// What an arm does to its slot.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Effect {
+    /// The slot's normal strategy (rules and model).
+    Personalized,
+    /// The slot's default content (a control arm).
+    Default,
+    /// This item (index into the bundle's items), whatever the rules say.
+    Pin(u32),
+}
+
+impl ExperimentDef {
+    /// The bucket of visitor `id`, or `None` when the visitor is not in the experiment.
+    pub fn assign(&self, id: &str) -> Option<Bucket> {
+        assign(
+            &Experiment {
+                key: &self.key,
+                seed: Some(&self.seed),
+                hash_version: u32::from(self.hash_version),
+                num_variations: self.variations.len(),
+                coverage: Some(self.coverage),
+                weights: (!self.weights.is_empty()).then_some(self.weights.as_slice()),
+                ranges: None,
+                namespace: self.namespace.as_ref().map(|(id, start, end)| Namespace {
+                    id,
+                    start: *start,
+                    end: *end,
+                }),
+            },
+            id,
+        )
+    }
+}
+
+/// The global holdout: a share of visitors who get every slot's default, so lift can
+/// be measured against them. Order: share, seed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Holdout {
+    /// Share of visitors held out, `[0, 1]`.
+    pub share: f64,
+    /// Hash seed (stable across bundles so visitors stay in or out).
+    pub seed: String,
+}
+
+impl Holdout {
+    /// Whether visitor `id` is held out (hash version 2, as experiments).
+    ///
+    /// ```
+    /// use slotwise::experiment::Holdout;
+    /// let none = Holdout { share: 0.0, seed: "h".into() };
+    /// let all = Holdout { share: 1.0, seed: "h".into() };
+    /// assert!(!none.holds_out("v1") && all.holds_out("v1"));
+    /// ```
+    pub fn holds_out(&self, id: &str) -> bool {
+        !id.is_empty() && hash(&self.seed, id, 2).is_some_and(|n| n < self.share)
+    }
+}

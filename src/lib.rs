@@ -10,8 +10,10 @@
 //!
 //! let bytes = bundle::encode(&Bundle::example());
 //! let engine = Engine::new(bundle::decode(&bytes).unwrap());
-//! let decisions = engine.decide(&Request { slots: &["hero"], seed: 7 });
-//! assert_eq!(decisions[0].reason.code(), "default");
+//! let decisions = engine.decide(&Request::new(&["hero"], 7));
+//! // The example's hero has one candidate and no rules: it wins, in the shop's order.
+//! assert_eq!(decisions[0].reason.code(), "featured");
+//! assert_eq!(decisions[0].content.unwrap().id, "sku-1");
 //! ```
 #![forbid(unsafe_code)]
 

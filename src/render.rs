@@ -10,15 +10,29 @@ use crate::bundle::Content;
 use crate::decide::{Decision, Engine, Request};
 
 /// Decides `request` and renders, for each slot that got content, the web fragment
-/// that fills it: `(slot, html)` pairs in request order, and the decisions.
+/// that fills it (every item of a list slot, in order): `(slot, html)` pairs in
+/// request order, and the decisions.
 pub fn web_fills<'a>(
     engine: &'a Engine,
     request: &Request<'a>,
 ) -> (Vec<(String, String)>, Vec<Decision<'a>>) {
     let decisions = engine.decide(request);
+    let bundle = engine.bundle();
     let fills = decisions
         .iter()
-        .filter_map(|d| d.content.map(|c| (d.slot.to_string(), web_html(c))))
+        .filter_map(|d| {
+            let html = if d.items.len() > 1 {
+                d.items
+                    .iter()
+                    .filter_map(|&i| bundle.items.get(i as usize))
+                    .filter_map(|item| bundle.content.get(item.content as usize))
+                    .map(web_html)
+                    .collect()
+            } else {
+                web_html(d.content?)
+            };
+            Some((d.slot.to_string(), html))
+        })
         .collect();
     (fills, decisions)
 }

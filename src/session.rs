@@ -54,6 +54,8 @@ pub const MAX_BYTES: usize = 1024;
 pub const MAX_EVENTS: usize = 32;
 /// Categories with an affinity kept (the weakest is dropped).
 pub const MAX_AFFINITIES: usize = 24;
+/// Categories with exact counts kept (views, add-to-carts).
+pub const MAX_COUNTS: usize = 24;
 /// Item / slot / campaign scopes with impressions kept.
 pub const MAX_IMPRESSION_SCOPES: usize = 24;
 /// Impression times kept per scope: caps up to this many per period are exact.
@@ -192,12 +194,27 @@ struct ImpressionLog {
     at_min: Vec<u32>,
 }
 
+/// Exact per-category counts for this session (rule conditions read them as
+/// `session.views.<category>` and `session.carts.<category>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    /// Index into the bundle's category vocabulary.
+    pub category: u32,
+    /// Views of the category (item or category page).
+    pub views: u16,
+    /// Add-to-carts in the category.
+    pub carts: u16,
+}
+
 /// The visitor's in-session state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
     seed: u64,
     vocabulary: u32,
     updated_min: u32,
+    started_min: u32,
+    cart_cents: u32,
+    counts: Vec<CategoryCount>,
     events: VecDeque<RecentEvent>,
     affinities: Vec<CategoryAffinity>,
     impressions: Vec<ImpressionLog>,
@@ -215,6 +232,9 @@ impl Session {
             seed,
             vocabulary: 0,
             updated_min: minutes(now),
+            started_min: minutes(now),
+            cart_cents: 0,
+            counts: Vec::new(),
             events: VecDeque::new(),
             affinities: Vec::new(),
             impressions: Vec::new(),
@@ -240,6 +260,54 @@ impl Session {
             self.events.clear();
             self.affinities.clear();
             self.impressions.clear();
+            self.counts.clear();
+            self.cart_cents = 0;
+        }
+    }
+
+    /// Views of `category` in this session (exact, not limited to the event ring).
+    pub fn views(&self, category: u32) -> u32 {
+        self.counts
+            .iter()
+            .find(|c| c.category == category)
+            .map_or(0, |c| u32::from(c.views))
+    }
+
+    /// The per-category counts, in the order categories were first seen.
+    pub fn counts(&self) -> &[CategoryCount] {
+        &self.counts
+    }
+
+    /// The cart's value in cents: add-to-cart values minus removals, never negative.
+    pub fn cart_cents(&self) -> u32 {
+        self.cart_cents
+    }
+
+    /// Seconds since the session started, at `now`.
+    pub fn seconds_on_site(&self, now: u64) -> u64 {
+        now.saturating_sub(u64::from(self.started_min) * 60)
+    }
+
+    fn count(&mut self, kind: EventKind, category: u32) {
+        let at = match self.counts.iter().position(|c| c.category == category) {
+            Some(i) => i,
+            None => {
+                if self.counts.len() == MAX_COUNTS {
+                    return;
+                }
+                self.counts.push(CategoryCount {
+                    category,
+                    views: 0,
+                    carts: 0,
+                });
+                self.counts.len() - 1
+            }
+        };
+        let c = &mut self.counts[at];
+        match kind {
+            EventKind::View => c.views = c.views.saturating_add(1),
+            EventKind::AddToCart => c.carts = c.carts.saturating_add(1),
+            _ => {}
         }
     }
 
@@ -269,6 +337,19 @@ impl Session {
         });
         if let Some(category) = event.category {
             self.add_affinity(category, event.kind.affinity_weight());
+            if matches!(event.kind, EventKind::View | EventKind::AddToCart) {
+                self.count(event.kind, category);
+            }
+        }
+        match event.kind {
+            EventKind::AddToCart => {
+                self.cart_cents = self.cart_cents.saturating_add(event.value.unwrap_or(0));
+            }
+            EventKind::Remove => {
+                self.cart_cents = self.cart_cents.saturating_sub(event.value.unwrap_or(0));
+            }
+            EventKind::Purchase => self.cart_cents = 0,
+            _ => {}
         }
     }
 
@@ -458,6 +539,10 @@ struct Wire {
     seed: [u8; 8],
     vocabulary: u32,
     saved_min: u32,
+    /// Minutes between the session's start and `saved_min`.
+    started_age_min: u32,
+    cart_cents: u32,
+    counts: Vec<CategoryCount>,
     events: Vec<WireEvent>,
     affinities: Vec<CategoryAffinity>,
     impressions: Vec<(CapScope, Vec<u32>)>,
@@ -479,6 +564,9 @@ fn to_wire(s: &Session) -> Wire {
         seed: s.seed.to_le_bytes(),
         vocabulary: s.vocabulary,
         saved_min: s.updated_min,
+        started_age_min: age(s.started_min),
+        cart_cents: s.cart_cents,
+        counts: s.counts.clone(),
         events: s
             .events
             .iter()
@@ -581,6 +669,7 @@ fn from_wire(w: Wire) -> Result<Session, Error> {
         || w.affinities.len() > MAX_AFFINITIES
         || w.impressions.len() > MAX_IMPRESSION_SCOPES
         || w.assignments.len() > MAX_ASSIGNMENTS
+        || w.counts.len() > MAX_COUNTS
     {
         return Err(corrupt("session state breaks its bounds"));
     }
@@ -634,10 +723,21 @@ fn from_wire(w: Wire) -> Result<Session, Error> {
     if !unique {
         return Err(corrupt("duplicate session assignment"));
     }
+    let unique_counts = w
+        .counts
+        .iter()
+        .enumerate()
+        .all(|(i, c)| w.counts[..i].iter().all(|d| d.category != c.category));
+    if !unique_counts {
+        return Err(corrupt("duplicate session category count"));
+    }
     Ok(Session {
         seed: u64::from_le_bytes(w.seed),
         vocabulary: w.vocabulary,
         updated_min: w.saved_min,
+        started_min: at(w.started_age_min)?,
+        cart_cents: w.cart_cents,
+        counts: w.counts,
         events,
         affinities: w.affinities,
         impressions,

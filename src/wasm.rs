@@ -1,18 +1,23 @@
 //! JavaScript bindings: the only file that knows about wasm-bindgen.
 //!
 //! Thin newtype classes over core types: convert the input, call the core, convert
-//! the output — nothing else. Bytes cross as `Uint8Array`. Decisions leave as a flat
-//! `Uint32Array` (four numbers per slot) that the package's JS turns into objects:
-//! one cheap crossing per page instead of one per field, and no serializer in the
-//! module. Content objects are built once per content index and cached by the JS.
+//! the output — nothing else. Bytes cross as `Uint8Array`: the bundle, stored session
+//! state, and the page context (postcard-encoded by the package's JS, so no JSON
+//! parser ships in the module). Decisions leave as one flat `Uint32Array` that the
+//! JS turns into objects: one cheap crossing per page instead of one per field.
+//! Strings (content, ids, explanations) are fetched lazily and cached by the JS.
 //! Errors become a JS `Error` named `SlotwiseError` with a stable `code` property.
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::bundle;
+use crate::consent::Consent;
 use crate::decide::{self, Reason, Request};
 use crate::error::Error;
+use crate::hex::u64_hex;
+use crate::rules::Value;
+use crate::session::{self, Event, EventKind, Session};
 
 fn js_error(error: Error) -> JsValue {
     let js = js_sys::Error::new(error.detail());
@@ -21,14 +26,31 @@ fn js_error(error: Error) -> JsValue {
     js.into()
 }
 
-/// Numbers per decision in [`Engine::decide`]'s output.
-const STRIDE: usize = 4;
-/// `content + 1` in the output when the slot keeps the page's markup.
-const NO_CONTENT: u32 = 0;
-
 /// A decoded bundle ready to decide (`Engine` in JS).
 #[wasm_bindgen]
 pub struct Engine(decide::Engine);
+
+/// One visitor: in-session behaviour (always in memory; stored only with consent),
+/// consent, and the id experiments hash (`Visitor` in JS).
+#[wasm_bindgen]
+pub struct Visitor {
+    id: String,
+    session: Session,
+    consent: Consent,
+}
+
+fn seed64(hi: u32, lo: u32) -> u64 {
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Unix seconds from a JS millisecond or second timestamp passed as f64.
+fn secs(now: f64) -> u64 {
+    if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    }
+}
 
 #[wasm_bindgen]
 impl Engine {
@@ -46,16 +68,41 @@ impl Engine {
         self.0.bundle().header.id.clone()
     }
 
-    /// Decides the slots named in `slots` (comma-separated). `seed_hi`/`seed_lo` are
-    /// 32 random bits each from the host's crypto (a u64 would cross as a BigInt).
-    /// Returns, per slot, `[content index + 1 or 0, reason, id high, id low]`.
-    pub fn decide(&self, slots: &str, seed_hi: u32, seed_lo: u32) -> Vec<u32> {
+    /// Decides the slots named in `slots` (comma-separated) for `visitor`, with the
+    /// page context as postcard-encoded `rules::Value` bytes (empty: none).
+    /// `seed_hi`/`seed_lo`: 64 random bits per page view (decision ids, exploration).
+    ///
+    /// Returns one variable-length record per slot: `[slot + 1, content + 1, reason,
+    /// because + 1, experiment + 1, variation + 1, id high, id low, n, item × n,
+    /// m, matched rule × m]` (0 = none for the `+ 1` fields).
+    pub fn decide(
+        &self,
+        slots: &str,
+        seed_hi: u32,
+        seed_lo: u32,
+        context: &[u8],
+        visitor: &Visitor,
+        now: f64,
+    ) -> Vec<u32> {
         let names: Vec<&str> = slots.split(',').collect();
-        let seed = (u64::from(seed_hi) << 32) | u64::from(seed_lo);
-        flatten(&self.0.decide(&Request {
+        let context = if context.is_empty() {
+            Value::Null
+        } else {
+            postcard::from_bytes::<Value>(context).unwrap_or(Value::Null)
+        };
+        let request = Request {
             slots: &names,
-            seed,
-        }))
+            seed: seed64(seed_hi, seed_lo),
+            context: &context,
+            visitor: decide::Visitor {
+                id: &visitor.id,
+                session: Some(&visitor.session),
+                profile: None,
+                consent: visitor.consent,
+                now: secs(now),
+            },
+        };
+        flatten(&self.0.decide(&request))
     }
 
     /// The content at `index` as a plain object (fields that are absent are omitted).
@@ -84,6 +131,192 @@ impl Engine {
         }
         obj.into()
     }
+
+    /// The id of item `index` ("" if none).
+    #[wasm_bindgen(js_name = itemId)]
+    pub fn item_id(&self, index: u32) -> String {
+        self.0
+            .bundle()
+            .items
+            .get(index as usize)
+            .map_or_else(String::new, |i| i.id.clone())
+    }
+
+    /// The id of rule `rule` of slot `slot` ("" if none).
+    #[wasm_bindgen(js_name = ruleId)]
+    pub fn rule_id(&self, slot: u32, rule: u32) -> String {
+        self.0
+            .bundle()
+            .slots
+            .get(slot as usize)
+            .and_then(|s| s.rules.get(rule as usize))
+            .map_or_else(String::new, |r| r.id.clone())
+    }
+
+    /// Experiment `e`'s key ("" if none).
+    #[wasm_bindgen(js_name = experimentKey)]
+    pub fn experiment_key(&self, e: u32) -> String {
+        self.0
+            .bundle()
+            .experiments
+            .get(e as usize)
+            .map_or_else(String::new, |x| x.key.clone())
+    }
+
+    /// The name of variation `v` of experiment `e` ("" if none).
+    #[wasm_bindgen(js_name = variationName)]
+    pub fn variation_name(&self, e: u32, v: u32) -> String {
+        self.0
+            .bundle()
+            .experiments
+            .get(e as usize)
+            .and_then(|x| x.variations.get(v as usize))
+            .map_or_else(String::new, |v| v.name.clone())
+    }
+
+    /// The sentence for "why am I seeing this" (`slot`, `because`: as in `decide`'s
+    /// output, + 1 encoded, 0 = none).
+    pub fn explain(&self, slot: u32, reason: u32, because: u32) -> String {
+        let Some(reason) = Reason::from_index(reason) else {
+            return String::new();
+        };
+        self.0
+            .explain(slot.checked_sub(1), reason, because.checked_sub(1))
+    }
+}
+
+#[wasm_bindgen]
+impl Visitor {
+    /// A new visitor with a random seed from the host's crypto (its id is the seed in
+    /// hex) at `now` (Unix seconds).
+    #[wasm_bindgen(constructor)]
+    pub fn new(engine: &Engine, seed_hi: u32, seed_lo: u32, now: f64) -> Visitor {
+        let seed = seed64(seed_hi, seed_lo);
+        let mut session = Session::new(seed, secs(now));
+        session.set_vocabulary(engine.0.vocabulary());
+        Visitor {
+            id: u64_hex(seed),
+            session,
+            consent: Consent::NECESSARY_ONLY,
+        }
+    }
+
+    /// A visitor restored from stored `SWS1` bytes (read only with consent; state from
+    /// another bundle vocabulary is reset). Throws `SlotwiseError` on bad bytes.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(engine: &Engine, bytes: &[u8], consent_bits: u8) -> Result<Visitor, JsValue> {
+        let mut session = session::decode(bytes).map_err(js_error)?;
+        session.set_vocabulary(engine.0.vocabulary());
+        Ok(Visitor {
+            id: u64_hex(session.seed()),
+            session,
+            consent: Consent::from_bits(consent_bits),
+        })
+    }
+
+    /// The id experiments and the holdout hash.
+    #[wasm_bindgen(getter)]
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// Hashes the site's own id for this visitor instead of the session seed
+    /// (GrowthBook's `hashAttribute`: a logged-in user id, say).
+    #[wasm_bindgen(setter)]
+    pub fn set_id(&mut self, id: &str) {
+        self.id = id.into();
+    }
+
+    /// Records an event: `kind` 0 view, 1 search, 2 add-to-cart, 3 remove, 4 purchase,
+    /// 5 impression, 6 click, 7+ custom; `item` an item id and `category` a category
+    /// name ("" for none; an item's category is used when none is given); `value` in
+    /// cents.
+    pub fn track(
+        &mut self,
+        engine: &Engine,
+        kind: u32,
+        item: &str,
+        category: &str,
+        value: u32,
+        now: f64,
+    ) {
+        let kind = match kind {
+            0 => EventKind::View,
+            1 => EventKind::Search,
+            2 => EventKind::AddToCart,
+            3 => EventKind::Remove,
+            4 => EventKind::Purchase,
+            5 => EventKind::Impression,
+            6 => EventKind::Click,
+            n => EventKind::Custom(u16::try_from(n - 7).unwrap_or(u16::MAX)),
+        };
+        let mut event = Event::new(kind);
+        let item_index = engine.0.item_index(item);
+        if let Some(i) = item_index {
+            event = event.item(i);
+        }
+        let category_index = engine
+            .0
+            .category_index(category)
+            .or_else(|| item_index.and_then(|i| engine.0.item_category(i)));
+        if let Some(c) = category_index {
+            event = event.category(c);
+        }
+        if value > 0 {
+            event = event.value(value);
+        }
+        self.session.track(&event, secs(now));
+    }
+
+    /// Sets consent from its bits (necessary 1, personalization 2, measurement 4,
+    /// advertising 8).
+    #[wasm_bindgen(js_name = setConsent)]
+    pub fn set_consent(&mut self, bits: u8) {
+        self.consent = Consent::from_bits(bits);
+    }
+
+    /// The consent bits.
+    #[wasm_bindgen(getter, js_name = consentBits)]
+    pub fn consent_bits(&self) -> u8 {
+        self.consent.to_bits()
+    }
+
+    /// `SWS1` bytes to store — empty without `personalization` consent, so nothing
+    /// can be written to the device without it.
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        if self.consent.may_store() {
+            session::encode(&self.session)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The stable code of reason number `n` (as found in `decide`'s output).
+#[wasm_bindgen(js_name = reasonCode)]
+pub fn reason_code(n: u32) -> String {
+    Reason::from_index(n).map_or("", |r| r.code()).into()
+}
+
+fn flatten(decisions: &[decide::Decision]) -> Vec<u32> {
+    let plus_one = |v: Option<u32>| v.map_or(0, |v| v.saturating_add(1));
+    let mut out = Vec::with_capacity(decisions.len() * 12);
+    for d in decisions {
+        out.push(plus_one(d.slot_index));
+        out.push(plus_one(d.content_index));
+        out.push(d.reason as u32);
+        out.push(plus_one(d.because));
+        out.push(plus_one(d.variant.map(|v| v.0)));
+        out.push(plus_one(d.variant.map(|v| v.1)));
+        out.push((d.id >> 32) as u32);
+        out.push(d.id as u32);
+        out.push(d.items.len() as u32);
+        out.extend_from_slice(&d.items);
+        out.push(d.matched.len() as u32);
+        out.extend_from_slice(&d.matched);
+    }
+    out
 }
 
 /// The replacement lookup a [`PageRewriter`] owns: slot name → rendered HTML.
@@ -107,13 +340,7 @@ impl Engine {
     pub fn rewrite_page(&self, seed_hi: u32, seed_lo: u32) -> PageRewriter {
         let names = self.0.slot_names();
         let seed = (u64::from(seed_hi) << 32) | u64::from(seed_lo);
-        let (fills, decisions) = crate::render::web_fills(
-            &self.0,
-            &Request {
-                slots: &names,
-                seed,
-            },
-        );
+        let (fills, decisions) = crate::render::web_fills(&self.0, &Request::new(&names, seed));
         let flat = flatten(&decisions);
         let lookup = move |slot: &str| {
             fills
@@ -156,27 +383,4 @@ impl PageRewriter {
     pub fn decisions(&self) -> Vec<u32> {
         self.decisions.clone()
     }
-}
-
-fn flatten(decisions: &[decide::Decision]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(decisions.len() * STRIDE);
-    for d in decisions {
-        out.push(d.content_index.map_or(NO_CONTENT, |i| i + 1));
-        out.push(d.reason as u32);
-        out.push((d.id >> 32) as u32);
-        out.push(d.id as u32);
-    }
-    out
-}
-
-/// The stable code of reason number `n` (as found in `decide`'s output).
-#[wasm_bindgen(js_name = reasonCode)]
-pub fn reason_code(n: u32) -> String {
-    Reason::from_index(n).map_or("", |r| r.code()).into()
-}
-
-/// The human sentence for reason number `n`.
-#[wasm_bindgen(js_name = reasonText)]
-pub fn reason_text(n: u32) -> String {
-    Reason::from_index(n).map_or("", |r| r.text()).into()
 }

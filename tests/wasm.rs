@@ -2,7 +2,7 @@
 //! (`cargo xtask test` runs this file twice). Same fixture as every other target.
 #![cfg(target_arch = "wasm32")]
 
-use slotwise::wasm::{Engine, reason_code, reason_text};
+use slotwise::wasm::{Engine, Visitor, reason_code};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -29,24 +29,59 @@ fn field(obj: &JsValue, key: &str) -> JsValue {
 #[wasm_bindgen_test]
 fn decides_the_fixture() {
     let engine = Engine::from_bytes(SHOP).unwrap();
-    let flat = engine.decide("hero,nope,offer", 1, 2);
-    assert_eq!(flat.len(), 12);
-    // hero: default content (index 0 → 1 in the output), reason "default".
-    assert_eq!(flat[0], 1);
-    assert_eq!(reason_code(flat[1]), "default");
-    assert!(!reason_text(flat[1]).is_empty());
-    // unknown slot keeps the page markup, with a reason.
-    assert_eq!(flat[4], 0);
-    assert_eq!(reason_code(flat[5]), "unknown_slot");
-    let offer = engine.content(flat[8] - 1);
-    assert_eq!(field(&offer, "id").as_string().unwrap(), "offer-default");
+    let visitor = Visitor::new(&engine, 1, 2, 1_700_000_000.0);
+    let flat = engine.decide("hero,nope,offer", 1, 2, &[], &visitor, 1_700_000_000.0);
+    // Records: [slot+1, content+1, reason, because+1, exp+1, var+1, id hi, id lo,
+    //           n, items.., m, rules..]
+    let mut at = 0;
+    let mut next = || {
+        let rec = flat[at..at + 8].to_vec();
+        let n = flat[at + 8] as usize;
+        let m = flat[at + 9 + n] as usize;
+        at += 10 + n + m;
+        rec
+    };
+    let hero = next();
+    assert_eq!(hero[0], 1); // slot 0
+    assert_eq!(hero[1], 1); // its default content (index 0)
+    assert_eq!(reason_code(hero[2]), "default");
+    let nope = next();
+    assert_eq!((nope[0], nope[1]), (0, 0));
+    assert_eq!(reason_code(nope[2]), "unknown_slot");
+    let offer = next();
+    let content = engine.content(offer[1] - 1);
+    assert_eq!(field(&content, "id").as_string().unwrap(), "offer-default");
     assert_eq!(
-        field(&offer, "title").as_string().unwrap(),
+        field(&content, "title").as_string().unwrap(),
         "Free returns for 60 days"
     );
-    assert!(field(&offer, "price").is_undefined());
+    assert!(field(&content, "price").is_undefined());
+    assert!(!engine.explain(offer[0], offer[2], offer[3]).is_empty());
     // Decision ids differ per slot.
-    assert_ne!((flat[2], flat[3]), (flat[6], flat[7]));
+    assert_ne!((hero[6], hero[7]), (offer[6], offer[7]));
+    assert_eq!(at, flat.len());
+}
+
+#[wasm_bindgen_test]
+fn a_tracked_session_changes_the_hero() {
+    let engine = Engine::from_bytes(SHOP).unwrap();
+    let mut visitor = Visitor::new(&engine, 3, 4, 1_700_000_000.0);
+    visitor.track(&engine, 0, "", "running-shoes", 0, 1_700_000_000.0);
+    visitor.track(&engine, 0, "sku-road-1", "", 0, 1_700_000_010.0);
+    let flat = engine.decide("hero", 5, 6, &[], &visitor, 1_700_000_020.0);
+    assert_eq!(reason_code(flat[2]), "rule");
+    assert_eq!(flat[8], 1);
+    assert_eq!(engine.item_id(flat[9]), "sku-trail-1");
+    assert_eq!(
+        engine.explain(flat[0], flat[2], flat[3]),
+        "Because you have been looking at running shoes."
+    );
+    // No consent: nothing to store.
+    assert!(visitor.to_bytes().is_empty());
+    visitor.set_consent(0b11);
+    let bytes = visitor.to_bytes();
+    let again = Visitor::from_bytes(&engine, &bytes, 0b11).unwrap();
+    assert_eq!(again.id(), visitor.id());
 }
 
 #[wasm_bindgen_test]

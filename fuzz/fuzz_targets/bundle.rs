@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         let mut slots: Vec<&str> = names.iter().map(String::as_str).collect();
         slots.push("not-a-slot");
         let engine = Engine::new(b);
-        let decisions = engine.decide(&Request { slots: &slots, seed: 1 });
+        let decisions = engine.decide(&Request::new(&slots, 1));
         assert_eq!(decisions.len(), slots.len());
     }
 });

@@ -132,17 +132,18 @@ pub fn eval_base_bundle() -> Bundle {
             site: "eval.invalid".into(),
             key_id: String::new(),
         },
-        slots: vec![Slot {
-            name: "recs".into(),
-            default_content: 0,
-            candidates: Vec::new(),
-        }],
+        slots: vec![Slot::new("recs", 0)],
         items: Vec::new(),
         content: vec![Content {
             id: "recs-default".into(),
             ..Content::default()
         }],
         model: Default::default(),
+        saved_groups: Default::default(),
+        experiments: Vec::new(),
+        holdout: None,
+        caps: Vec::new(),
+        page: Default::default(),
     }
 }
 

@@ -16,10 +16,37 @@ export interface Decision {
   readonly slot: string;
   /** 16 hex digits, unique per page view and slot; null when no engine decided. */
   readonly decisionId: string | null;
-  /** What to show; null keeps the page's own markup. */
+  /** What to show first; null keeps the page's own markup. */
   readonly content: Content | null;
-  /** Stable reason code: "default", "unknown_slot", "no_bundle", ... */
+  /** The items shown, best first (empty: the slot's default content). */
+  readonly items: string[];
+  /** Stable reason code: "default", "featured", "rule", "pinned", "recommended", "popular",
+   * "experiment", "control", "holdout", "unknown_slot", "no_bundle", ... */
   readonly reason: string;
+  /** The experiment arm, when the slot runs an experiment the visitor is in. */
+  readonly variant: { experiment: string; variation: string } | null;
+  /** Ids of the slot's rules that matched. */
+  readonly rules: string[];
+}
+
+export interface ConsentChoice {
+  personalization?: boolean;
+  measurement?: boolean;
+  advertising?: boolean;
+}
+
+export interface Consent {
+  readonly necessary: true;
+  readonly personalization: boolean;
+  readonly measurement: boolean;
+  readonly advertising: boolean;
+}
+
+/** Where the session is kept (with personalization consent only). */
+export interface SessionStorage {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
+  remove(key: string): void;
 }
 
 export interface LoadOptions {
@@ -29,16 +56,42 @@ export interface LoadOptions {
   strict?: boolean;
   /** The fetch to use for a URL (defaults to globalThis.fetch). */
   fetch?: typeof fetch;
+  /** What the visitor allows (default: only what is necessary). */
+  consent?: ConsentChoice;
+  /** Session storage (default: localStorage where there is one); null for none. */
+  storage?: SessionStorage | null;
 }
 
 export interface DecideRequest {
   slots: string[];
+  /** The page's attributes that rules read: { path, device, country, ... }. */
+  context?: Record<string, unknown>;
+}
+
+export interface TrackEvent {
+  /** view, search, add_to_cart, remove, purchase, impression, click, or your own. */
+  type: string;
+  item?: string;
+  category?: string;
+  /** In the shop's currency (cart value, order value). */
+  value?: number;
 }
 
 export declare class SlotwiseError extends Error {
   readonly name: 'SlotwiseError';
   /** Stable machine code, e.g. "bundle.truncated", "bundle.fetch_failed". */
   readonly code: string;
+}
+
+/** One visitor's view of a loaded bundle (for servers and edge workers). */
+export declare class SlotwiseVisitor {
+  readonly id: string | null;
+  readonly consent: Consent;
+  track(event: TrackEvent): void;
+  setConsent(consent: ConsentChoice): void;
+  decide(request: DecideRequest): Record<string, Decision>;
+  /** The session to store (a cookie at the edge); empty without personalization consent. */
+  sessionBytes(): Uint8Array;
 }
 
 export declare class Slotwise {
@@ -48,8 +101,16 @@ export declare class Slotwise {
   readonly error: SlotwiseError | null;
   /** The loaded bundle's id, or null. */
   readonly bundleId: string | null;
+  /** The page visitor's consent. */
+  readonly consent: Consent;
+  /** Records an event for the page's visitor. */
+  track(event: TrackEvent): void;
+  /** Sets the page visitor's consent; revoking deletes the stored session. */
+  setConsent(consent: ConsentChoice): void;
   /** One decision per requested slot, keyed by slot name. Never throws. */
   decide(request: DecideRequest): Record<string, Decision>;
   /** The reason code and a human sentence for "why am I seeing this". */
   explain(decision: Decision): { code: string; text: string };
+  /** A handle for another visitor on the same bundle. */
+  visitor(options?: { session?: Uint8Array; consent?: ConsentChoice; storage?: SessionStorage | null; id?: string }): SlotwiseVisitor;
 }

@@ -10,7 +10,6 @@ export class SlotwiseError extends Error {
   }
 }
 
-const STRIDE = 4;
 const hex8 = (n) => (n >>> 0).toString(16).padStart(8, '0');
 
 /** 64 random bits from the host's crypto, as two u32 (never at module load). */
@@ -18,10 +17,88 @@ export function seed() {
   return crypto.getRandomValues(new Uint32Array(2));
 }
 
-function asSlotwiseError(e) {
-  if (e instanceof SlotwiseError) return e;
-  if (e && e.name === 'SlotwiseError') return new SlotwiseError(e.code, e.message, { cause: e });
-  return new SlotwiseError('internal', String(e && e.message ? e.message : e), { cause: e });
+const nowSecs = () => Date.now() / 1000;
+
+// Event types → the core's event kinds (0..6; 7 = a site-defined event).
+const KINDS = {
+  view: 0, product_view: 0, page_view: 0, category_view: 0,
+  search: 1,
+  add_to_cart: 2, addtocart: 2,
+  remove: 3, remove_from_cart: 3,
+  purchase: 4, order: 4,
+  impression: 5,
+  click: 6,
+};
+
+// Consent purposes ↔ the core's consent bits.
+const BITS = { personalization: 2, measurement: 4, advertising: 8 };
+function consentBits(consent = {}) {
+  let bits = 1;
+  for (const [purpose, bit] of Object.entries(BITS)) if (consent[purpose] === true) bits |= bit;
+  return bits;
+}
+function consentObject(bits) {
+  return { necessary: true, personalization: !!(bits & 2), measurement: !!(bits & 4), advertising: !!(bits & 8) };
+}
+
+// ---- page context → postcard bytes of the core's `rules::Value` ----
+// Tags: 0 null, 1 bool, 2 f64, 3 string, 4 array, 5 object (key/value pairs).
+const utf8 = new TextEncoder();
+class Writer {
+  constructor() { this.buf = new Uint8Array(512); this.len = 0; this.view = new DataView(this.buf.buffer); }
+  room(n) {
+    if (this.len + n <= this.buf.length) return;
+    const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    bigger.set(this.buf.subarray(0, this.len));
+    this.buf = bigger;
+    this.view = new DataView(bigger.buffer);
+  }
+  byte(b) { this.room(1); this.buf[this.len++] = b; }
+  varint(n) { this.room(5); while (n > 0x7f) { this.buf[this.len++] = (n & 0x7f) | 0x80; n >>>= 7; } this.buf[this.len++] = n; }
+  f64(x) { this.room(8); this.view.setFloat64(this.len, x, true); this.len += 8; }
+  str(s) {
+    // ASCII fast path; TextEncoder for the rest.
+    let ascii = true;
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break; }
+    if (ascii) {
+      this.varint(s.length); this.room(s.length);
+      for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+    } else {
+      const bytes = utf8.encode(s);
+      this.varint(bytes.length); this.room(bytes.length);
+      this.buf.set(bytes, this.len); this.len += bytes.length;
+    }
+  }
+  value(v, depth) {
+    if (depth > 64) return this.byte(0);
+    switch (typeof v) {
+      case 'boolean': this.byte(1); return this.byte(v ? 1 : 0);
+      case 'number': this.byte(2); return this.f64(v);
+      case 'string': this.byte(3); return this.str(v);
+      case 'object':
+        if (v === null) return this.byte(0);
+        if (Array.isArray(v)) {
+          this.byte(4); this.varint(v.length);
+          for (const x of v) this.value(x, depth + 1);
+          return;
+        }
+        {
+          const keys = Object.keys(v).filter((k) => v[k] !== undefined && typeof v[k] !== 'function');
+          this.byte(5); this.varint(keys.length);
+          for (const k of keys) { this.str(k); this.value(v[k], depth + 1); }
+        }
+        return;
+      default: return this.byte(0);
+    }
+  }
+}
+const writer = new Writer();
+/** @internal The page context as the core reads it (postcard `Value`). */
+export function encodeContext(context) {
+  if (context == null || typeof context !== 'object') return new Uint8Array(0);
+  writer.len = 0;
+  writer.value(context, 0);
+  return writer.buf.subarray(0, writer.len);
 }
 
 async function bundleBytes(bundle, fetchImpl) {
@@ -44,60 +121,169 @@ async function bundleBytes(bundle, fetchImpl) {
   throw new SlotwiseError('options.bundle', 'options.bundle must be a URL, a Uint8Array, an ArrayBuffer or a Response');
 }
 
+function asSlotwiseError(e) {
+  if (e instanceof SlotwiseError) return e;
+  if (e && e.name === 'SlotwiseError') return new SlotwiseError(e.code, e.message, { cause: e });
+  return new SlotwiseError('internal', String(e && e.message ? e.message : e), { cause: e });
+}
+
+/** Where the session is kept with consent: localStorage in browsers, else nowhere. */
+function defaultStorage() {
+  try {
+    const ls = globalThis.localStorage;
+    if (!ls) return null;
+    return {
+      get: (k) => ls.getItem(k),
+      set: (k, v) => ls.setItem(k, v),
+      remove: (k) => ls.removeItem(k),
+    };
+  } catch {
+    return null; // storage blocked (privacy mode, sandboxed iframe)
+  }
+}
+const SESSION_KEY = 'slotwise.session';
+const b64 = {
+  encode: (bytes) => {
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  },
+  decode: (text) => {
+    const s = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  },
+};
+
 /**
  * @internal The Slotwise class over one wasm module: `wasm` is its wasm-bindgen
  * bindings, `init` instantiates it (once, on the first load).
  */
 export function createSlotwise(wasm, init) {
-  const { Engine, reasonCode, reasonText } = wasm;
+  const { Engine, Visitor, reasonCode } = wasm;
   let initPromise = null;
   const ready = () => (initPromise ??= Promise.resolve().then(init));
 
-  // Reasons the engine knows, read once after init: code and human text by number.
   let reasonCodes = null;
-  let reasonTexts = null;
   function loadReasonTables() {
     if (reasonCodes) return;
     reasonCodes = [];
-    reasonTexts = new Map();
     for (let n = 0; ; n++) {
       const code = reasonCode(n);
       if (!code) break;
       reasonCodes.push(code);
-      reasonTexts.set(code, reasonText(n));
     }
-    // Reasons the JS layer adds when there is no engine to ask.
-    reasonTexts.set('no_bundle', 'Personalization is unavailable here; this is the page default.');
-    reasonTexts.set('bad_slot_name', 'This slot is not personalized.');
+  }
+  // Reasons the JS layer gives when there is no engine to ask.
+  const JS_REASONS = {
+    no_bundle: 'Personalization is unavailable here; this is the page default.',
+    bad_slot_name: 'This slot is not personalized.',
+  };
+
+  // Hidden per-decision data `explain` needs: [slot + 1, reason number, because + 1].
+  const explainData = new WeakMap();
+
+  /** One visitor's view of the engine: their session, consent and decisions. */
+  class SlotwiseVisitor {
+    #sw;
+    #visitor;
+    #storage;
+    constructor(sw, visitor, storage) {
+      this.#sw = sw;
+      this.#visitor = visitor;
+      this.#storage = storage;
+    }
+
+    /** The id experiments hash (stable while the session is stored). */
+    get id() {
+      return this.#visitor ? this.#visitor.id : null;
+    }
+
+    /** What the visitor allows: `{ necessary, personalization, measurement, advertising }`. */
+    get consent() {
+      return consentObject(this.#visitor ? this.#visitor.consentBits : 1);
+    }
+
+    /**
+     * Records an in-session event: `{ type, item?, category?, value? }` — types `view`,
+     * `search`, `add_to_cart`, `remove`, `purchase`, `impression`, `click`, or your own.
+     */
+    track(event = {}) {
+      if (!this.#visitor || !event) return;
+      const kind = KINDS[String(event.type ?? '').toLowerCase()] ?? 7;
+      const value = Number(event.value);
+      const cents = Number.isFinite(value) && value > 0 ? Math.min(Math.round(value * 100), 0xffffffff) : 0;
+      this.#visitor.track(this.#sw._engine, kind, String(event.item ?? ''), String(event.category ?? ''), cents, nowSecs());
+      this.#persist();
+    }
+
+    /** Sets consent (`{ personalization, measurement, advertising }`); revoking deletes what was stored. */
+    setConsent(consent = {}) {
+      if (!this.#visitor) return;
+      this.#visitor.setConsent(consentBits(consent));
+      this.#persist();
+    }
+
+    /** Decides every requested slot; never throws. See `Slotwise.decide`. */
+    decide(request = {}) {
+      return this.#sw._decide(request, this.#visitor);
+    }
+
+    /** The stored form of the session (empty without personalization consent). */
+    sessionBytes() {
+      return this.#visitor ? this.#visitor.toBytes() : new Uint8Array(0);
+    }
+
+    #persist() {
+      const storage = this.#storage;
+      if (!storage || !this.#visitor) return;
+      try {
+        const bytes = this.#visitor.toBytes(); // empty without consent
+        if (bytes.length) storage.set(SESSION_KEY, b64.encode(bytes));
+        else storage.remove(SESSION_KEY);
+      } catch {
+        // Storage full or blocked: the session lives on in memory.
+      }
+    }
   }
 
-  /** The personalization runtime for one page (browser) or one request (edge). */
+  /** The personalization runtime for one page (browser) or one process (edge). */
   return class Slotwise {
     #engine;
+    #page;
     #content = [];
+    #itemIds = [];
 
     /** @internal use Slotwise.load */
     constructor(engine, error) {
       this.#engine = engine;
-      /** Why the runtime runs without a bundle (slots then keep their defaults), or null. */
+      /** Why the runtime has no bundle (slots then keep their defaults), or null. */
       this.error = error;
     }
 
     /**
      * Loads a bundle. Never rejects unless `strict: true`: without a usable bundle
-     * every slot keeps the page's default and `sw.error` says why.
+     * every slot keeps the page's default and `sw.error` says why. Options:
+     * `bundle` (URL, bytes or Response), `consent` (`{ personalization,
+     * measurement, advertising }`, default: none), `storage` (`{ get, set, remove }`
+     * for the session; default localStorage where there is one; `null` for none).
      */
     static async load(options = {}) {
       await ready();
       loadReasonTables();
+      let sw;
       try {
         const bytes = await bundleBytes(options.bundle, options.fetch);
-        return new Slotwise(Engine.fromBytes(bytes), null);
+        sw = new Slotwise(Engine.fromBytes(bytes), null);
       } catch (e) {
         const error = asSlotwiseError(e);
         if (options.strict) throw error;
-        return new Slotwise(null, error);
+        sw = new Slotwise(null, error);
       }
+      const storage = options.storage === undefined ? defaultStorage() : options.storage;
+      sw.#page = sw.visitor({ consent: options.consent, storage });
+      return sw;
     }
 
     /** The loaded bundle's id, or null. */
@@ -105,33 +291,118 @@ export function createSlotwise(wasm, init) {
       return this.#engine ? this.#engine.bundleId : null;
     }
 
+    /** @internal */
+    get _engine() {
+      return this.#engine;
+    }
+
     /**
-     * Decides every requested slot. Returns an object keyed by slot name; each
-     * decision has `slot`, `decisionId`, `content` (null: keep the page's markup)
-     * and `reason` (a stable code). Never throws for any input.
+     * A visitor handle (the page's own is used by `track` / `decide`): for edge
+     * workers and servers deciding for many visitors with one loaded bundle.
+     * `session`: stored session bytes to resume (used only with personalization
+     * consent); `consent`: as in `load`; `storage`: where to keep the session; `id`:
+     * the site's own id to hash for experiments and the holdout (default: the
+     * session's random id).
+     */
+    visitor(options = {}) {
+      if (!this.#engine) return new SlotwiseVisitor(this, null, null);
+      const bits = consentBits(options.consent);
+      const storage = options.storage ?? null;
+      let visitor = null;
+      let stored = options.session ?? null;
+      if (!stored && storage && bits & 2) {
+        try {
+          const text = storage.get(SESSION_KEY);
+          if (text) stored = b64.decode(text);
+        } catch {
+          stored = null;
+        }
+      }
+      if (stored && bits & 2) {
+        try {
+          visitor = Visitor.fromBytes(this.#engine, stored, bits);
+        } catch {
+          visitor = null; // unreadable: start afresh
+        }
+      }
+      if (!visitor) {
+        const [hi, lo] = seed();
+        visitor = new Visitor(this.#engine, hi, lo, nowSecs());
+        visitor.setConsent(bits);
+      }
+      if (typeof options.id === 'string' && options.id !== '') visitor.id = options.id;
+      return new SlotwiseVisitor(this, visitor, storage);
+    }
+
+    /** Records an event for the page's visitor (see `SlotwiseVisitor.track`). */
+    track(event) {
+      this.#page.track(event);
+    }
+
+    /** Sets the page visitor's consent; revoking deletes the stored session. */
+    setConsent(consent) {
+      this.#page.setConsent(consent);
+    }
+
+    /** The page visitor's consent. */
+    get consent() {
+      return this.#page.consent;
+    }
+
+    /**
+     * Decides every requested slot for the page's visitor: `{ slots, context }`, the
+     * context being the page's attributes (`{ path, device, country, ... }`) that
+     * rules read. Returns an object keyed by slot name; each decision has `slot`,
+     * `decisionId`, `content` (null: keep the page's markup), `items` (ids), `reason`
+     * (a stable code), `variant` (`{ experiment, variation }` or null) and `rules`
+     * (ids of the rules that matched). Never throws for any input.
      */
     decide(request = {}) {
+      return this.#page.decide(request);
+    }
+
+    /** @internal */
+    _decide(request, visitor) {
       const slots = Array.isArray(request.slots) ? request.slots : [];
       const out = {};
       const asked = [];
       for (const slot of slots) {
         const name = String(slot);
-        if (!this.#engine) out[name] = decision(name, null, null, 'no_bundle');
-        else if (name === '' || name.includes(',')) out[name] = decision(name, null, null, 'bad_slot_name');
+        if (!this.#engine || !visitor) out[name] = jsDecision(name, 'no_bundle');
+        else if (name === '' || name.includes(',')) out[name] = jsDecision(name, 'bad_slot_name');
         else asked.push(name);
       }
       if (asked.length === 0) return out;
       const [hi, lo] = seed();
-      const flat = this.#engine.decide(asked.join(','), hi, lo);
+      const flat = this.#engine.decide(asked.join(','), hi, lo, encodeContext(request.context), visitor, nowSecs());
+      let at = 0;
       for (let i = 0; i < asked.length; i++) {
-        const at = i * STRIDE;
-        const contentPlusOne = flat[at];
-        out[asked[i]] = decision(
-          asked[i],
-          hex8(flat[at + 2]) + hex8(flat[at + 3]),
-          contentPlusOne === 0 ? null : this.#contentAt(contentPlusOne - 1),
-          reasonCodes[flat[at + 1]] ?? 'unknown',
-        );
+        const slotPlus = flat[at];
+        const contentPlus = flat[at + 1];
+        const reason = flat[at + 2];
+        const because = flat[at + 3];
+        const exp = flat[at + 4];
+        const variation = flat[at + 5];
+        const decisionId = hex8(flat[at + 6]) + hex8(flat[at + 7]);
+        at += 8;
+        const items = [];
+        for (let n = flat[at++]; n > 0; n--) items.push(this.#itemId(flat[at++]));
+        const rules = [];
+        for (let n = flat[at++]; n > 0; n--) rules.push(this.#engine.ruleId(slotPlus - 1, flat[at++]));
+        const d = {
+          slot: asked[i],
+          decisionId,
+          content: contentPlus === 0 ? null : this.#contentAt(contentPlus - 1),
+          items,
+          reason: reasonCodes[reason] ?? 'unknown',
+          variant: exp === 0 ? null : {
+            experiment: this.#engine.experimentKey(exp - 1),
+            variation: this.#engine.variationName(exp - 1, variation - 1),
+          },
+          rules,
+        };
+        explainData.set(d, [slotPlus, reason, because]);
+        out[asked[i]] = d;
       }
       return out;
     }
@@ -139,7 +410,9 @@ export function createSlotwise(wasm, init) {
     /** "Why am I seeing this": the decision's reason code and a human sentence. */
     explain(decision) {
       const code = decision && decision.reason;
-      return { code, text: reasonTexts.get(code) ?? '' };
+      const data = decision && explainData.get(decision);
+      if (data && this.#engine) return { code, text: this.#engine.explain(data[0], data[1], data[2]) };
+      return { code, text: JS_REASONS[code] ?? '' };
     }
 
     /**
@@ -150,6 +423,15 @@ export function createSlotwise(wasm, init) {
       if (!this.#engine || typeof this.#engine.rewritePage !== 'function') return null;
       const [hi, lo] = seed();
       return this.#engine.rewritePage(hi, lo);
+    }
+
+    #itemId(index) {
+      let id = this.#itemIds[index];
+      if (id === undefined) {
+        id = this.#engine.itemId(index);
+        this.#itemIds[index] = id;
+      }
+      return id;
     }
 
     #contentAt(index) {
@@ -163,6 +445,6 @@ export function createSlotwise(wasm, init) {
   };
 }
 
-function decision(slot, decisionId, content, reason) {
-  return { slot, decisionId, content, reason };
+function jsDecision(slot, reason) {
+  return { slot, decisionId: null, content: null, items: [], reason, variant: null, rules: [] };
 }

@@ -16,6 +16,7 @@
 //! | [`depth`] | the nesting limit when decoding untrusted bytes |
 //! | [`eval`] | evaluation |
 //! | [`compile`] | JSON → compiled form, with path-carrying errors |
+//! | [`action`] | rule actions (include, exclude, pin, boost, bury) and their order |
 //!
 //! ```
 //! use slotwise::rules::compile::{compile, Dialect, GroupNames};
@@ -29,6 +30,7 @@
 //! assert!(cond.eval(&ctx, &SavedGroups::default()));
 //! ```
 
+pub mod action;
 pub mod compile;
 pub mod condition;
 pub mod depth;
@@ -37,5 +39,6 @@ pub mod js;
 pub mod regex;
 pub mod value;
 
+pub use action::{Action, Rule};
 pub use condition::{Cond, JsType, Op, SavedGroups, Scalar, Test, VersionOp};
 pub use value::{Json, Value};

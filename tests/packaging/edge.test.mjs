@@ -12,7 +12,9 @@ import { here, fixtureBytes, serve } from './helpers.mjs';
 
 const HERO = '<a class="slotwise-item" href="/c/new"><img class="slotwise-image" src="/img/hero-autumn.svg" alt="Autumn collection"><strong class="slotwise-title">Autumn collection</strong><span class="slotwise-body">New season, new trails.</span><span class="slotwise-cta">Shop now</span></a>';
 const OFFER = '<div class="slotwise-item"><strong class="slotwise-title">Free returns for 60 days</strong><span class="slotwise-body">On every order, no questions asked.</span></div>';
-const RECS = '<a class="slotwise-item" href="/c/bestsellers"><strong class="slotwise-title">Bestsellers</strong></a>';
+// The recs slot lists two items (its first two candidates, no rule applies).
+const RECS = '<a class="slotwise-item" href="/p/sku-trail-1"><img class="slotwise-image" src="/img/sku-trail-1.svg" alt="Ridge trail runner"><strong class="slotwise-title">Ridge trail runner</strong><span class="slotwise-price">129.00</span></a>'
+  + '<a class="slotwise-item" href="/p/sku-road-1"><img class="slotwise-image" src="/img/sku-road-1.svg" alt="Tempo road shoe"><strong class="slotwise-title">Tempo road shoe</strong><span class="slotwise-price">119.00</span></a>';
 
 const page = (hero, offer, recs) => `<!doctype html><html><head><title>Shop</title>
 <script>window.x = "</div><div data-slotwise-slot='hero'>";</script></head><body>

@@ -67,3 +67,80 @@ test('node: odd requests never throw', async () => {
   assert.equal(d[''].reason, 'bad_slot_name');
   assert.equal(d.hero.reason, 'default');
 });
+
+test('node: rules read the page context and the session; explain says why', async () => {
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null });
+  // Nothing known: the hero's candidates are gated by rules, so the default shows.
+  let d = sw.decide({ slots: ['hero', 'recs'] });
+  assert.equal(d.hero.reason, 'default');
+  assert.deepEqual(d.recs.items, ['sku-trail-1', 'sku-road-1']);
+  assert.equal(d.recs.reason, 'featured');
+  // Page context: cold weather makes the jacket eligible; mobile boosts the bag.
+  d = sw.decide({ slots: ['hero', 'recs'], context: { weather: 'cold', device: 'mobile' } });
+  assert.deepEqual(d.hero.items, ['sku-jacket-1']);
+  assert.deepEqual(d.hero.rules, ['cold-weather']);
+  assert.deepEqual(d.recs.items, ['sku-bag-1', 'sku-trail-1']);
+  assert.deepEqual(d.recs.rules, ['bags-on-mobile']);
+  // Session: two running-shoe views make the trail runner the hero, with the rule's sentence.
+  sw.track({ type: 'view', item: 'sku-road-1' });
+  sw.track({ type: 'view', category: 'running-shoes' });
+  d = sw.decide({ slots: ['hero', 'recs'] });
+  assert.deepEqual(d.hero.items, ['sku-trail-1']);
+  assert.equal(d.hero.reason, 'rule');
+  assert.equal(sw.explain(d.hero).text, 'Because you have been looking at running shoes.');
+  // No item twice on a page.
+  assert.ok(!d.recs.items.includes('sku-trail-1'));
+  // A purchase is never recommended again.
+  sw.track({ type: 'purchase', item: 'sku-trail-1', value: 129 });
+  d = sw.decide({ slots: ['hero', 'recs'] });
+  assert.notDeepEqual(d.hero.items, ['sku-trail-1']);
+  assert.ok(!d.recs.items.includes('sku-trail-1'));
+});
+
+test('node: the session is stored only with personalization consent; revoking deletes it', async () => {
+  const store = new Map();
+  const storage = { get: (k) => store.get(k) ?? null, set: (k, v) => store.set(k, v), remove: (k) => store.delete(k) };
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage });
+  assert.deepEqual(sw.consent, { necessary: true, personalization: false, measurement: false, advertising: false });
+  sw.track({ type: 'view', category: 'running-shoes' });
+  assert.equal(store.size, 0, 'nothing stored without consent');
+  const idBefore = sw.decide({ slots: ['hero'] }).hero.decisionId;
+  assert.ok(idBefore);
+  sw.setConsent({ personalization: true });
+  assert.equal(store.size, 1, 'granting stores the in-memory session at once');
+  sw.track({ type: 'view', category: 'running-shoes' });
+  // A new page with consent resumes the stored session (two views → the rule applies).
+  const next = await Slotwise.load({ bundle: fixtureBytes(), storage, consent: { personalization: true } });
+  assert.equal(next.decide({ slots: ['hero'] }).hero.reason, 'rule');
+  next.setConsent({ personalization: false });
+  assert.equal(store.size, 0, 'revoking deletes what was stored');
+  // Without consent a stored session is not even read.
+  store.set('slotwise.session', 'garbage');
+  const anon = await Slotwise.load({ bundle: fixtureBytes(), storage });
+  assert.equal(anon.decide({ slots: ['hero'] }).hero.reason, 'default');
+  const broken = await Slotwise.load({ bundle: fixtureBytes(), storage, consent: { personalization: true } });
+  assert.equal(broken.decide({ slots: ['hero'] }).hero.reason, 'default', 'an unreadable session starts afresh');
+});
+
+test('node: many visitors on one loaded bundle (edge / server use)', async () => {
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null });
+  const a = sw.visitor({ consent: { personalization: true } });
+  const b = sw.visitor();
+  a.track({ type: 'view', category: 'running-shoes' });
+  a.track({ type: 'view', category: 'running-shoes' });
+  assert.equal(a.decide({ slots: ['hero'] }).hero.reason, 'rule');
+  assert.equal(b.decide({ slots: ['hero'] }).hero.reason, 'default');
+  assert.notEqual(a.id, b.id);
+  // A's session travels as bytes (a cookie at the edge) and resumes elsewhere.
+  const bytes = a.sessionBytes();
+  assert.ok(bytes.length > 0 && bytes.length <= 768);
+  assert.equal(b.sessionBytes().length, 0, 'no bytes without consent');
+  const again = sw.visitor({ session: bytes, consent: { personalization: true } });
+  assert.equal(again.id, a.id);
+  assert.equal(again.decide({ slots: ['hero'] }).hero.reason, 'rule');
+  // Hostile contexts never throw.
+  const cyclic = {}; cyclic.self = cyclic;
+  for (const context of [cyclic, { a: 1n === 1n, f() {} }, 'str', 42, [1, 2], { deep: JSON.parse('['.repeat(500) + ']'.repeat(500)) }]) {
+    assert.equal(a.decide({ slots: ['hero'], context }).hero.slot, 'hero');
+  }
+});
