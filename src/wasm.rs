@@ -16,6 +16,7 @@ use crate::consent::Consent;
 use crate::decide::{self, Reason, Request};
 use crate::error::Error;
 use crate::hex::u64_hex;
+use crate::profile::{self, Expect, KeyRing, VerifiedSnippet};
 use crate::rules::Value;
 use crate::session::{self, Event, EventKind, Session};
 
@@ -37,6 +38,78 @@ pub struct Visitor {
     id: String,
     session: Session,
     consent: Consent,
+    profile: Option<VerifiedSnippet>,
+}
+
+/// A profile snippet that passed verification (`Snippet` in JS). It has no
+/// constructor: only [`verify_snippet`] makes one, after WebCrypto said yes.
+#[wasm_bindgen]
+pub struct Snippet(VerifiedSnippet);
+
+/// Verifies a profile snippet token with the host's WebCrypto Ed25519: the binding
+/// makes the crypto call itself, so page code cannot vouch for a snippet. `key_ids`
+/// and `keys` (base64url raw public keys) form the key ring. Resolves to a `Snippet`,
+/// or rejects with a `SlotwiseError` whose code says why (`snippet.expired`,
+/// `snippet.bad_signature`, `snippet.unverifiable` without Ed25519...).
+#[wasm_bindgen(js_name = verifySnippet)]
+pub async fn verify_snippet(
+    token: String,
+    key_ids: Vec<String>,
+    keys: Vec<String>,
+    audience: String,
+    now: f64,
+) -> Result<Snippet, JsValue> {
+    let mut ring = KeyRing::new();
+    for (id, key) in key_ids.iter().zip(&keys) {
+        ring.insert_base64url(id, key).map_err(js_error)?;
+    }
+    let parts = profile::parse_unverified(&token).map_err(js_error)?;
+    let key = *parts.public_key(&ring).map_err(js_error)?;
+    let ok = webcrypto_verify(&key, parts.signature(), parts.message())
+        .await
+        .map_err(|_| js_error(profile::unverifiable()))?;
+    let expect = Expect {
+        now: secs(now),
+        audience: &audience,
+    };
+    parts
+        .accept_host_verification(ok, &ring, expect)
+        .map(Snippet)
+        .map_err(js_error)
+}
+
+/// `crypto.subtle.verify({name: "Ed25519"}, importKey("raw", key), signature, message)`;
+/// an error when the host has no WebCrypto Ed25519.
+async fn webcrypto_verify(
+    key: &[u8; 32],
+    signature: &[u8],
+    message: &[u8],
+) -> Result<bool, JsValue> {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into())?;
+    let subtle = Reflect::get(&crypto, &"subtle".into())?;
+    let method = |name: &str| -> Result<js_sys::Function, JsValue> {
+        Reflect::get(&subtle, &name.into())?.dyn_into::<js_sys::Function>()
+    };
+    let algorithm = Object::new();
+    Reflect::set(&algorithm, &"name".into(), &"Ed25519".into())?;
+    let import_args = js_sys::Array::of5(
+        &"raw".into(),
+        &js_sys::Uint8Array::from(&key[..]),
+        &algorithm,
+        &JsValue::FALSE,
+        &js_sys::Array::of1(&"verify".into()),
+    );
+    let imported = method("importKey")?.apply(&subtle, &import_args)?;
+    let crypto_key = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(imported)).await?;
+    let verify_args = js_sys::Array::of4(
+        &algorithm,
+        &crypto_key,
+        &js_sys::Uint8Array::from(signature),
+        &js_sys::Uint8Array::from(message),
+    );
+    let verdict = method("verify")?.apply(&subtle, &verify_args)?;
+    let ok = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(verdict)).await?;
+    Ok(ok.as_bool() == Some(true))
 }
 
 fn seed64(hi: u32, lo: u32) -> u64 {
@@ -68,6 +141,12 @@ impl Engine {
         self.0.bundle().header.id.clone()
     }
 
+    /// The site the bundle is for.
+    #[wasm_bindgen(getter)]
+    pub fn site(&self) -> String {
+        self.0.bundle().header.site.clone()
+    }
+
     /// Decides the slots named in `slots` (comma-separated) for `visitor`, with the
     /// page context as postcard-encoded `rules::Value` bytes (empty: none).
     /// `seed_hi`/`seed_lo`: 64 random bits per page view (decision ids, exploration).
@@ -97,7 +176,7 @@ impl Engine {
             visitor: decide::Visitor {
                 id: &visitor.id,
                 session: Some(&visitor.session),
-                profile: None,
+                profile: visitor.profile.as_ref(),
                 consent: visitor.consent,
                 now: secs(now),
             },
@@ -198,6 +277,7 @@ impl Visitor {
             id: u64_hex(seed),
             session,
             consent: Consent::NECESSARY_ONLY,
+            profile: None,
         }
     }
 
@@ -211,6 +291,7 @@ impl Visitor {
             id: u64_hex(session.seed()),
             session,
             consent: Consent::from_bits(consent_bits),
+            profile: None,
         })
     }
 
@@ -266,6 +347,25 @@ impl Visitor {
             event = event.value(value);
         }
         self.session.track(&event, secs(now));
+    }
+
+    /// Uses a verified snippet's claims (segments, purchases, cross-channel counters)
+    /// — only while the visitor allows personalization, which the engine checks.
+    #[wasm_bindgen(js_name = setProfile)]
+    pub fn set_profile(&mut self, snippet: &Snippet) {
+        self.profile = Some(snippet.0.clone());
+    }
+
+    /// Forgets the profile snippet.
+    #[wasm_bindgen(js_name = clearProfile)]
+    pub fn clear_profile(&mut self) {
+        self.profile = None;
+    }
+
+    /// Whether a verified profile is in use.
+    #[wasm_bindgen(getter, js_name = hasProfile)]
+    pub fn has_profile(&self) -> bool {
+        self.profile.is_some()
     }
 
     /// Sets consent from its bits (necessary 1, personalization 2, measurement 4,

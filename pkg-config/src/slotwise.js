@@ -161,7 +161,7 @@ const b64 = {
  * bindings, `init` instantiates it (once, on the first load).
  */
 export function createSlotwise(wasm, init) {
-  const { Engine, Visitor, reasonCode } = wasm;
+  const { Engine, Visitor, reasonCode, verifySnippet } = wasm;
   let initPromise = null;
   const ready = () => (initPromise ??= Promise.resolve().then(init));
 
@@ -218,6 +218,29 @@ export function createSlotwise(wasm, init) {
       this.#persist();
     }
 
+    /**
+     * Verifies a profile snippet (the `SWP1` token the origin issued) with the host's
+     * WebCrypto Ed25519 and uses its claims while the visitor allows personalization.
+     * `keys`: `{ kid: base64url public key }` (default: `load`'s), `audience`: the
+     * site (default: the bundle's). Resolves to `{ ok, reason }`; a bad snippet is
+     * ignored (the visitor stays anonymous), never an error.
+     */
+    async useSnippet(token, options = {}) {
+      if (!this.#visitor) return { ok: false, reason: 'no_bundle' };
+      const keys = options.keys ?? this.#sw._keys ?? {};
+      const audience = options.audience ?? this.#sw._audience;
+      try {
+        if (typeof token !== 'string' || token === '') throw new SlotwiseError('snippet.malformed', 'no snippet token');
+        const snippet = await verifySnippet(token, Object.keys(keys), Object.values(keys), String(audience), options.now ?? nowSecs());
+        this.#visitor.setProfile(snippet);
+        snippet.free();
+        return { ok: true, reason: null };
+      } catch (e) {
+        this.#visitor.clearProfile();
+        return { ok: false, reason: asSlotwiseError(e).code };
+      }
+    }
+
     /** Sets consent (`{ personalization, measurement, advertising }`); revoking deletes what was stored. */
     setConsent(consent = {}) {
       if (!this.#visitor) return;
@@ -267,7 +290,9 @@ export function createSlotwise(wasm, init) {
      * every slot keeps the page's default and `sw.error` says why. Options:
      * `bundle` (URL, bytes or Response), `consent` (`{ personalization,
      * measurement, advertising }`, default: none), `storage` (`{ get, set, remove }`
-     * for the session; default localStorage where there is one; `null` for none).
+     * for the session; default localStorage where there is one; `null` for none),
+     * `snippet` (the profile snippet token), `keys` (`{ kid: base64url public key }`
+     * to verify snippets with), `audience` (default: the bundle's site).
      */
     static async load(options = {}) {
       await ready();
@@ -282,13 +307,22 @@ export function createSlotwise(wasm, init) {
         sw = new Slotwise(null, error);
       }
       const storage = options.storage === undefined ? defaultStorage() : options.storage;
+      sw._keys = options.keys ?? null;
+      sw._audience = options.audience ?? sw.site;
       sw.#page = sw.visitor({ consent: options.consent, storage });
+      /** The page's snippet check: `{ ok, reason }`, or null without a snippet. */
+      sw.profile = options.snippet ? await sw.#page.useSnippet(options.snippet) : null;
       return sw;
     }
 
     /** The loaded bundle's id, or null. */
     get bundleId() {
       return this.#engine ? this.#engine.bundleId : null;
+    }
+
+    /** The site the bundle is for (the audience snippets must name), or null. */
+    get site() {
+      return this.#engine ? this.#engine.site : null;
     }
 
     /** @internal */

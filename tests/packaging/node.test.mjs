@@ -144,3 +144,22 @@ test('node: many visitors on one loaded bundle (edge / server use)', async () =>
     assert.equal(a.decide({ slots: ['hero'], context }).hero.slot, 'hero');
   }
 });
+
+test('node: profile snippets are verified with WebCrypto Ed25519 (shared vectors)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const vectors = JSON.parse(readFileSync(new URL('./vectors/snippets.json', import.meta.url), 'utf8'));
+  const keys = Object.fromEntries(vectors.keys.map((k) => [k.kid, k.public]));
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null, keys });
+  assert.equal(sw.site, 'shop.example');
+  assert.equal(sw.profile, null);
+  for (const c of vectors.cases) {
+    const v = sw.visitor({ consent: { personalization: true } });
+    const result = await v.useSnippet(c.token, { audience: c.audience, now: c.now });
+    const want = c.expect === 'ok' ? { ok: true, reason: null } : { ok: false, reason: c.expect };
+    assert.deepEqual(result, want, c.name);
+  }
+  // Through load: a forged cookie is ignored with its reason, never an error.
+  const page = await Slotwise.load({ bundle: fixtureBytes(), storage: null, keys, snippet: 'forged.cookie' });
+  assert.deepEqual(page.profile, { ok: false, reason: 'snippet.malformed' });
+  assert.equal(page.decide({ slots: ['hero'] }).hero.reason, 'default');
+});

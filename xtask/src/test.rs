@@ -195,6 +195,15 @@ fn packaging(pkg: &Path) -> Result<(), String> {
         dir.join("fixtures/shop.swb"),
     )
     .map_err(|e| e.to_string())?;
+    // The shared vectors every runtime replays (snippets, TCF, Ed25519).
+    std::fs::create_dir_all(dir.join("vectors")).map_err(|e| e.to_string())?;
+    for name in ["snippets.json", "tcf.json", "ed25519.json"] {
+        std::fs::copy(
+            root().join("tests/vectors").join(name),
+            dir.join("vectors").join(name),
+        )
+        .map_err(|e| e.to_string())?;
+    }
     let mut args = vec!["--test", "--test-reporter=spec"];
     args.extend(tests.iter().map(String::as_str));
     let mut node = cmd("node", &args);
