@@ -393,6 +393,61 @@ impl Visitor {
     }
 }
 
+/// Reads a tri-state from two bits at `shift`: 0 unset, 1 false, 2 true.
+fn tri(bits: u32, shift: u32) -> Option<bool> {
+    match (bits >> shift) & 3 {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    }
+}
+
+/// Resolves consent from every source, in DESIGN.md's precedence: the explicit call
+/// (`explicit`: 2 bits each for personalization, measurement, advertising — 0 unset,
+/// 1 denied, 2 granted), the IAB TCF v2.2 TC string (`tc_string`, "" for none), Google
+/// Consent Mode v2 (`consent_mode`: 2 bits each for ad_storage, analytics_storage,
+/// ad_user_data, ad_personalization, functionality_storage, personalization_storage),
+/// then the site default (`default_bits`); GPC turns advertising off. `vendor_id` is
+/// the site's GVL id (negative: none). Returns the consent bits; throws
+/// `SlotwiseError` (`tcf.*`) for a TC string that does not decode.
+#[wasm_bindgen(js_name = resolveConsent)]
+pub fn resolve_consent(
+    explicit: u32,
+    tc_string: &str,
+    consent_mode: u32,
+    gpc: bool,
+    default_bits: u8,
+    vendor_id: i32,
+) -> Result<u8, JsValue> {
+    let tcf = if tc_string.is_empty() {
+        None
+    } else {
+        Some(crate::consent::tcf::decode(tc_string).map_err(js_error)?)
+    };
+    let policy = crate::consent::Policy {
+        default: Consent::from_bits(default_bits),
+        vendor_id: u16::try_from(vendor_id).ok(),
+    };
+    let inputs = crate::consent::Inputs {
+        explicit: crate::consent::Choice {
+            personalization: tri(explicit, 0),
+            measurement: tri(explicit, 2),
+            advertising: tri(explicit, 4),
+        },
+        tcf: tcf.as_ref(),
+        consent_mode: crate::consent::ConsentMode {
+            ad_storage: tri(consent_mode, 0),
+            analytics_storage: tri(consent_mode, 2),
+            ad_user_data: tri(consent_mode, 4),
+            ad_personalization: tri(consent_mode, 6),
+            functionality_storage: tri(consent_mode, 8),
+            personalization_storage: tri(consent_mode, 10),
+        },
+        gpc,
+    };
+    Ok(crate::consent::resolve(&policy, &inputs).consent.to_bits())
+}
+
 /// The stable code of reason number `n` (as found in `decide`'s output).
 #[wasm_bindgen(js_name = reasonCode)]
 pub fn reason_code(n: u32) -> String {

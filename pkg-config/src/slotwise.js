@@ -37,6 +37,16 @@ function consentBits(consent = {}) {
   for (const [purpose, bit] of Object.entries(BITS)) if (consent[purpose] === true) bits |= bit;
   return bits;
 }
+// Two bits per answer for the core's resolver: 0 unset, 1 denied, 2 granted.
+const tri = (v) => (v === true || v === 'granted' ? 2 : v === false || v === 'denied' ? 1 : 0);
+const MODE_KEYS = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization', 'functionality_storage', 'personalization_storage'];
+const browserGpc = () => {
+  try {
+    return globalThis.navigator?.globalPrivacyControl === true;
+  } catch {
+    return false;
+  }
+};
 function consentObject(bits) {
   return { necessary: true, personalization: !!(bits & 2), measurement: !!(bits & 4), advertising: !!(bits & 8) };
 }
@@ -161,7 +171,30 @@ const b64 = {
  * bindings, `init` instantiates it (once, on the first load).
  */
 export function createSlotwise(wasm, init) {
-  const { Engine, Visitor, reasonCode, verifySnippet } = wasm;
+  const { Engine, Visitor, reasonCode, verifySnippet, resolveConsent } = wasm;
+
+  /**
+   * Every consent source → bits, in DESIGN.md's precedence: explicit booleans
+   * (`personalization`, `measurement`, `advertising`), an IAB TCF v2.2 string
+   * (`tcf`), Google Consent Mode v2 (`consentMode`: `{ ad_storage: 'granted', ... }`),
+   * then the site default (`policy.default`); GPC (`gpc`, default
+   * navigator.globalPrivacyControl) turns advertising off. A TC string that does not
+   * decode is ignored; its error code is returned as `tcfError`.
+   */
+  function resolveBits(choice = {}, policy = {}) {
+    const explicit = tri(choice.personalization) | (tri(choice.measurement) << 2) | (tri(choice.advertising) << 4);
+    let mode = 0;
+    MODE_KEYS.forEach((k, i) => { mode |= tri(choice.consentMode?.[k]) << (2 * i); });
+    const gpc = choice.gpc ?? browserGpc();
+    const def = consentBits(policy.default);
+    const vendor = Number.isInteger(policy.vendorId) ? policy.vendorId : -1;
+    const tc = typeof choice.tcf === 'string' ? choice.tcf : '';
+    try {
+      return { bits: resolveConsent(explicit, tc, mode, gpc, def, vendor), tcfError: null };
+    } catch (e) {
+      return { bits: resolveConsent(explicit, '', mode, gpc, def, vendor), tcfError: asSlotwiseError(e).code };
+    }
+  }
   let initPromise = null;
   const ready = () => (initPromise ??= Promise.resolve().then(init));
 
@@ -241,11 +274,17 @@ export function createSlotwise(wasm, init) {
       }
     }
 
-    /** Sets consent (`{ personalization, measurement, advertising }`); revoking deletes what was stored. */
+    /**
+     * Sets consent from any source (`{ personalization, measurement, advertising,
+     * tcf, consentMode, gpc }`, see `Slotwise.load`); revoking deletes what was
+     * stored. Returns the resolved consent and any TC string error.
+     */
     setConsent(consent = {}) {
-      if (!this.#visitor) return;
-      this.#visitor.setConsent(consentBits(consent));
+      if (!this.#visitor) return { consent: this.consent, tcfError: null };
+      const { bits, tcfError } = resolveBits(consent, this.#sw._policy);
+      this.#visitor.setConsent(bits);
       this.#persist();
+      return { consent: this.consent, tcfError };
     }
 
     /** Decides every requested slot; never throws. See `Slotwise.decide`. */
@@ -289,7 +328,11 @@ export function createSlotwise(wasm, init) {
      * Loads a bundle. Never rejects unless `strict: true`: without a usable bundle
      * every slot keeps the page's default and `sw.error` says why. Options:
      * `bundle` (URL, bytes or Response), `consent` (`{ personalization,
-     * measurement, advertising }`, default: none), `storage` (`{ get, set, remove }`
+     * measurement, advertising }` booleans, and/or `tcf`: an IAB TCF v2.2 TC string,
+     * `consentMode`: Google Consent Mode v2 state, `gpc`: Global Privacy Control,
+     * default navigator.globalPrivacyControl), `policy` (`{ default: {...purposes},
+     * vendorId }`: the site's legal default, default nothing but necessary, and its
+     * IAB vendor id), `storage` (`{ get, set, remove }`
      * for the session; default localStorage where there is one; `null` for none),
      * `snippet` (the profile snippet token), `keys` (`{ kid: base64url public key }`
      * to verify snippets with), `audience` (default: the bundle's site).
@@ -308,6 +351,7 @@ export function createSlotwise(wasm, init) {
       }
       const storage = options.storage === undefined ? defaultStorage() : options.storage;
       sw._keys = options.keys ?? null;
+      sw._policy = options.policy ?? {};
       sw._audience = options.audience ?? sw.site;
       sw.#page = sw.visitor({ consent: options.consent, storage });
       /** The page's snippet check: `{ ok, reason }`, or null without a snippet. */
@@ -340,7 +384,7 @@ export function createSlotwise(wasm, init) {
      */
     visitor(options = {}) {
       if (!this.#engine) return new SlotwiseVisitor(this, null, null);
-      const bits = consentBits(options.consent);
+      const bits = resolveBits(options.consent, this._policy).bits;
       const storage = options.storage ?? null;
       let visitor = null;
       let stored = options.session ?? null;
@@ -373,9 +417,9 @@ export function createSlotwise(wasm, init) {
       this.#page.track(event);
     }
 
-    /** Sets the page visitor's consent; revoking deletes the stored session. */
+    /** Sets the page visitor's consent (any source); revoking deletes the stored session. */
     setConsent(consent) {
-      this.#page.setConsent(consent);
+      return this.#page.setConsent(consent);
     }
 
     /** The page visitor's consent. */

@@ -163,3 +163,31 @@ test('node: profile snippets are verified with WebCrypto Ed25519 (shared vectors
   assert.deepEqual(page.profile, { ok: false, reason: 'snippet.malformed' });
   assert.equal(page.decide({ slots: ['hero'] }).hero.reason, 'default');
 });
+
+test('node: consent from real TC strings (IAB encoder vectors), Consent Mode and GPC', async () => {
+  const { readFileSync } = await import('node:fs');
+  const vectors = JSON.parse(readFileSync(new URL('./vectors/tcf.json', import.meta.url), 'utf8'));
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null, policy: { vendorId: vectors.vendor_id } });
+  for (const c of vectors.cases) {
+    const v = sw.visitor({ consent: { tcf: c.tc_string, gpc: false } });
+    const { personalization, measurement, advertising } = v.consent;
+    assert.deepEqual({ personalization, measurement, advertising }, c.expect, c.name);
+  }
+  // LI for P3-P6 never grants personalization (TCF v2.2).
+  const li = vectors.cases.find((c) => c.name.startsWith('v2.2 raw: LI bits set for P3-P6'));
+  assert.equal(sw.visitor({ consent: { tcf: li.tc_string } }).consent.personalization, false);
+  // Explicit beats TCF; GPC turns advertising off; a broken TC string is ignored with its code.
+  const all = vectors.cases[0].tc_string;
+  const v = sw.visitor({ consent: { tcf: all, personalization: false, gpc: true } });
+  assert.equal(v.consent.personalization, false);
+  assert.equal(v.consent.measurement, true);
+  assert.equal(v.consent.advertising, false);
+  const r = v.setConsent({ tcf: 'not-a-tc-string', consentMode: { personalization_storage: 'granted', analytics_storage: 'denied' } });
+  assert.ok(r.tcfError && r.tcfError.startsWith('tcf.'), r.tcfError);
+  assert.equal(r.consent.personalization, true);
+  assert.equal(r.consent.measurement, false);
+  // The site's default applies when nobody says anything.
+  const opt = await Slotwise.load({ bundle: fixtureBytes(), storage: null, policy: { default: { measurement: true } } });
+  assert.equal(opt.consent.measurement, true);
+  assert.equal(opt.consent.personalization, false);
+});
