@@ -9,15 +9,15 @@
 //!
 //! Host seam: [`number_to_string`], [`string_to_number`] and [`lower`] are the only
 //! functions here that need tables or float algorithms (ryu, core's decimal parser,
-//! Unicode lower-case tables: together roughly half of the rules' wasm size). In a
-//! JavaScript host they are exactly `String(n)`, `Number(s)` and `toLowerCase()`, so the
-//! wasm build can route them through js-sys like the regex engine, at no semantic cost.
+//! Unicode lower-case tables). In a JavaScript host they are exactly `String(n)`,
+//! `Number(s)` and `toLowerCase()`, so they go through [`crate::host`]: the Rust
+//! implementations below natively, the host's built-ins in wasm.
 
 use core::cmp::Ordering;
 
 use super::value::Value;
 
-/// ECMAScript `Number::toString(n)` (radix 10).
+/// ECMAScript `Number::toString(n)` (radix 10): [`crate::host::number_to_string`].
 ///
 /// ```
 /// use slotwise::rules::js::number_to_string;
@@ -29,6 +29,12 @@ use super::value::Value;
 /// assert_eq!(number_to_string(f64::NAN), "NaN");
 /// ```
 pub fn number_to_string(n: f64) -> String {
+    crate::host::number_to_string(n)
+}
+
+/// The native `Number::toString`: ryu's shortest digits, laid out as ECMAScript does.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn format_number(n: f64) -> String {
     if n.is_nan() {
         return "NaN".into();
     }
@@ -106,6 +112,7 @@ pub fn number_to_string(n: f64) -> String {
     out
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn parse_i32(s: &str) -> i32 {
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -190,7 +197,8 @@ pub fn to_number(v: &Value) -> f64 {
 }
 
 /// ECMAScript's WhiteSpace and LineTerminator code points (what `trim` removes).
-pub(crate) fn is_js_space(c: char) -> bool {
+#[cfg(not(target_arch = "wasm32"))]
+fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
@@ -205,8 +213,22 @@ pub(crate) fn is_js_space(c: char) -> bool {
 }
 
 /// ECMAScript `StringToNumber`: trims, accepts `Infinity`, `0x`/`0o`/`0b` literals and
-/// decimal literals; anything else is `NaN`; the empty string is `0`.
+/// decimal literals; anything else is `NaN`; the empty string is `0`
+/// ([`crate::host::string_to_number`]).
+///
+/// ```
+/// use slotwise::rules::js::string_to_number;
+/// assert_eq!(string_to_number(" -1.5e3\n"), -1500.0);
+/// assert_eq!(string_to_number(""), 0.0);
+/// assert!(string_to_number("1_000").is_nan());
+/// ```
 pub fn string_to_number(s: &str) -> f64 {
+    crate::host::string_to_number(s)
+}
+
+/// The native `StringToNumber`.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn parse_number(s: &str) -> f64 {
     let t = s.trim_matches(is_js_space);
     if t.is_empty() {
         return 0.0;
@@ -248,6 +270,7 @@ pub fn string_to_number(s: &str) -> f64 {
 }
 
 // StrUnsignedDecimalLiteral: (digits [. digits?] | . digits) ([eE] [+-]? digits)?
+#[cfg(not(target_arch = "wasm32"))]
 fn is_decimal_literal(b: &[u8]) -> bool {
     let mut i = 0;
     let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -416,11 +439,7 @@ pub fn padded_version(v: &Value) -> String {
     out
 }
 
-/// JavaScript `toLowerCase` (full Unicode lowercase mapping).
+/// JavaScript `toLowerCase` (full Unicode lowercase mapping): [`crate::host::to_lower`].
 pub fn lower(s: &str) -> String {
-    if s.is_ascii() {
-        s.to_ascii_lowercase()
-    } else {
-        s.to_lowercase()
-    }
+    crate::host::to_lower(s)
 }
