@@ -130,17 +130,18 @@ fn parse_i32(s: &str) -> i32 {
 
 /// Appends the decimal digits of `v`.
 pub(crate) fn push_u64(out: &mut String, mut v: u64) {
+    // Digits from the right into a buffer (no indexing, so no bounds-check panics).
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
+    let mut len = 0;
+    for slot in tmp.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
         v /= 10;
+        len += 1;
         if v == 0 {
             break;
         }
     }
-    for &c in &tmp[i..] {
+    for &c in tmp.iter().skip(tmp.len() - len) {
         out.push(c as char);
     }
 }
@@ -310,6 +311,14 @@ pub fn truthy(v: &Value) -> bool {
 }
 
 /// Compares strings the way JavaScript does: by UTF-16 code units.
+///
+/// ```
+/// use slotwise::rules::js::cmp_utf16;
+/// use core::cmp::Ordering;
+/// // U+FF61 sorts after U+1F600 in UTF-16 (0xD83D…), though before it by code point.
+/// assert_eq!(cmp_utf16("\u{ff61}", "\u{1f600}"), Ordering::Greater);
+/// assert_eq!(cmp_utf16("ab", "abc"), Ordering::Less);
+/// ```
 pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
         return a.cmp(b);
@@ -412,29 +421,45 @@ pub fn padded_version(v: &Value) -> String {
         _ => "0",
     };
     let mut s = input.strip_prefix('v').unwrap_or(input);
-    // `\+.*$`: the first `+` with no line terminator after it, to the end.
+    // `\+.*$`: the first `+` with no line terminator after it, to the end. (Checked
+    // splitting and `get` below: no panicking string slicing, which would pull the
+    // panic message formatting into the wasm module.)
     let is_lt = |c: char| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}');
     for (i, c) in s.char_indices() {
-        if c == '+' && !s[i..].contains(is_lt) {
-            s = &s[..i];
+        if c == '+'
+            && let Some((head, tail)) = s.split_at_checked(i)
+            && !tail.contains(is_lt)
+        {
+            s = head;
             break;
         }
     }
-    let mut parts: Vec<&str> = s.split(['-', '.']).collect();
-    if parts.len() == 3 {
-        parts.push("~");
-    }
+    // Split on `-` and `.` (ASCII, so every cut is a char boundary), pad numeric parts,
+    // join with `-`; a plain `x.y.z` gets a fourth part `~`.
+    let cuts = s
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'-' | b'.'))
+        .map(|(i, _)| i)
+        .chain([s.len()]);
     let mut out = String::with_capacity(s.len() + 16);
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
+    let (mut start, mut parts) = (0, 0);
+    for end in cuts {
+        if parts > 0 {
             out.push('-');
         }
+        let p = s.get(start..end).unwrap_or_default();
         if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) {
             for _ in p.len()..5 {
                 out.push(' ');
             }
         }
         out.push_str(p);
+        start = end + 1;
+        parts += 1;
+    }
+    if parts == 3 {
+        out.push_str("-~");
     }
     out
 }
