@@ -106,10 +106,66 @@ mod imp {
 
     pub(super) fn compile(source: &str, insensitive: bool) -> Option<Regex> {
         super::count_compile();
-        regex_lite::RegexBuilder::new(source)
+        regex_lite::RegexBuilder::new(&js_to_rust(source))
             .case_insensitive(insensitive)
             .build()
             .ok()
+    }
+
+    /// JavaScript's white space and line terminators (`\s` in a `RegExp`), as the body of
+    /// a Rust character class.
+    const JS_SPACE: &str = r"\t\n\x0B\x0C\r \xA0\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
+
+    /// Rewrites the two atoms the engines read differently in every pattern: `.` (in
+    /// JavaScript it excludes `\r`, U+2028 and U+2029 too) and `\s`/`\S` (Unicode white
+    /// space in JavaScript, ASCII in `regex-lite`). Everything else is passed through:
+    /// the compiler refuses the remaining differences ([`crate::rules::regex::js_compatible`]).
+    /// Left as is: JavaScript matches UTF-16 code units, so `.` or `[^a]` see half of
+    /// an astral character (an emoji) there and a whole one here.
+    pub(super) fn js_to_rust(source: &str) -> String {
+        let mut out = String::with_capacity(source.len() + 16);
+        let mut in_class = false;
+        let mut chars = source.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('s') if in_class => out.push_str(JS_SPACE),
+                    Some('s') => {
+                        out.push('[');
+                        out.push_str(JS_SPACE);
+                        out.push(']');
+                    }
+                    // Inside a class `\S` stays ASCII (a class cannot hold a negated
+                    // one); the compiler refuses it there.
+                    Some('S') if !in_class => {
+                        out.push_str("[^");
+                        out.push_str(JS_SPACE);
+                        out.push(']');
+                    }
+                    Some(e) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    None => out.push('\\'),
+                },
+                '[' if !in_class => {
+                    in_class = true;
+                    out.push('[');
+                    // A leading `^` stays where it is.
+                    if chars.as_str().starts_with('^') {
+                        out.push('^');
+                        chars.next();
+                    }
+                }
+                ']' if in_class => {
+                    in_class = false;
+                    out.push(']');
+                }
+                '.' if !in_class => out.push_str(r"[^\n\r\x{2028}\x{2029}]"),
+                _ => out.push(c),
+            }
+        }
+        out
     }
 
     pub(super) fn is_match(re: &Regex, haystack: &str) -> bool {

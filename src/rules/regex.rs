@@ -61,11 +61,13 @@ impl Pattern {
 
 /// Refuses pattern syntax that JavaScript's `RegExp` (no `u` flag, GrowthBook's
 /// engine) and the Rust engine would read differently, so a pattern that builds
-/// behaves the same natively and, later, through the host's `RegExp` in wasm:
+/// behaves the same natively and through the host's `RegExp` in wasm (natively, `.`
+/// and `\s`/`\S` are rewritten to JavaScript's meaning: see `crate::host`):
 /// inline flags and `(?P<…>)` (errors in JavaScript), letter escapes other than
 /// `\d \D \w \W \s \S \b \B \n \r \t \f \v \x \u` (JavaScript reads `\A` as `A`),
-/// `\x{…}`, `\u{…}`, `\<`/`\>`, `[` inside a class (`[[:alpha:]]` is a POSIX class only in
-/// Rust) and, when case-insensitive, non-ASCII letters (case folding differs).
+/// `\x{…}`, `\u{…}`, `\<`/`\>`, `\S` inside a class, `[` inside a class
+/// (`[[:alpha:]]` is a POSIX class only in Rust) and, when case-insensitive, non-ASCII
+/// letters (case folding differs).
 /// What remains — classes, alternation, anchors, groups, quantifiers — means the same.
 ///
 /// ```
@@ -75,6 +77,8 @@ impl Pattern {
 /// assert!(js_compatible(r"\Astart", false).is_err());
 /// assert!(js_compatible(r"\x41", false).is_ok());
 /// assert!(js_compatible(r"\x{41}", false).is_err());
+/// assert!(js_compatible(r"[^\s,]", false).is_ok());
+/// assert!(js_compatible(r"[a\S]", false).is_err());
 /// ```
 pub fn js_compatible(source: &str, insensitive: bool) -> Result<(), &'static str> {
     let b = source.as_bytes();
@@ -87,6 +91,11 @@ pub fn js_compatible(source: &str, insensitive: bool) -> Result<(), &'static str
                     return Err("trailing backslash");
                 };
                 match next {
+                    // Natively `\S` is rewritten to a negated class (Unicode white space
+                    // as in JavaScript), which cannot sit inside another class.
+                    b'S' if in_class => {
+                        return Err("\\S inside a character class: use a negated class");
+                    }
                     b'd' | b'D' | b'w' | b'W' | b's' | b'S' | b'n' | b'r' | b't' | b'f' | b'v' => {}
                     // `\x{41}` and `\u{41}` are code points in Rust, but `x`/`u` repeated
                     // 41 times in JavaScript without the `u` flag.
