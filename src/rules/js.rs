@@ -4,8 +4,8 @@
 //!
 //! GrowthBook evaluates conditions in JavaScript, so `{"n": {"$gt": 5}}` matches
 //! `{"n": "8"}` and `{"id": "123"}` matches `{"id": 123}`. To give the same answer
-//! everywhere we reproduce those coercions here, without `format!` (numbers are printed
-//! with `ryu` and re-laid out as ECMAScript's Number::toString does).
+//! everywhere we reproduce those coercions here, without `format!` (natively, numbers
+//! are printed with `ryu` and re-laid out as ECMAScript's Number::toString does).
 //!
 //! Host seam: [`number_to_string`], [`string_to_number`] and [`lower`] are the only
 //! functions here that need tables or float algorithms (ryu, core's decimal parser,
