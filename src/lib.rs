@@ -25,6 +25,7 @@ pub mod decide;
 pub mod error;
 pub mod experiment;
 pub mod hex;
+pub mod host;
 pub mod html;
 pub mod profile;
 pub mod render;

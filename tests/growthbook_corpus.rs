@@ -1,6 +1,6 @@
 //! The committed binary corpus (`tests/corpus/growthbook.swt`): GrowthBook's vectors with
-//! conditions pre-compiled, for targets that cannot read JSON (the wasm tests will
-//! `include_bytes!` it and reuse `tests/gb_corpus`).
+//! conditions pre-compiled, for targets that cannot read JSON (`tests/wasm_rules.rs`
+//! `include_bytes!` it and reuses `tests/gb_corpus`).
 //!
 //! - `committed_corpus_passes` decodes the committed file and runs every case: needs
 //!   nothing else, which is what a wasm test does.
@@ -188,7 +188,9 @@ fn build(all: &Value) -> Corpus {
             }
         })
         .collect();
+    let runs = section(all, "run").iter().filter_map(run_case).collect();
     Corpus {
+        runs,
         conditions,
         hashes,
         bucket_ranges,
@@ -196,4 +198,71 @@ fn build(all: &Value) -> Corpus {
         namespaces,
         equal_weights,
     }
+}
+
+/// Keys of `run` cases that belong to the engine, not to assignment (as in
+/// `tests/growthbook_conformance.rs`): such cases are not stored.
+const ENGINE_KEYS: &[&str] = &[
+    "force",
+    "active",
+    "filters",
+    "parentConditions",
+    "url",
+    "qaMode",
+    "forcedVariations",
+    "features",
+    "enabled",
+];
+
+/// [name, context, experiment, value, inExperiment, hashUsed] → a stored case, or
+/// `None` when the case uses engine-level keys.
+fn run_case(case: &Value) -> Option<RunCase> {
+    let c = arr(case);
+    let (ctx, exp) = (&c[1], &c[2]);
+    let keys = |v: &Value| match v {
+        Value::Object(p) => p.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    if keys(ctx)
+        .iter()
+        .chain(keys(exp).iter())
+        .any(|k| ENGINE_KEYS.contains(&k.as_str()))
+    {
+        return None;
+    }
+    let (names, groups) = match ctx.member("savedGroups") {
+        Some(g) => compile_saved_groups(&g).expect("groups"),
+        None => (GroupNames::default(), SavedGroups::default()),
+    };
+    let pairs = |v: Value| arr(&v).iter().map(pair).collect::<Vec<_>>();
+    Some(RunCase {
+        name: text(&c[0]),
+        key: exp.member("key").map(|v| text(&v)).unwrap_or_default(),
+        seed: exp.member("seed").map(|v| text(&v)),
+        hash_version: exp.member("hashVersion").map_or(1, |v| num(&v) as u32),
+        variations: exp
+            .member("variations")
+            .map(|v| arr(&v).to_vec())
+            .unwrap_or_default(),
+        coverage: exp.member("coverage").map(|v| num(&v)),
+        weights: exp
+            .member("weights")
+            .map(|w| arr(&w).iter().map(num).collect()),
+        ranges: exp.member("ranges").map(pairs),
+        namespace: exp.member("namespace").map(|n| {
+            let p = arr(&n);
+            (text(&p[0]), num(&p[1]), num(&p[2]))
+        }),
+        condition: exp
+            .member("condition")
+            .map(|cond| compile(&cond, &names, Dialect::GrowthBook).expect("condition compiles")),
+        groups,
+        attributes: ctx.member("attributes").unwrap_or(Value::Null),
+        hash_attribute: exp
+            .member("hashAttribute")
+            .map_or("id".to_string(), |v| text(&v)),
+        expected_value: c[3].clone(),
+        in_experiment: boolean(&c[4]),
+        hash_used: boolean(&c[5]),
+    })
 }

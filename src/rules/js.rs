@@ -4,20 +4,20 @@
 //!
 //! GrowthBook evaluates conditions in JavaScript, so `{"n": {"$gt": 5}}` matches
 //! `{"n": "8"}` and `{"id": "123"}` matches `{"id": 123}`. To give the same answer
-//! everywhere we reproduce those coercions here, without `format!` (numbers are printed
-//! with `ryu` and re-laid out as ECMAScript's Number::toString does).
+//! everywhere we reproduce those coercions here, without `format!` (natively, numbers
+//! are printed with `ryu` and re-laid out as ECMAScript's Number::toString does).
 //!
 //! Host seam: [`number_to_string`], [`string_to_number`] and [`lower`] are the only
 //! functions here that need tables or float algorithms (ryu, core's decimal parser,
-//! Unicode lower-case tables: together roughly half of the rules' wasm size). In a
-//! JavaScript host they are exactly `String(n)`, `Number(s)` and `toLowerCase()`, so the
-//! wasm build can route them through js-sys like the regex engine, at no semantic cost.
+//! Unicode lower-case tables). In a JavaScript host they are exactly `String(n)`,
+//! `Number(s)` and `toLowerCase()`, so they go through [`crate::host`]: the Rust
+//! implementations below natively, the host's built-ins in wasm.
 
 use core::cmp::Ordering;
 
 use super::value::Value;
 
-/// ECMAScript `Number::toString(n)` (radix 10).
+/// ECMAScript `Number::toString(n)` (radix 10): [`crate::host::number_to_string`].
 ///
 /// ```
 /// use slotwise::rules::js::number_to_string;
@@ -29,6 +29,12 @@ use super::value::Value;
 /// assert_eq!(number_to_string(f64::NAN), "NaN");
 /// ```
 pub fn number_to_string(n: f64) -> String {
+    crate::host::number_to_string(n)
+}
+
+/// The native `Number::toString`: ryu's shortest digits, laid out as ECMAScript does.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn format_number(n: f64) -> String {
     if n.is_nan() {
         return "NaN".into();
     }
@@ -106,6 +112,7 @@ pub fn number_to_string(n: f64) -> String {
     out
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn parse_i32(s: &str) -> i32 {
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -123,17 +130,18 @@ fn parse_i32(s: &str) -> i32 {
 
 /// Appends the decimal digits of `v`.
 pub(crate) fn push_u64(out: &mut String, mut v: u64) {
+    // Digits from the right into a buffer (no indexing, so no bounds-check panics).
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
+    let mut len = 0;
+    for slot in tmp.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
         v /= 10;
+        len += 1;
         if v == 0 {
             break;
         }
     }
-    for &c in &tmp[i..] {
+    for &c in tmp.iter().skip(tmp.len() - len) {
         out.push(c as char);
     }
 }
@@ -190,7 +198,8 @@ pub fn to_number(v: &Value) -> f64 {
 }
 
 /// ECMAScript's WhiteSpace and LineTerminator code points (what `trim` removes).
-pub(crate) fn is_js_space(c: char) -> bool {
+#[cfg(not(target_arch = "wasm32"))]
+fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
@@ -205,8 +214,22 @@ pub(crate) fn is_js_space(c: char) -> bool {
 }
 
 /// ECMAScript `StringToNumber`: trims, accepts `Infinity`, `0x`/`0o`/`0b` literals and
-/// decimal literals; anything else is `NaN`; the empty string is `0`.
+/// decimal literals; anything else is `NaN`; the empty string is `0`
+/// ([`crate::host::string_to_number`]).
+///
+/// ```
+/// use slotwise::rules::js::string_to_number;
+/// assert_eq!(string_to_number(" -1.5e3\n"), -1500.0);
+/// assert_eq!(string_to_number(""), 0.0);
+/// assert!(string_to_number("1_000").is_nan());
+/// ```
 pub fn string_to_number(s: &str) -> f64 {
+    crate::host::string_to_number(s)
+}
+
+/// The native `StringToNumber`.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn parse_number(s: &str) -> f64 {
     let t = s.trim_matches(is_js_space);
     if t.is_empty() {
         return 0.0;
@@ -248,6 +271,7 @@ pub fn string_to_number(s: &str) -> f64 {
 }
 
 // StrUnsignedDecimalLiteral: (digits [. digits?] | . digits) ([eE] [+-]? digits)?
+#[cfg(not(target_arch = "wasm32"))]
 fn is_decimal_literal(b: &[u8]) -> bool {
     let mut i = 0;
     let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -287,6 +311,14 @@ pub fn truthy(v: &Value) -> bool {
 }
 
 /// Compares strings the way JavaScript does: by UTF-16 code units.
+///
+/// ```
+/// use slotwise::rules::js::cmp_utf16;
+/// use core::cmp::Ordering;
+/// // U+FF61 sorts after U+1F600 in UTF-16 (0xD83D…), though before it by code point.
+/// assert_eq!(cmp_utf16("\u{ff61}", "\u{1f600}"), Ordering::Greater);
+/// assert_eq!(cmp_utf16("ab", "abc"), Ordering::Less);
+/// ```
 pub fn cmp_utf16(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
         return a.cmp(b);
@@ -389,38 +421,50 @@ pub fn padded_version(v: &Value) -> String {
         _ => "0",
     };
     let mut s = input.strip_prefix('v').unwrap_or(input);
-    // `\+.*$`: the first `+` with no line terminator after it, to the end.
+    // `\+.*$`: the first `+` with no line terminator after it, to the end. (Checked
+    // splitting and `get` below: no panicking string slicing, which would pull the
+    // panic message formatting into the wasm module.)
     let is_lt = |c: char| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}');
     for (i, c) in s.char_indices() {
-        if c == '+' && !s[i..].contains(is_lt) {
-            s = &s[..i];
+        if c == '+'
+            && let Some((head, tail)) = s.split_at_checked(i)
+            && !tail.contains(is_lt)
+        {
+            s = head;
             break;
         }
     }
-    let mut parts: Vec<&str> = s.split(['-', '.']).collect();
-    if parts.len() == 3 {
-        parts.push("~");
-    }
+    // Split on `-` and `.` (ASCII, so every cut is a char boundary), pad numeric parts,
+    // join with `-`; a plain `x.y.z` gets a fourth part `~`.
+    let cuts = s
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'-' | b'.'))
+        .map(|(i, _)| i)
+        .chain([s.len()]);
     let mut out = String::with_capacity(s.len() + 16);
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
+    let (mut start, mut parts) = (0, 0);
+    for end in cuts {
+        if parts > 0 {
             out.push('-');
         }
+        let p = s.get(start..end).unwrap_or_default();
         if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) {
             for _ in p.len()..5 {
                 out.push(' ');
             }
         }
         out.push_str(p);
+        start = end + 1;
+        parts += 1;
+    }
+    if parts == 3 {
+        out.push_str("-~");
     }
     out
 }
 
-/// JavaScript `toLowerCase` (full Unicode lowercase mapping).
+/// JavaScript `toLowerCase` (full Unicode lowercase mapping): [`crate::host::to_lower`].
 pub fn lower(s: &str) -> String {
-    if s.is_ascii() {
-        s.to_ascii_lowercase()
-    } else {
-        s.to_lowercase()
-    }
+    crate::host::to_lower(s)
 }

@@ -4,22 +4,24 @@
 //! decoded (serialization stores only the source and the flag), so evaluation never
 //! meets an invalid pattern. Matching is unanchored, like JavaScript's `RegExp.test`.
 //!
-//! Engine: `regex-lite` on every target for now. GrowthBook authors write JavaScript
-//! regexes; the common subset (classes, alternation, anchors, quantifiers, groups)
-//! behaves the same, but look-around and back-references are rejected at build time.
-//! The wasm build will later switch the private `engine` module to the host's `RegExp` (js-sys); only this
-//! module changes then.
+//! Engine: [`crate::host::Regex`] — `regex-lite` natively, the host's `RegExp` (flags
+//! `""` or `"i"`, exactly GrowthBook's engine) in wasm, compiled once per decoded
+//! pattern. GrowthBook authors write JavaScript regexes; the compiler (native, at build
+//! time) accepts only the subset both engines read the same way ([`js_compatible`], then
+//! `regex-lite`): classes, alternation, anchors, quantifiers, groups. Look-around and
+//! back-references are rejected at build time.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
+use crate::host::Regex;
 
 /// A compiled, validated pattern with its source.
 #[derive(Clone)]
 pub struct Pattern {
     source: String,
     insensitive: bool,
-    re: engine::Compiled,
+    re: Regex,
 }
 
 impl Pattern {
@@ -32,7 +34,7 @@ impl Pattern {
     /// assert!(Pattern::new("???***[)", false).is_err());
     /// ```
     pub fn new(source: &str, insensitive: bool) -> Result<Pattern, Error> {
-        let re = engine::compile(source, insensitive)
+        let re = Regex::new(source, insensitive)
             .ok_or(Error::new(ErrorKind::Invalid, "invalid regular expression"))?;
         Ok(Pattern {
             source: source.into(),
@@ -43,7 +45,7 @@ impl Pattern {
 
     /// Whether the pattern matches anywhere in `haystack`.
     pub fn is_match(&self, haystack: &str) -> bool {
-        engine::is_match(&self.re, haystack)
+        self.re.is_match(haystack)
     }
 
     /// The pattern as written.
@@ -59,11 +61,13 @@ impl Pattern {
 
 /// Refuses pattern syntax that JavaScript's `RegExp` (no `u` flag, GrowthBook's
 /// engine) and the Rust engine would read differently, so a pattern that builds
-/// behaves the same natively and, later, through the host's `RegExp` in wasm:
+/// behaves the same natively and through the host's `RegExp` in wasm (natively, `.`
+/// and `\s`/`\S` are rewritten to JavaScript's meaning: see `crate::host`):
 /// inline flags and `(?P<…>)` (errors in JavaScript), letter escapes other than
 /// `\d \D \w \W \s \S \b \B \n \r \t \f \v \x \u` (JavaScript reads `\A` as `A`),
-/// `\u{…}`, `\<`/`\>`, `[` inside a class (`[[:alpha:]]` is a POSIX class only in
-/// Rust) and, when case-insensitive, non-ASCII letters (case folding differs).
+/// `\x{…}`, `\u{…}`, `\<`/`\>`, `\S` inside a class, `[` inside a class
+/// (`[[:alpha:]]` is a POSIX class only in Rust) and, when case-insensitive, non-ASCII
+/// letters (case folding differs).
 /// What remains — classes, alternation, anchors, groups, quantifiers — means the same.
 ///
 /// ```
@@ -71,6 +75,10 @@ impl Pattern {
 /// assert!(js_compatible(r"^(mobile|tablet)\b", true).is_ok());
 /// assert!(js_compatible(r"(?i)mobile", false).is_err());
 /// assert!(js_compatible(r"\Astart", false).is_err());
+/// assert!(js_compatible(r"\x41", false).is_ok());
+/// assert!(js_compatible(r"\x{41}", false).is_err());
+/// assert!(js_compatible(r"[^\s,]", false).is_ok());
+/// assert!(js_compatible(r"[a\S]", false).is_err());
 /// ```
 pub fn js_compatible(source: &str, insensitive: bool) -> Result<(), &'static str> {
     let b = source.as_bytes();
@@ -83,10 +91,15 @@ pub fn js_compatible(source: &str, insensitive: bool) -> Result<(), &'static str
                     return Err("trailing backslash");
                 };
                 match next {
-                    b'd' | b'D' | b'w' | b'W' | b's' | b'S' | b'n' | b'r' | b't' | b'f' | b'v'
-                    | b'x' => {}
-                    b'b' | b'B' if b.get(i + 2) != Some(&b'{') => {}
-                    b'u' if b.get(i + 2) != Some(&b'{') => {}
+                    // Natively `\S` is rewritten to a negated class (Unicode white space
+                    // as in JavaScript), which cannot sit inside another class.
+                    b'S' if in_class => {
+                        return Err("\\S inside a character class: use a negated class");
+                    }
+                    b'd' | b'D' | b'w' | b'W' | b's' | b'S' | b'n' | b'r' | b't' | b'f' | b'v' => {}
+                    // `\x{41}` and `\u{41}` are code points in Rust, but `x`/`u` repeated
+                    // 41 times in JavaScript without the `u` flag.
+                    b'b' | b'B' | b'x' | b'u' if b.get(i + 2) != Some(&b'{') => {}
                     b'<' | b'>' => return Err("\\< and \\> mean different things in JavaScript"),
                     c if c.is_ascii_punctuation() => {}
                     c if c.is_ascii_digit() => return Err("back-references are not supported"),
@@ -147,47 +160,12 @@ impl Serialize for Pattern {
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (source, insensitive) = <(String, bool)>::deserialize(d)?;
-        let re = engine::compile(&source, insensitive)
+        let re = Regex::new(&source, insensitive)
             .ok_or_else(|| serde::de::Error::custom("invalid regular expression"))?;
         Ok(Pattern {
             source,
             insensitive,
             re,
         })
-    }
-}
-
-/// The matching engine. Native: `regex-lite`.
-#[cfg(not(target_arch = "wasm32"))]
-mod engine {
-    pub(super) type Compiled = regex_lite::Regex;
-
-    pub(super) fn compile(source: &str, insensitive: bool) -> Option<Compiled> {
-        regex_lite::RegexBuilder::new(source)
-            .case_insensitive(insensitive)
-            .build()
-            .ok()
-    }
-
-    pub(super) fn is_match(re: &Compiled, haystack: &str) -> bool {
-        re.is_match(haystack)
-    }
-}
-
-/// The matching engine on wasm32: the same `regex-lite` for now (a documented fallback);
-/// to be replaced by the host's `RegExp` through js-sys.
-#[cfg(target_arch = "wasm32")]
-mod engine {
-    pub(super) type Compiled = regex_lite::Regex;
-
-    pub(super) fn compile(source: &str, insensitive: bool) -> Option<Compiled> {
-        regex_lite::RegexBuilder::new(source)
-            .case_insensitive(insensitive)
-            .build()
-            .ok()
-    }
-
-    pub(super) fn is_match(re: &Compiled, haystack: &str) -> bool {
-        re.is_match(haystack)
     }
 }

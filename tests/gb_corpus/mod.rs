@@ -1,5 +1,5 @@
 //! The GrowthBook test-vector corpus in binary form (`SWT1`), shared by the native
-//! tests and, later, the wasm tests (which cannot read JSON or the shared directory:
+//! tests and the wasm tests (`tests/wasm_rules.rs`) (which cannot read JSON or the shared directory:
 //! they `include_bytes!` the committed file and decode it with these types).
 //!
 //! Layout: `b"SWT1"`, version byte 1, then postcard of [`Corpus`]; field order below is
@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use slotwise::rules::{Cond, SavedGroups, Value};
 
 pub const MAGIC: [u8; 4] = *b"SWT1";
-pub const VERSION: u8 = 1;
+/// 2: adds the `run` (assignment) section.
+pub const VERSION: u8 = 2;
 /// Where the committed corpus lives, relative to the package root.
 pub const PATH: &str = "tests/corpus/growthbook.swt";
 
@@ -24,6 +25,7 @@ pub struct Corpus {
     pub choose_variation: Vec<ChooseVariationCase>,
     pub namespaces: Vec<NamespaceCase>,
     pub equal_weights: Vec<EqualWeightsCase>,
+    pub runs: Vec<RunCase>,
 }
 
 /// Order: name, cond, groups, doc, expected.
@@ -81,6 +83,77 @@ pub struct NamespaceCase {
 pub struct EqualWeightsCase {
     pub n: i32,
     pub expected: Vec<f64>,
+}
+
+/// A `run` case that only exercises assignment (+ `condition`); cases using
+/// engine-level keys (forcing, QA mode, URL targeting…) are not stored.
+/// Order: name, key, seed, hash_version, variations, coverage, weights, ranges,
+/// namespace, condition, groups, attributes, hash_attribute, expected_value,
+/// in_experiment, hash_used.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunCase {
+    pub name: String,
+    pub key: String,
+    pub seed: Option<String>,
+    /// `hashVersion` (absent: 1).
+    pub hash_version: u32,
+    pub variations: Vec<Value>,
+    pub coverage: Option<f64>,
+    pub weights: Option<Vec<f64>>,
+    pub ranges: Option<Vec<(f64, f64)>>,
+    /// (namespace id, start, end).
+    pub namespace: Option<(String, f64, f64)>,
+    /// Compiled (GrowthBook dialect) against `groups`.
+    pub condition: Option<Cond>,
+    pub groups: SavedGroups,
+    pub attributes: Value,
+    /// `hashAttribute` (absent: "id").
+    pub hash_attribute: String,
+    pub expected_value: Value,
+    pub in_experiment: bool,
+    pub hash_used: bool,
+}
+
+/// GrowthBook's `runExperiment` restricted to assignment: the hash value is
+/// `String(attributes[hashAttribute])` when truthy, the condition gates, then
+/// [`slotwise::experiment::assign`]; returns (value, in experiment, hash used).
+pub fn run_case(c: &RunCase) -> (Option<Value>, bool, bool) {
+    use slotwise::experiment::{Experiment, Namespace, assign};
+    use slotwise::rules::js;
+    let id = c.attributes.path(&[c.hash_attribute.as_str()]);
+    let hash_value = if js::truthy(&id) {
+        js::to_string(&id)
+    } else {
+        String::new()
+    };
+    let passes = c
+        .condition
+        .as_ref()
+        .is_none_or(|cond| cond.eval(&c.attributes, &c.groups));
+    let experiment = Experiment {
+        key: &c.key,
+        seed: c.seed.as_deref(),
+        hash_version: c.hash_version,
+        num_variations: c.variations.len(),
+        coverage: c.coverage,
+        weights: c.weights.as_deref(),
+        ranges: c.ranges.as_deref(),
+        namespace: c.namespace.as_ref().map(|(id, start, end)| Namespace {
+            id,
+            start: *start,
+            end: *end,
+        }),
+    };
+    let bucket = if passes {
+        assign(&experiment, &hash_value)
+    } else {
+        None
+    };
+    let value = match bucket {
+        Some(b) => c.variations.get(b.variation).cloned(),
+        None => c.variations.first().cloned(),
+    };
+    (value, bucket.is_some(), bucket.is_some())
 }
 
 /// GrowthBook's test rounding: `Math.floor(n * 1e8) / 1e8`.
@@ -184,6 +257,20 @@ pub fn run(corpus: &Corpus) -> Vec<(&'static str, usize, Vec<String>)> {
                     .map(round)
                     .collect();
                 (c.n.to_string(), got == c.expected)
+            })
+            .collect(),
+    );
+    tally(
+        "run (assignment)",
+        corpus
+            .runs
+            .iter()
+            .map(|c| {
+                let (value, in_exp, hash_used) = run_case(c);
+                let ok = value.as_ref() == Some(&c.expected_value)
+                    && in_exp == c.in_experiment
+                    && hash_used == c.hash_used;
+                (c.name.clone(), ok)
             })
             .collect(),
     );

@@ -68,6 +68,8 @@ pub fn run() -> Result<(), String> {
                 "wasm32-unknown-unknown",
                 "--test",
                 "wasm",
+                "--test",
+                "wasm_rules",
             ],
         );
         c.env(
