@@ -41,6 +41,8 @@ pub fn run() -> Result<(), String> {
             "--lib",
             "--test",
             "wasm",
+            "--test",
+            "wasm_rules",
             "--features",
             "edge",
             "--target",
