@@ -531,7 +531,7 @@ impl Engine {
                 }
             }
         }
-        ranked.sort_by(|a, b| {
+        crate::sort::sort_by(&mut ranked, |a, b| {
             b.0.score
                 .total_cmp(&a.0.score)
                 .then(a.0.item.cmp(&b.0.item))

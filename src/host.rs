@@ -79,6 +79,32 @@ pub fn regexes_compiled() -> u32 {
     COMPILED.with(core::cell::Cell::get)
 }
 
+/// `Math.log(x)`: natural logarithm (libm natively, the host's `Math` in wasm, which
+/// keeps ~9 KB of libm out of the module; results may differ in the last bit across
+/// hosts, which only exploration noise and affinity decay use).
+pub fn ln(x: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Math::log(x);
+    #[cfg(not(target_arch = "wasm32"))]
+    x.ln()
+}
+
+/// `Math.cos(x)`.
+pub fn cos(x: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Math::cos(x);
+    #[cfg(not(target_arch = "wasm32"))]
+    x.cos()
+}
+
+/// `Math.pow(x, y)`.
+pub fn pow(x: f64, y: f64) -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::Math::pow(x, y);
+    #[cfg(not(target_arch = "wasm32"))]
+    x.powf(y)
+}
+
 std::thread_local! {
     static COMPILED: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
 }

@@ -489,11 +489,14 @@ pub fn top_n(list: &mut Vec<Scored>, n: usize) {
         list.clear();
         return;
     }
+    // Natively, partition first (fast for long lists); in wasm, one small sort.
+    #[cfg(not(target_arch = "wasm32"))]
     if list.len() > n {
         list.select_nth_unstable_by(n - 1, rank_order);
         list.truncate(n);
     }
-    list.sort_unstable_by(rank_order);
+    crate::sort::sort_by(list, rank_order);
+    list.truncate(n);
 }
 
 impl Scorer {
@@ -730,7 +733,7 @@ impl Rng {
     /// Standard normal (Box–Muller).
     pub fn normal(&mut self) -> f64 {
         let (u, v) = (self.unit(), self.unit());
-        (-2.0 * u.ln()).sqrt() * (2.0 * core::f64::consts::PI * v).cos()
+        (-2.0 * crate::host::ln(u)).sqrt() * crate::host::cos(2.0 * core::f64::consts::PI * v)
     }
 
     /// Gamma(shape, 1) (Marsaglia–Tsang; boosted for shape < 1).
@@ -740,18 +743,19 @@ impl Rng {
         }
         if shape < 1.0 {
             let u = self.unit();
-            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+            return self.gamma(shape + 1.0) * crate::host::pow(u, 1.0 / shape);
         }
         let d = shape - 1.0 / 3.0;
         let c = 1.0 / (9.0 * d).sqrt();
         for _ in 0..64 {
             let x = self.normal();
-            let v = (1.0 + c * x).powi(3);
+            let t = 1.0 + c * x;
+            let v = t * t * t;
             if v <= 0.0 {
                 continue;
             }
             let u = self.unit();
-            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            if crate::host::ln(u) < 0.5 * x * x + d - d * v + d * crate::host::ln(v) {
                 return d * v;
             }
         }
@@ -790,7 +794,7 @@ pub fn explore(ranked: &mut [Scored], prior: impl Fn(u32) -> f32, seed: u64, str
         let theta = rng.beta(1.0 + p * 10.0, 1.0 + (1.0 - p) * 10.0);
         s.score += strength * theta as f32;
     }
-    ranked.sort_unstable_by(rank_order);
+    crate::sort::sort_by(ranked, rank_order);
 }
 
 #[cfg(test)]

@@ -527,11 +527,13 @@ impl Session {
 
 /// Strongest first; ties by category: the canonical order [`decode`] checks.
 fn sort_affinities(affinities: &mut [CategoryAffinity]) {
-    affinities.sort_by(|a, b| b.score.cmp(&a.score).then(a.category.cmp(&b.category)));
+    crate::sort::sort_by(affinities, |a, b| {
+        b.score.cmp(&a.score).then(a.category.cmp(&b.category))
+    });
 }
 
 fn decay(age_min: u32) -> f32 {
-    (-(age_min as f32) / AFFINITY_HALF_LIFE_MIN).exp2()
+    crate::host::pow(2.0, -f64::from(age_min) / f64::from(AFFINITY_HALF_LIFE_MIN)) as f32
 }
 
 #[derive(Serialize, Deserialize)]

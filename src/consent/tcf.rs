@@ -169,7 +169,7 @@ impl VendorSet {
     }
 
     fn from_ranges(max_vendor_id: u16, mut ranges: Vec<(u16, u16)>) -> VendorSet {
-        ranges.sort_unstable();
+        crate::sort::sort_by(&mut ranges, |a, b| a.cmp(b));
         let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
         for (start, end) in ranges {
             match merged.last_mut() {
