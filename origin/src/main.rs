@@ -85,6 +85,15 @@ enum SnippetCommand {
         /// The claims JSON file.
         claims: PathBuf,
     },
+    /// Sign the typical claims (see `slotwise sizes`) for a site, valid for an hour.
+    Typical {
+        /// The secret key file from `slotwise keys generate`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The site the snippet is for.
+        #[arg(long)]
+        audience: String,
+    },
     /// Verify a token; prints its claims as JSON, or the error code.
     Verify {
         /// Public key files for the key ring (repeat for rotation).
@@ -188,6 +197,12 @@ fn run(cli: Cli) -> Result<(), String> {
             command: SnippetCommand::Sign { key, claims },
         } => {
             println!("{}", snippet_cmd::sign(&key, &claims)?);
+            Ok(())
+        }
+        Command::Snippet {
+            command: SnippetCommand::Typical { key, audience },
+        } => {
+            println!("{}", snippet_cmd::typical(&key, &audience, now_unix())?);
             Ok(())
         }
         Command::Snippet {

@@ -42,6 +42,16 @@ pub fn sign(key_path: &Path, claims_path: &Path) -> Result<String, String> {
     Ok(profile::sign(&claims, &key.secret))
 }
 
+/// Signs the typical claims (as `slotwise sizes` measures them) for `audience`, valid
+/// for an hour from `now`: a realistic token for benchmarks and demos.
+pub fn typical(key_path: &Path, audience: &str, now: u64) -> Result<String, String> {
+    let key = keys::read_secret(key_path)?;
+    let mut claims = Claims::typical(now);
+    claims.audience = audience.into();
+    claims.key_id = key.kid;
+    Ok(profile::sign(&claims, &key.secret))
+}
+
 /// Verifies a token against a key ring; returns the claims as pretty JSON, or the
 /// error's stable code and detail.
 pub fn verify(ring: &KeyRing, token: &str, now: u64, audience: &str) -> Result<String, String> {

@@ -7,6 +7,7 @@
 //! | `test`  | setup, then every check and test suite (what CI runs) |
 //! | `demo`  | builds and serves `www/` on localhost |
 //! | `eval`  | the offline evaluation of the model on ../shared/data/sessions (release build) |
+//! | `bench-snippet` | snippet verify + decode time in Node and workerd (bench/snippet) |
 
 mod build;
 mod demo;
@@ -39,6 +40,67 @@ fn eval(args: &[String]) -> Result<(), String> {
     util::exec(c)
 }
 
+/// Signs a typical snippet with a fresh key and times verify + decode in Node and
+/// workerd (bench/snippet/bench.mjs).
+fn bench_snippet() -> Result<(), String> {
+    let pkg = build::run()?;
+    let dir = util::root().join("target/bench-snippet");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let cli = |args: &[&str]| -> Result<String, String> {
+        let mut all = vec![
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "slotwise-origin",
+            "--",
+        ];
+        all.extend_from_slice(args);
+        let out = util::cmd("cargo", &all)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let dir_s = build::path_str(&dir)?;
+    let generated = cli(&["keys", "generate", "--out-dir", dir_s, "--kid", "bench"])?;
+    let public = generated
+        .lines()
+        .find_map(|l| l.strip_prefix("public "))
+        .ok_or("keys generate printed no public key")?
+        .trim()
+        .to_string();
+    let secret = dir.join("bench.secret.json");
+    let token = cli(&[
+        "snippet",
+        "typical",
+        "--key",
+        build::path_str(&secret)?,
+        "--audience",
+        "shop.example",
+    ])?;
+    std::fs::write(dir.join("token.txt"), token.trim()).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("keys.json"),
+        format!("{{\"bench\": \"{public}\"}}"),
+    )
+    .map_err(|e| e.to_string())?;
+    util::exec(util::cmd(
+        "node",
+        &[
+            "bench/snippet/bench.mjs",
+            build::path_str(&pkg)?,
+            "tests/fixtures/shop.swb",
+            build::path_str(&dir.join("token.txt"))?,
+            build::path_str(&dir.join("keys.json"))?,
+            build::path_str(&dir.join("worker"))?,
+        ],
+    ))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -47,6 +109,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(),
         Some("demo") => demo::run(&args[1..]),
         Some("eval") => eval(&args[1..]),
+        Some("bench-snippet") => bench_snippet(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
