@@ -56,11 +56,13 @@ pub enum Reason {
     Popular = 8,
     /// A rule with its own sentence made the item eligible.
     Rule = 9,
+    /// The slot reached its frequency cap: the default shows.
+    Capped = 10,
 }
 
 impl Reason {
     /// Every reason, indexed by its discriminant.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::Default,
         Reason::UnknownSlot,
         Reason::Holdout,
@@ -71,6 +73,7 @@ impl Reason {
         Reason::Recommended,
         Reason::Popular,
         Reason::Rule,
+        Reason::Capped,
     ];
 
     /// The reason with discriminant `n`, if any.
@@ -91,6 +94,7 @@ impl Reason {
             Reason::Recommended => "recommended",
             Reason::Popular => "popular",
             Reason::Rule => "rule",
+            Reason::Capped => "capped",
         }
     }
 
@@ -110,6 +114,7 @@ impl Reason {
             Reason::Recommended => "Recommended from what you looked at.",
             Reason::Popular => "Popular right now.",
             Reason::Rule => "Chosen for pages like this one.",
+            Reason::Capped => "You have seen this often enough; this is the standard content.",
         }
     }
 }
@@ -405,6 +410,11 @@ impl Engine {
         let slot = &self.bundle.slots[index];
         let visitor = &request.visitor;
 
+        // 1b. The slot's own frequency cap.
+        if self.capped(CapScope::Slot(index as u32), visitor) {
+            return self.show_default(d, Reason::Capped);
+        }
+
         // 2. Experiment.
         if let Some(e) = slot.experiment
             && let Some(exp) = self.bundle.experiments.get(e as usize)
@@ -580,24 +590,30 @@ impl Engine {
         if claims.is_some_and(|c| c.purchases.contains(&item)) {
             return true;
         }
+        self.capped(CapScope::Item(item), visitor)
+    }
+
+    /// Whether `scope` has reached one of its frequency caps: impressions on this
+    /// device (the session) plus, with consent, the snippet's cross-channel counters.
+    fn capped(&self, scope: CapScope, visitor: &Visitor<'_>) -> bool {
         if self.bundle.caps.is_empty() {
             return false;
         }
-        let category_scope = CapScope::Item(item);
+        let claims = visitor
+            .profile
+            .filter(|_| visitor.consent.personalization)
+            .map(VerifiedSnippet::claims);
+        let (counters, at) = claims.map_or((&[][..], 0), |c| (&c.counters[..], c.issued_at));
         self.bundle
             .caps
             .iter()
-            .filter(|c| c.scope == category_scope)
-            .any(|cap| {
-                let (counters, at) =
-                    claims.map_or((&[][..], 0), |c| (&c.counters[..], c.issued_at));
-                match session {
-                    Some(s) => cap.count(s, counters, at, visitor.now) >= u32::from(cap.limit),
-                    None => counters
-                        .iter()
-                        .filter(|c| c.scope == cap.scope)
-                        .any(|c| c.count >= cap.limit),
-                }
+            .filter(|c| c.scope == scope)
+            .any(|cap| match visitor.session {
+                Some(s) => cap.count(s, counters, at, visitor.now) >= u32::from(cap.limit),
+                None => counters
+                    .iter()
+                    .filter(|c| c.scope == cap.scope)
+                    .any(|c| c.count >= cap.limit),
             })
     }
 

@@ -12,6 +12,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::bundle;
+use crate::caps::CapScope;
 use crate::consent::Consent;
 use crate::decide::{self, Reason, Request};
 use crate::error::Error;
@@ -160,7 +161,7 @@ impl Engine {
         seed_hi: u32,
         seed_lo: u32,
         context: &[u8],
-        visitor: &Visitor,
+        visitor: &mut Visitor,
         now: f64,
     ) -> Vec<u32> {
         let names: Vec<&str> = slots.split(',').collect();
@@ -181,7 +182,24 @@ impl Engine {
                 now: secs(now),
             },
         };
-        flatten(&self.0.decide(&request))
+        let decisions = self.0.decide(&request);
+        let out = flatten(&decisions);
+        // What was shown counts against frequency caps (in memory; stored with consent).
+        let shown: Vec<CapScope> = decisions
+            .iter()
+            .filter(|d| !d.items.is_empty())
+            .flat_map(|d| {
+                d.slot_index
+                    .map(CapScope::Slot)
+                    .into_iter()
+                    .chain(d.items.iter().map(|&i| CapScope::Item(i)))
+            })
+            .collect();
+        drop(decisions);
+        if !shown.is_empty() {
+            visitor.session.record_impression(&shown, secs(now));
+        }
+        out
     }
 
     /// The content at `index` as a plain object (fields that are absent are omitted).

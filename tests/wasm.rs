@@ -29,8 +29,8 @@ fn field(obj: &JsValue, key: &str) -> JsValue {
 #[wasm_bindgen_test]
 fn decides_the_fixture() {
     let engine = Engine::from_bytes(SHOP).unwrap();
-    let visitor = Visitor::new(&engine, 1, 2, 1_700_000_000.0);
-    let flat = engine.decide("hero,nope,offer", 1, 2, &[], &visitor, 1_700_000_000.0);
+    let mut visitor = Visitor::new(&engine, 1, 2, 1_700_000_000.0);
+    let flat = engine.decide("hero,nope,offer", 1, 2, &[], &mut visitor, 1_700_000_000.0);
     // Records: [slot+1, content+1, reason, because+1, exp+1, var+1, id hi, id lo,
     //           n, items.., m, rules..]
     let mut at = 0;
@@ -68,7 +68,7 @@ fn a_tracked_session_changes_the_hero() {
     let mut visitor = Visitor::new(&engine, 3, 4, 1_700_000_000.0);
     visitor.track(&engine, 0, "", "running-shoes", 0, 1_700_000_000.0);
     visitor.track(&engine, 0, "sku-road-1", "", 0, 1_700_000_010.0);
-    let flat = engine.decide("hero", 5, 6, &[], &visitor, 1_700_000_020.0);
+    let flat = engine.decide("hero", 5, 6, &[], &mut visitor, 1_700_000_020.0);
     assert_eq!(reason_code(flat[2]), "rule");
     assert_eq!(flat[8], 1);
     assert_eq!(engine.item_id(flat[9]), "sku-trail-1");

@@ -191,3 +191,31 @@ test('node: consent from real TC strings (IAB encoder vectors), Consent Mode and
   assert.equal(opt.consent.measurement, true);
   assert.equal(opt.consent.personalization, false);
 });
+
+test('node: frequency caps count what was shown; assignments do not jump when consent comes', async () => {
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null });
+  const mobile = { slots: ['recs'], context: { device: 'mobile' } };
+  // The bag is capped at 2 impressions a day: shown twice, then the next candidates.
+  assert.equal(sw.decide(mobile).recs.items[0], 'sku-bag-1');
+  assert.equal(sw.decide(mobile).recs.items[0], 'sku-bag-1');
+  assert.ok(!sw.decide(mobile).recs.items.includes('sku-bag-1'));
+
+  // Without consent the visitor's id lives for the page; granting consent keeps it,
+  // so the experiment arm does not change, and the stored session carries it on.
+  const v = sw.visitor();
+  const before = v.decide({ slots: ['offer'] }).offer.variant;
+  assert.equal(before.experiment, 'offer-copy');
+  v.setConsent({ personalization: true });
+  assert.deepEqual(v.decide({ slots: ['offer'] }).offer.variant, before);
+  const resumed = sw.visitor({ session: v.sessionBytes(), consent: { personalization: true } });
+  assert.equal(resumed.id, v.id);
+  assert.deepEqual(resumed.decide({ slots: ['offer'] }).offer.variant, before);
+  // Both arms occur across visitors, with the reason matching the arm.
+  const arms = new Set();
+  for (let i = 0; i < 40; i++) {
+    const d = sw.visitor().decide({ slots: ['offer'] }).offer;
+    arms.add(d.variant.variation);
+    assert.equal(d.reason, d.variant.variation === 'control' ? 'control' : 'default');
+  }
+  assert.deepEqual([...arms].sort(), ['control', 'personalized']);
+});
