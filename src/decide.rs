@@ -218,6 +218,12 @@ pub struct Engine {
     /// The category vocabulary, in order of first appearance among items.
     categories: Vec<String>,
     scorer: Option<Scorer>,
+    /// Per slot: `(item, rule)` pairs of rules that name items, sorted, so a
+    /// candidate finds its rules by binary search instead of scanning every rule.
+    rules_by_item: Vec<Vec<(u32, u32)>>,
+    /// Per slot: rules that target every candidate (no item list).
+    rules_for_all: Vec<Vec<u32>>,
+    vocabulary: u32,
 }
 
 impl Engine {
@@ -242,12 +248,51 @@ impl Engine {
         } else {
             Scorer::new(&bundle.model, Some(&item_categories)).ok()
         };
-        Engine {
+        let mut rules_by_item = Vec::with_capacity(bundle.slots.len());
+        let mut rules_for_all = Vec::with_capacity(bundle.slots.len());
+        for slot in &bundle.slots {
+            let mut by_item = Vec::new();
+            let mut for_all = Vec::new();
+            for (r, rule) in slot.rules.iter().enumerate() {
+                if rule.items.is_empty() {
+                    for_all.push(r as u32);
+                }
+                by_item.extend(rule.items.iter().map(|&i| (i, r as u32)));
+            }
+            crate::sort::sort_by(&mut by_item, |a, b| a.cmp(b));
+            by_item.dedup();
+            rules_by_item.push(by_item);
+            rules_for_all.push(for_all);
+        }
+        let mut engine = Engine {
             bundle,
             item_categories,
             categories,
             scorer,
+            rules_by_item,
+            rules_for_all,
+            vocabulary: 0,
+        };
+        engine.vocabulary = engine.compute_vocabulary();
+        engine
+    }
+
+    /// The rules of slot `slot` that target `item`, in rule order.
+    fn rules_for(&self, slot: usize, item: u32) -> Vec<u32> {
+        let mut out: Vec<u32> = self.rules_for_all.get(slot).cloned().unwrap_or_default();
+        if let Some(pairs) = self.rules_by_item.get(slot) {
+            let start = pairs.partition_point(|p| p.0 < item);
+            out.extend(
+                pairs[start..]
+                    .iter()
+                    .take_while(|p| p.0 == item)
+                    .map(|p| p.1),
+            );
         }
+        if out.len() > 1 {
+            crate::sort::sort_by(&mut out, |a, b| a.cmp(b));
+        }
+        out
     }
 
     /// The bundle this engine decides with.
@@ -290,6 +335,10 @@ impl Engine {
     /// A fingerprint of the vocabulary (items and categories) that session and
     /// snippet indices refer to: state from another vocabulary is reset, not misread.
     pub fn vocabulary(&self) -> u32 {
+        self.vocabulary
+    }
+
+    fn compute_vocabulary(&self) -> u32 {
         let mut h: u32 = 0x811c_9dc5;
         let mut eat = |s: &str| {
             for b in s.bytes().chain([0]) {
@@ -771,12 +820,11 @@ impl SlotEval<'_, '_> {
         }
         let mut included: Option<Option<u32>> = Some(None);
         let mut any_include = false;
-        for r in 0..self.rules().len() {
-            let rule = &self.rules()[r];
-            if !rule.targets(item) {
+        for r in self.engine.rules_for(self.slot_index, item) {
+            let r = r as usize;
+            let Some(action) = self.rules().get(r).map(|rule| rule.action) else {
                 continue;
-            }
-            let action = rule.action;
+            };
             match action {
                 Action::Exclude if self.matches(r, page) => return None,
                 Action::Include => {

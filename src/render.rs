@@ -7,34 +7,27 @@
 //! No `format!`: this runs in wasm.
 
 use crate::bundle::Content;
-use crate::decide::{Decision, Engine, Request};
+use crate::decide::{Decision, Engine};
 
-/// Decides `request` and renders, for each slot that got content, the web fragment
-/// that fills it (every item of a list slot, in order): `(slot, html)` pairs in
-/// request order, and the decisions.
-pub fn web_fills<'a>(
-    engine: &'a Engine,
-    request: &Request<'a>,
-) -> (Vec<(String, String)>, Vec<Decision<'a>>) {
-    let decisions = engine.decide(request);
+/// For each decision that shows items (a personalized slot), the web fragment that
+/// fills it — every item of a list slot, in order: `(slot, html)` pairs. Decisions
+/// that show the slot's default are left out, so the page keeps its own markup.
+pub fn web_fills(engine: &Engine, decisions: &[Decision<'_>]) -> Vec<(String, String)> {
     let bundle = engine.bundle();
-    let fills = decisions
+    decisions
         .iter()
-        .filter_map(|d| {
-            let html = if d.items.len() > 1 {
-                d.items
-                    .iter()
-                    .filter_map(|&i| bundle.items.get(i as usize))
-                    .filter_map(|item| bundle.content.get(item.content as usize))
-                    .map(web_html)
-                    .collect()
-            } else {
-                web_html(d.content?)
-            };
-            Some((d.slot.to_string(), html))
+        .filter(|d| !d.items.is_empty())
+        .map(|d| {
+            let html = d
+                .items
+                .iter()
+                .filter_map(|&i| bundle.items.get(i as usize))
+                .filter_map(|item| bundle.content.get(item.content as usize))
+                .map(web_html)
+                .collect();
+            (d.slot.to_string(), html)
         })
-        .collect();
-    (fills, decisions)
+        .collect()
 }
 
 /// The web fragment for `content`:

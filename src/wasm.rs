@@ -164,6 +164,24 @@ impl Engine {
         visitor: &mut Visitor,
         now: f64,
     ) -> Vec<u32> {
+        self.run(slots, seed_hi, seed_lo, context, visitor, now, |_, d| {
+            flatten(d)
+        })
+    }
+
+    /// Decides, hands the decisions to `f`, then records what was shown in the
+    /// visitor's session (frequency caps: in memory; stored only with consent).
+    #[allow(clippy::too_many_arguments)]
+    fn run<R>(
+        &self,
+        slots: &str,
+        seed_hi: u32,
+        seed_lo: u32,
+        context: &[u8],
+        visitor: &mut Visitor,
+        now: f64,
+        f: impl FnOnce(&decide::Engine, &[decide::Decision]) -> R,
+    ) -> R {
         let names: Vec<&str> = slots.split(',').collect();
         let context = if context.is_empty() {
             Value::Null
@@ -183,8 +201,7 @@ impl Engine {
             },
         };
         let decisions = self.0.decide(&request);
-        let out = flatten(&decisions);
-        // What was shown counts against frequency caps (in memory; stored with consent).
+        let result = f(&self.0, &decisions);
         let shown: Vec<CapScope> = decisions
             .iter()
             .filter(|d| !d.items.is_empty())
@@ -199,7 +216,7 @@ impl Engine {
         if !shown.is_empty() {
             visitor.session.record_impression(&shown, secs(now));
         }
-        out
+        result
     }
 
     /// The content at `index` as a plain object (fields that are absent are omitted).
@@ -508,13 +525,22 @@ pub struct PageRewriter {
 #[cfg(feature = "edge")]
 #[wasm_bindgen]
 impl Engine {
-    /// Decides every slot of the bundle and returns a rewriter that fills them.
+    /// Decides every slot of the bundle for `visitor` (page context as in `decide`)
+    /// and returns a rewriter that fills the slots that got personalized content;
+    /// slots that show their default keep the page's own markup.
     #[wasm_bindgen(js_name = rewritePage)]
-    pub fn rewrite_page(&self, seed_hi: u32, seed_lo: u32) -> PageRewriter {
-        let names = self.0.slot_names();
-        let seed = (u64::from(seed_hi) << 32) | u64::from(seed_lo);
-        let (fills, decisions) = crate::render::web_fills(&self.0, &Request::new(&names, seed));
-        let flat = flatten(&decisions);
+    pub fn rewrite_page(
+        &self,
+        seed_hi: u32,
+        seed_lo: u32,
+        context: &[u8],
+        visitor: &mut Visitor,
+        now: f64,
+    ) -> PageRewriter {
+        let names = self.0.slot_names().join(",");
+        let (flat, fills) = self.run(&names, seed_hi, seed_lo, context, visitor, now, |e, d| {
+            (flatten(d), crate::render::web_fills(e, d))
+        });
         let lookup = move |slot: &str| {
             fills
                 .iter()

@@ -5,6 +5,15 @@
 // Failure isolation: whatever goes wrong on Slotwise's side (no bundle, a bad one, a
 // trap in wasm), the origin response goes out untouched, with the reason in the
 // `x-slotwise` header. Slotwise never turns an origin 200 into an error.
+//
+// Per request it reads: consent from the `sw_consent` cookie (granted purposes,
+// comma-separated), the IAB `euconsent-v2` cookie and the `Sec-GPC` header; with
+// personalization consent, the session from `sw_session` and the profile snippet from
+// `sw_profile` (verified against `env.SLOTWISE_KEYS`, JSON `{ kid: public key }`);
+// and the page context: path, device class from the user agent, country/region when
+// the platform provides them (`request.cf`), language. The updated session goes back
+// in `sw_session` (HttpOnly, Secure, SameSite=Lax) only with consent; without it a
+// stored session cookie is deleted. Personalized responses are `private`.
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
@@ -36,10 +45,22 @@ export function createHandler(Slotwise) {
     const source = bundleSource(env, options);
     if (source == null) return withReason(upstream, 'no_bundle_configured');
     let rewriter;
+    let visitor;
+    const cookies = parseCookies(request.headers.get('cookie'));
     try {
       const sw = await load(source);
       if (sw.error) return withReason(upstream, sw.error.code);
-      rewriter = sw.pageRewriter();
+      const consent = {
+        ...grantedPurposes(cookies.sw_consent),
+        tcf: cookies['euconsent-v2'],
+        gpc: request.headers.get('sec-gpc') === '1',
+      };
+      const session = cookies.sw_session ? fromBase64url(cookies.sw_session) : null;
+      visitor = sw.visitor({ session, consent });
+      if (visitor.consent.personalization && cookies.sw_profile) {
+        await visitor.useSnippet(cookies.sw_profile, { keys: parseKeys(options.keys ?? env.SLOTWISE_KEYS) });
+      }
+      rewriter = visitor._pageRewriter(requestContext(request));
       if (!rewriter) return withReason(upstream, 'no_rewriter');
     } catch {
       return withReason(upstream, 'internal');
@@ -47,7 +68,14 @@ export function createHandler(Slotwise) {
     const headers = new Headers(upstream.headers);
     headers.delete('content-length'); // the length changes; the runtime streams chunked
     headers.set('cache-control', 'private');
+    headers.append('vary', 'Cookie');
     headers.set(REASON_HEADER, 'filled');
+    const stored = visitor.sessionBytes(); // empty without personalization consent
+    if (stored.length) {
+      headers.append('set-cookie', `sw_session=${toBase64url(stored)}; Path=/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax`);
+    } else if (cookies.sw_session) {
+      headers.append('set-cookie', 'sw_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax');
+    }
     return new Response(upstream.body.pipeThrough(fillSlots(rewriter)), {
       status: upstream.status,
       statusText: upstream.statusText,
@@ -56,6 +84,71 @@ export function createHandler(Slotwise) {
   }
 
   return { handle, handler: { fetch: (request, env, ctx) => handle(request, env, ctx) } };
+}
+
+const MAX_COOKIE = 4096;
+
+/** `name=value` pairs of a Cookie header (bounded; malformed pairs are skipped). */
+function parseCookies(header) {
+  const out = {};
+  if (!header || header.length > 16384) return out;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (value.length <= MAX_COOKIE && !(name in out)) out[name] = value;
+  }
+  return out;
+}
+
+/** `sw_consent=personalization,measurement` → explicit choices (absent: unset). */
+function grantedPurposes(value) {
+  if (typeof value !== 'string') return {};
+  const granted = new Set(decodeURIComponent(value).split(',').map((s) => s.trim()));
+  const answer = (p) => (granted.has(p) ? true : granted.has(`-${p}`) ? false : undefined);
+  return { personalization: answer('personalization'), measurement: answer('measurement'), advertising: answer('advertising') };
+}
+
+function parseKeys(keys) {
+  if (!keys) return {};
+  if (typeof keys === 'object') return keys;
+  try {
+    return JSON.parse(keys);
+  } catch {
+    return {};
+  }
+}
+
+function fromBase64url(text) {
+  try {
+    const s = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function toBase64url(bytes) {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Coarse page context from the request: nothing that identifies the visitor. */
+function requestContext(request) {
+  const url = new URL(request.url);
+  const ua = request.headers.get('user-agent') ?? '';
+  const device = /iPad|Tablet|Android(?!.*Mobile)/i.test(ua) ? 'tablet' : /Mobi|iPhone|Android/i.test(ua) ? 'mobile' : 'desktop';
+  const cf = request.cf ?? {};
+  const language = (request.headers.get('accept-language') ?? '').split(',')[0].split(';')[0].trim().toLowerCase();
+  const context = { path: url.pathname, device };
+  if (language) context.language = language;
+  if (typeof cf.country === 'string') context.country = cf.country;
+  if (typeof cf.region === 'string') context.region = cf.region;
+  return context;
 }
 
 /** Fetches the page from `origin` (same path and query), or the request itself. */

@@ -292,6 +292,17 @@ export function createSlotwise(wasm, init) {
       return this.#sw._decide(request, this.#visitor);
     }
 
+    /**
+     * @internal (edge builds) Decides every slot of the bundle for this visitor and
+     * returns a streaming rewriter that fills the personalized ones, or null.
+     */
+    _pageRewriter(context) {
+      const engine = this.#sw._engine;
+      if (!engine || !this.#visitor || typeof engine.rewritePage !== 'function') return null;
+      const [hi, lo] = seed();
+      return engine.rewritePage(hi, lo, encodeContext(context), this.#visitor, nowSecs());
+    }
+
     /** The stored form of the session (empty without personalization consent). */
     sessionBytes() {
       return this.#visitor ? this.#visitor.toBytes() : new Uint8Array(0);
@@ -491,16 +502,6 @@ export function createSlotwise(wasm, init) {
       const data = decision && explainData.get(decision);
       if (data && this.#engine) return { code, text: this.#engine.explain(data[0], data[1], data[2]) };
       return { code, text: JS_REASONS[code] ?? '' };
-    }
-
-    /**
-     * @internal (edge builds) A streaming rewriter that fills this page's slots, or
-     * null when there is no engine or the module has no rewriter.
-     */
-    pageRewriter() {
-      if (!this.#engine || typeof this.#engine.rewritePage !== 'function') return null;
-      const [hi, lo] = seed();
-      return this.#engine.rewritePage(hi, lo);
     }
 
     #itemId(index) {

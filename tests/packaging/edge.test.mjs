@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
-import { handle } from 'slotwise/worker';
+import { handle, Slotwise } from 'slotwise/worker';
 import { here, fixtureBytes, serve } from './helpers.mjs';
 
 const HERO = '<a class="slotwise-item" href="/c/new"><img class="slotwise-image" src="/img/hero-autumn.svg" alt="Autumn collection"><strong class="slotwise-title">Autumn collection</strong><span class="slotwise-body">New season, new trails.</span><span class="slotwise-cta">Shop now</span></a>';
@@ -24,8 +24,12 @@ const page = (hero, offer, recs) => `<!doctype html><html><head><title>Shop</tit
 <div data-slotwise-slot="unknown">stays</div>
 <aside data-slotwise-slot=recs>${recs}</aside>
 <p>Ünïcödé text &amp; entities stay as they are.</p></body></html>`;
-const ORIGINAL = page('<h1>Default hero</h1><div><div>nested</div></div>', 'Free shipping', '<ul><li>a</li></ul>');
-const FILLED = page(HERO, OFFER, RECS);
+const HERO_DEFAULT = '<h1>Default hero</h1><div><div>nested</div></div>';
+const ORIGINAL = page(HERO_DEFAULT, 'Free shipping', '<ul><li>a</li></ul>');
+// An anonymous visitor: the hero's rules do not apply and the offer shows its default,
+// so both keep the page's own markup; the recs slot gets its featured items.
+const FILLED = page(HERO_DEFAULT, 'Free shipping', RECS);
+const TRAIL = '<a class="slotwise-item" href="/p/sku-trail-1"><img class="slotwise-image" src="/img/sku-trail-1.svg" alt="Ridge trail runner"><strong class="slotwise-title">Ridge trail runner</strong><span class="slotwise-price">129.00</span></a>';
 
 async function origin() {
   const bytes = Buffer.from(fixtureBytes());
@@ -73,6 +77,33 @@ test('edge (Node Request/Response): fills slots while streaming, passes the rest
     assert.equal(bad.status, 200);
     assert.equal(bad.headers.get('x-slotwise'), 'passthrough; reason=bundle.truncated');
     assert.equal(await bad.text(), ORIGINAL);
+    // A visitor with consent and a session that viewed running shoes twice.
+    const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null });
+    const v = sw.visitor({ consent: { personalization: true } });
+    v.track({ type: 'view', category: 'running-shoes' });
+    v.track({ type: 'view', category: 'running-shoes' });
+    const cookie = `sw_consent=personalization; sw_session=${Buffer.from(v.sessionBytes()).toString('base64url')}`;
+    const personal = await handle(new Request('https://shop.example/', { headers: { cookie } }), env);
+    assert.equal(personal.status, 200);
+    const html = await personal.text();
+    assert.ok(html.includes(`<div class=slot data-slotwise-slot="hero">${TRAIL}</div>`), html);
+    assert.match(personal.headers.get('set-cookie') ?? '', /^sw_session=[A-Za-z0-9_-]+; Path=\/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax/);
+    // The same session without consent is neither read nor kept: the cookie is deleted.
+    const revoked = await handle(new Request('https://shop.example/', { headers: { cookie: cookie.replace('personalization', '-personalization') } }), env);
+    assert.equal(await revoked.text(), FILLED);
+    assert.match(revoked.headers.get('set-cookie') ?? '', /^sw_session=; Path=\/; Max-Age=0/);
+    // Adversarial cookies: garbage, oversized, forged snippet — the page, status 200.
+    for (const bad of [
+      'sw_consent=personalization; sw_session=%%%garbage%%%',
+      `sw_consent=personalization; sw_session=${'A'.repeat(5000)}`,
+      'sw_consent=personalization; sw_profile=forged.snippet.token',
+      'sw_consent=personalization; sw_session=U1dTMQE; sw_profile=',
+      '=; ;;; sw_session',
+    ]) {
+      const res = await handle(new Request('https://shop.example/', { headers: { cookie: bad } }), env);
+      assert.equal(res.status, 200, bad);
+      assert.equal(await res.text(), FILLED, bad);
+    }
     // No bundle configured at all.
     const none = await handle(new Request('https://shop.example/'), { SLOTWISE_ORIGIN: server.base });
     assert.equal(none.headers.get('x-slotwise'), 'passthrough; reason=no_bundle_configured');
