@@ -29,6 +29,7 @@ pub mod render;
 pub mod rules;
 pub mod score;
 pub mod session;
+pub mod signals;
 
 pub use error::{Error, ErrorKind};
 
