@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// `--sync` of the spawned server (full or normal).
     #[arg(long, default_value = "full")]
     pub sync: String,
+    /// Also measure the SQLite store alone, in this process (no HTTP): the ceiling.
+    #[arg(long)]
+    pub store_only: bool,
 }
 
 /// xorshift64*: the benchmark's own ids, seeded from the OS.
@@ -222,6 +225,44 @@ pub fn segment_track(s: &Signal) -> String {
     .to_string()
 }
 
+/// The store alone: `connections` threads ingesting batches for `seconds`.
+fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
+    use crate::store::Store;
+    let dir = std::env::temp_dir().join(format!("slotwise-bench-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = crate::store::sqlite::SqliteStore::open(&dir, args.sync == "full")
+        .map_err(|e| e.to_string())?;
+    let batch = args.batch.clamp(1, signals::MAX_SIGNALS);
+    let stored = AtomicU64::new(0);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..args.connections {
+            s.spawn(|| {
+                let mut rng = Rng(seed());
+                while start.elapsed().as_secs_f64() < args.seconds {
+                    let b: Vec<Signal> = (0..batch)
+                        .map(|_| impression(&mut rng, now, args.visitors.max(1)))
+                        .collect();
+                    if let Ok(r) = store.ingest(&b, now) {
+                        stored.fetch_add(r.stored, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let n = stored.load(Ordering::Relaxed);
+    println!(
+        "store only (SQLite, --sync {}, {} threads, batches of {batch}, no HTTP): {n} events in {secs:.2} s = {:.0} events/s",
+        args.sync,
+        args.connections,
+        n as f64 / secs
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// Runs the benchmark and prints its report.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let spawned;
@@ -250,6 +291,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         .unwrap_or(0);
     let batch = args.batch.clamp(1, signals::MAX_SIGNALS);
     let visitors = args.visitors.max(1);
+    if args.store_only {
+        store_ceiling(args, now)?;
+    }
 
     let ingest = run_phase(addr, args, |c, rng| {
         let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();

@@ -87,10 +87,29 @@ pub struct Counts {
     pub bundles: u64,
 }
 
+/// Called once a batch is durable (or failed). May run on any thread.
+pub type IngestDone = Box<dyn FnOnce(Result<Ingested>) + Send>;
+
 /// The one storage interface of the origin.
 pub trait Store: Send + Sync + 'static {
-    /// Stores the signals, each event id once; returns after the batch is durable.
-    fn ingest(&self, signals: &[Signal], received_at: u64) -> Result<Ingested>;
+    /// Stores the signals, each event id once, and calls `done` after the batch is
+    /// durable. Backends may group concurrent batches into one commit; the callback
+    /// form lets an async server wait without tying up a thread.
+    fn ingest_then(&self, signals: Vec<Signal>, received_at: u64, done: IngestDone);
+
+    /// [`Store::ingest_then`], waiting on the calling thread.
+    fn ingest(&self, signals: &[Signal], received_at: u64) -> Result<Ingested> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.ingest_then(
+            signals.to_vec(),
+            received_at,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .map_err(|_| StoreError("the store dropped the batch".into()))?
+    }
     /// Links identity ids into one cluster (merging clusters); returns the cluster id.
     fn link(&self, ids: &[String]) -> Result<String>;
     /// Every id in `id`'s cluster (just `id` when it was never linked), and the cluster id.

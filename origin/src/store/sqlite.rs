@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
 use super::{
-    Counts, Erased, Ingested, Result, Row, Store, StoreError, StoredBundle, anon_id, channel_of,
-    kind_of,
+    Counts, Erased, IngestDone, Ingested, Result, Row, Store, StoreError, StoredBundle, anon_id,
+    channel_of, kind_of,
 };
 
 const SCHEMA: &str = "
@@ -53,13 +54,14 @@ CREATE TABLE IF NOT EXISTS bundles (
 );
 ";
 
+/// Default WAL auto-checkpoint threshold: 20 000 pages (80 MiB at 4 KiB pages).
+pub const DEFAULT_CHECKPOINT_PAGES: u32 = 20_000;
+
 /// Most ingest batches one commit takes.
 const GROUP_MAX: usize = 256;
 
-type Reply<T> = mpsc::SyncSender<Result<T>>;
-
 enum Job {
-    Ingest(Vec<Signal>, u64, Reply<Ingested>),
+    Ingest(Vec<Signal>, u64, IngestDone),
     Write(Box<dyn FnOnce(&mut Connection) + Send>),
 }
 
@@ -77,6 +79,13 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 impl SqliteStore {
     /// Opens (creating) `dir/slotwise.db`. `full_sync` picks `synchronous=FULL`.
     pub fn open(dir: &Path, full_sync: bool) -> Result<SqliteStore> {
+        SqliteStore::open_with(dir, full_sync, DEFAULT_CHECKPOINT_PAGES)
+    }
+
+    /// [`SqliteStore::open`] with the WAL auto-checkpoint threshold in pages. Random
+    /// 64-bit event ids scatter inserts over the key's B-tree, so a commit dirties many
+    /// pages; a larger WAL lets a checkpoint write each page once for many commits.
+    pub fn open_with(dir: &Path, full_sync: bool, checkpoint_pages: u32) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let path = dir.join("slotwise.db");
         let conn = Connection::open(&path).map_err(err)?;
@@ -89,6 +98,11 @@ impl SqliteStore {
         )
         .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        // A 64 MiB page cache for the writer: random event-id keys touch many pages.
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -175,7 +189,7 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Reply<Ingested>)>) {
+fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, IngestDone)>) {
     if jobs.is_empty() {
         return;
     }
@@ -183,36 +197,23 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Reply
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO signals (event_id, kind, decision_id, slot, item, variant,
-                 time, consent, channel, holdout, value, subject, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
+            // Multi-row statements: one VM run per CHUNK rows instead of per row.
+            let mut many = tx.prepare_cached(&insert_sql(CHUNK))?;
+            let mut one = tx.prepare_cached(&insert_sql(1))?;
             for (signals, at, _) in jobs.iter() {
-                let mut o = Ingested::default();
-                for s in signals {
-                    let n = stmt.execute(params![
-                        s.event_id as i64,
-                        s.kind as u8,
-                        s.decision_id.map(|d| d as i64),
-                        s.slot,
-                        s.item,
-                        s.variant,
-                        s.time as i64,
-                        s.consent,
-                        s.channel as u8,
-                        s.holdout,
-                        s.value.map(|v| v as i64),
-                        s.subject.map(anon_id),
-                        *at as i64,
-                    ])?;
-                    if n == 1 {
-                        o.stored += 1;
-                    } else {
-                        o.duplicates += 1;
-                    }
+                let mut stored = 0u64;
+                let mut chunks = signals.chunks_exact(CHUNK);
+                for chunk in &mut chunks {
+                    let values: Vec<Value> = chunk.iter().flat_map(|s| values(s, *at)).collect();
+                    stored += many.execute(rusqlite::params_from_iter(values))? as u64;
                 }
-                outcomes.push(o);
+                for s in chunks.remainder() {
+                    stored += one.execute(rusqlite::params_from_iter(values(s, *at)))? as u64;
+                }
+                outcomes.push(Ingested {
+                    stored,
+                    duplicates: signals.len() as u64 - stored,
+                });
             }
         }
         tx.commit()?;
@@ -220,20 +221,61 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Reply
     })();
     match result {
         Ok(outcomes) => {
-            for ((_, _, reply), o) in jobs.drain(..).zip(outcomes) {
-                let _ = reply.send(Ok(o));
+            for ((_, _, done), o) in jobs.drain(..).zip(outcomes) {
+                done(Ok(o));
             }
         }
         Err(e) => {
-            for (_, _, reply) in jobs.drain(..) {
-                let _ = reply.send(Err(err(&e)));
+            for (_, _, done) in jobs.drain(..) {
+                done(Err(err(&e)));
             }
         }
     }
 }
 
+/// Rows per multi-row insert statement (13 parameters each, under SQLite's limit).
+const CHUNK: usize = 32;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR IGNORE INTO signals (event_id, kind, decision_id, slot, item, variant, \
+         time, consent, channel, holdout, value, subject, received_at) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+fn values(s: &Signal, at: u64) -> [Value; 13] {
+    let opt = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+    [
+        Value::Integer(s.event_id as i64),
+        Value::Integer(i64::from(s.kind as u8)),
+        opt(s.decision_id.map(|d| d as i64)),
+        Value::Integer(i64::from(s.slot)),
+        Value::Integer(i64::from(s.item)),
+        Value::Integer(i64::from(s.variant)),
+        Value::Integer(s.time as i64),
+        Value::Integer(i64::from(s.consent)),
+        Value::Integer(i64::from(s.channel as u8)),
+        Value::Integer(i64::from(s.holdout)),
+        opt(s.value.map(|v| v as i64)),
+        s.subject.map_or(Value::Null, |x| Value::Text(anon_id(x))),
+        Value::Integer(at as i64),
+    ]
+}
+
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
+
+/// The same columns without the identity join (the caller knows the cluster).
+const SUBJECT_COLUMNS: &str =
+    "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
+    s.consent, s.channel, s.holdout, s.value, s.subject, NULL";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let bad = || rusqlite::Error::IntegralValueOutOfRange(1, 0);
@@ -280,10 +322,17 @@ fn cluster_of(conn: &Connection, id: &str) -> rusqlite::Result<(String, Vec<Stri
 }
 
 impl Store for SqliteStore {
-    fn ingest(&self, signals: &[Signal], received_at: u64) -> Result<Ingested> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Job::Ingest(signals.to_vec(), received_at, tx))?;
-        rx.recv().map_err(|_| err("the writer thread stopped"))?
+    fn ingest_then(&self, signals: Vec<Signal>, received_at: u64, done: IngestDone) {
+        // A failed send hands the job back: answer its callback with the error.
+        let tx = match self.writer.lock() {
+            Ok(tx) => tx.clone(),
+            Err(_) => return done(Err(err("writer lock poisoned"))),
+        };
+        if let Err(mpsc::SendError(Job::Ingest(_, _, done))) =
+            tx.send(Job::Ingest(signals, received_at, done))
+        {
+            done(Err(err("the writer thread stopped")));
+        }
     }
 
     fn link(&self, ids: &[String]) -> Result<String> {
@@ -335,7 +384,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c
                 .prepare_cached(&format!(
-                    "SELECT {ROW_COLUMNS} FROM signals s LEFT JOIN identities i ON i.id = s.subject
+                    "SELECT {SUBJECT_COLUMNS} FROM signals s
                      WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
                 ))
                 .map_err(err)?;
