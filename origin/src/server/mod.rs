@@ -226,13 +226,12 @@ impl App {
         {
             return Ok(Some(c.clone()));
         }
-        let stored = self.store.current_bundle().map_err(unavailable)?;
-        let Some(stored) = stored else {
+        let Some(version) = self.store.bundle_version().map_err(unavailable)? else {
             return Ok(None);
         };
         if let Ok(guard) = self.bundle.read()
             && let Some(c) = guard.as_ref()
-            && c.version == stored.version
+            && c.version == version
         {
             let c = Current {
                 checked: Instant::now(),
@@ -244,6 +243,9 @@ impl App {
             }
             return Ok(Some(c));
         }
+        let Some(stored) = self.store.current_bundle().map_err(unavailable)? else {
+            return Ok(None);
+        };
         let decoded = slotwise::bundle::decode(&stored.bytes).map_err(|e| {
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -124,6 +124,8 @@ pub trait Store: Send + Sync + 'static {
     fn expire(&self, before: u64) -> Result<u64>;
     /// Publishes a new bundle version; returns it.
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64>;
+    /// The number of the current bundle version (cheap: no bytes).
+    fn bundle_version(&self) -> Result<Option<u64>>;
     /// The current (highest) bundle version.
     fn current_bundle(&self) -> Result<Option<StoredBundle>>;
     /// Row counts.

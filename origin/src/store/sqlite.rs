@@ -306,9 +306,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 
 fn cluster_of(conn: &Connection, id: &str) -> rusqlite::Result<(String, Vec<String>)> {
     let cluster: Option<String> = conn
-        .query_row("SELECT cluster FROM identities WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT cluster FROM identities WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     let Some(cluster) = cluster else {
         return Ok((id.to_string(), vec![id.to_string()]));
@@ -467,6 +466,16 @@ impl Store for SqliteStore {
             .map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(version as u64)
+        })
+    }
+
+    fn bundle_version(&self) -> Result<Option<u64>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT MAX(version) FROM bundles")
+                .map_err(err)?
+                .query_row([], |r| r.get::<_, Option<i64>>(0))
+                .map(|v| v.map(|v| v as u64))
+                .map_err(err)
         })
     }
 
