@@ -110,7 +110,12 @@ fn bad_input_gets_4xx_json_and_stores_nothing() {
         assert_eq!(r.json()["error"]["code"], code, "{name}");
     }
     // Other endpoints refuse bad input the same way.
-    let json = [("content-type", "application/json")];
+    let auth = format!("Bearer {TOKEN}");
+    let json = [
+        ("content-type", "application/json"),
+        ("authorization", &auth),
+    ];
+    let admin = [("authorization", auth.as_str())];
     let others: Vec<(&str, &str, &[(&str, &str)], &[u8], u16)> = vec![
         ("POST", "/v1/identify", &json, b"{not json", 400),
         ("POST", "/v1/identify", &json, br#"{"ids":["anon:a"]}"#, 400),
@@ -124,13 +129,22 @@ fn bad_input_gets_4xx_json_and_stores_nothing() {
         (
             "POST",
             "/v1/identify",
-            &[],
+            &admin,
             br#"{"ids":["anon:a","login:b"]}"#,
             415,
         ),
+        (
+            "POST",
+            "/v1/identify",
+            &[],
+            br#"{"ids":["anon:a","login:b"]}"#,
+            401,
+        ),
         ("GET", "/v1/snippet", &[], b"", 400),
         ("GET", "/v1/snippet?id=nope", &[], b"", 400),
-        ("GET", "/v1/subjects/bad%20id", &[], b"", 400),
+        ("GET", "/v1/subjects/bad%20id", &admin, b"", 400),
+        ("DELETE", "/v1/subjects/login:someone", &[], b"", 401),
+        ("GET", "/v1/snippet?id=login:someone", &[], b"", 401),
         ("GET", "/v1/report/lift?since=yesterday", &[], b"", 400),
         ("POST", "/v1/admin/retrain", &[], b"", 401),
         ("GET", "/v1/nothing-here", &[], b"", 404),

@@ -57,12 +57,20 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
     assert_eq!(r.json()["stored"], 4);
 
     // Link the anonymous id to a login: the snippet for the login sees the same profile.
+    let auth = format!("Bearer {TOKEN}");
+    let link = br#"{"ids":["anon:0000000000005eed","login:alice"]}"#;
+    let json = [("content-type", "application/json")];
+    let r = c.request("POST", "/v1/identify", &json, link).unwrap();
+    assert_eq!(r.status, 401, "linking ids is for trusted backends");
     let r = c
         .request(
             "POST",
             "/v1/identify",
-            &[("content-type", "application/json")],
-            br#"{"ids":["anon:0000000000005eed","login:alice"]}"#,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &auth),
+            ],
+            link,
         )
         .unwrap();
     assert_eq!(r.status, 200);
@@ -76,6 +84,19 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
     .unwrap();
     let r = c
         .request("GET", "/v1/snippet?id=login:alice", &[], &[])
+        .unwrap();
+    assert_eq!(r.status, 401, "only the visitor's own anon id is public");
+    let anon = c
+        .request("GET", "/v1/snippet?id=anon:0000000000005eed", &[], &[])
+        .unwrap();
+    assert_eq!(anon.status, 200);
+    let r = c
+        .request(
+            "GET",
+            "/v1/snippet?id=login:alice",
+            &[("authorization", &auth)],
+            &[],
+        )
         .unwrap();
     assert_eq!(r.status, 200);
     let token = r.json()["token"].as_str().unwrap().to_string();
@@ -129,12 +150,10 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
         "items": read("items.json"), "slots": slots,
     })
     .to_string();
-    let json = [("content-type", "application/json")];
     let r = c
         .request("POST", "/v1/admin/bundle", &json, set.as_bytes())
         .unwrap();
     assert_eq!(r.status, 401, "admin needs the token");
-    let auth = format!("Bearer {TOKEN}");
     let r = c
         .request(
             "POST",
@@ -208,7 +227,12 @@ fn erasure_leaves_no_row_of_the_cluster() {
     let email = format!("email:{}", "ab".repeat(32));
     let link =
         serde_json::json!({ "ids": ["anon:00000000000a11ce", "login:carol", email] }).to_string();
-    let json = [("content-type", "application/json")];
+    let auth = format!("Bearer {TOKEN}");
+    let json = [
+        ("content-type", "application/json"),
+        ("authorization", &auth),
+    ];
+    let admin = [("authorization", auth.as_str())];
     assert_eq!(
         c.request("POST", "/v1/identify", &json, link.as_bytes())
             .unwrap()
@@ -231,14 +255,14 @@ fn erasure_leaves_no_row_of_the_cluster() {
     );
 
     let export = c
-        .request("GET", "/v1/subjects/app:device-7", &[], &[])
+        .request("GET", "/v1/subjects/app:device-7", &admin, &[])
         .unwrap()
         .json();
     assert_eq!(export["ids"].as_array().unwrap().len(), 5);
     assert_eq!(export["signals"].as_array().unwrap().len(), 20);
 
     let r = c
-        .request("DELETE", "/v1/subjects/login:carol", &[], &[])
+        .request("DELETE", "/v1/subjects/login:carol", &admin, &[])
         .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["erased"]["signals"], 20);
@@ -259,7 +283,7 @@ fn erasure_leaves_no_row_of_the_cluster() {
     // Bob is untouched.
     assert_eq!(server.count("SELECT COUNT(*) FROM signals"), 10);
     let export = c
-        .request("GET", "/v1/subjects/login:carol", &[], &[])
+        .request("GET", "/v1/subjects/login:carol", &admin, &[])
         .unwrap()
         .json();
     assert_eq!(export["signals"].as_array().unwrap().len(), 0);

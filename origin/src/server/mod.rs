@@ -6,6 +6,10 @@
 //! `POST /v1/admin/retrain` (bearer token), `GET /metrics`, `GET /openapi.yaml`,
 //! `GET /healthz`, and the static `www/` directory when one is given.
 //!
+//! Trusted-backend calls need the admin bearer token: identity links, subject export
+//! and erasure, admin publishing, and snippets looked up by a non-anonymous id (the
+//! public snippet path takes only the visitor's own `anon:` id or `sw_vid` cookie).
+//!
 //! Every error is a 4xx/5xx with a JSON body `{"error": {"code", "message"}}`; bad
 //! input never panics and never reaches the store. The server keeps no state another
 //! replica would need: the bundle is re-read from the store when its version changes.
@@ -529,6 +533,11 @@ async fn snippet(
             "not a valid identity id",
         ));
     }
+    // The public path serves first-party visitors (their anon id, from the cookie);
+    // looking a profile up by login, email, app or store id is for trusted backends.
+    if !id.starts_with("anon:") {
+        authorized(app, &headers)?;
+    }
     let app2 = app.clone();
     // Inline on the async worker: two indexed reads on a pooled connection and one
     // signature take well under a millisecond, less than a hop to the blocking pool.
@@ -631,6 +640,7 @@ fn json_body<T: serde::de::DeserializeOwned>(
 async fn post_identify(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let start = Instant::now();
     let r = async {
+        authorized(&app, &headers)?;
         let bytes = read_body(&headers, body, 16 * 1024).await?;
         let b: IdentifyBody = json_body(&headers, &bytes)?;
         if b.ids.len() < 2 || b.ids.len() > 16 {
@@ -667,9 +677,14 @@ fn row_json(r: &Row) -> serde_json::Value {
     })
 }
 
-async fn get_subject(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+async fn get_subject(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     let start = Instant::now();
     let r = async {
+        authorized(&app, &headers)?;
         if !valid_id(&id) {
             return Err(error(
                 StatusCode::BAD_REQUEST,
@@ -699,9 +714,14 @@ async fn get_subject(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) 
     timed(&app, "subject_export", start, r)
 }
 
-async fn delete_subject(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+async fn delete_subject(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     let start = Instant::now();
     let r = async {
+        authorized(&app, &headers)?;
         if !valid_id(&id) {
             return Err(error(
                 StatusCode::BAD_REQUEST,

@@ -556,6 +556,10 @@ mod tests {
             }
         );
         assert_eq!(store.counts().unwrap().signals, 0);
+        // Retention deletes by signal time.
+        store.ingest(&s, 1).unwrap();
+        assert_eq!(store.expire(105).unwrap(), 5);
+        assert_eq!(store.counts().unwrap().signals, 5);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
