@@ -543,7 +543,7 @@ async fn snippet(
     // signature take well under a millisecond, less than a hop to the blocking pool.
     let token = (move || -> Result<(String, u64, String), Response> {
         let (cluster, ids) = app2.store.cluster(&id).map_err(unavailable)?;
-        let rows = app2.store.subject_signals(&ids, 500).map_err(unavailable)?;
+        let rows = app2.store.profile_signals(&ids, 500).map_err(unavailable)?;
         let current = app2.current()?;
         let bundle = current.as_ref().map(|c| c.decoded.as_ref());
         let site = app2

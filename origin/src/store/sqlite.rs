@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS signals (
     subject     TEXT,
     received_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS signals_subject ON signals(subject, time) WHERE subject IS NOT NULL;
+DROP INDEX IF EXISTS signals_subject;
+CREATE INDEX IF NOT EXISTS signals_subject_profile
+    ON signals(subject, time, kind, item, channel, consent, value) WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS signals_time ON signals(time);
 CREATE TABLE IF NOT EXISTS identities (
     id      TEXT PRIMARY KEY,
@@ -272,6 +274,11 @@ fn values(s: &Signal, at: u64) -> [Value; 13] {
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
 
+/// What a profile needs, all in the `signals_subject_profile` index (plus the rowid,
+/// which is the event id): snippet reads never touch the table.
+const PROFILE_COLUMNS: &str = "s.event_id, s.kind, NULL, 0, s.item, 0, s.time,
+    s.consent, s.channel, 0, s.value, NULL, NULL";
+
 /// The same columns without the identity join (the caller knows the cluster).
 const SUBJECT_COLUMNS: &str =
     "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
@@ -384,6 +391,29 @@ impl Store for SqliteStore {
             let mut stmt = c
                 .prepare_cached(&format!(
                     "SELECT {SUBJECT_COLUMNS} FROM signals s
+                     WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
+                ))
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for id in ids {
+                let rows = stmt
+                    .query_map(params![id, limit as i64], row)
+                    .map_err(err)?;
+                for r in rows {
+                    out.push(r.map_err(err)?);
+                }
+            }
+            out.sort_by_key(|r| std::cmp::Reverse(r.signal.time));
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+
+    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
                      WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
                 ))
                 .map_err(err)?;
