@@ -19,7 +19,9 @@
 //!
 //! 1. signal count (varint), then the batch's base time (varint, Unix seconds: the
 //!    earliest timestamp of the batch);
-//! 2. per signal:
+//! 2. the subject table: its length (varint), then each distinct subject (8 bytes LE),
+//!    in order of first use — a device's batch names its visitor once, not per signal;
+//! 3. per signal:
 //!    - `head` byte: kind in bits 0–3, channel in bits 4–6, bit 7 zero;
 //!    - `flags` byte: consent bits in bits 0–3 (see [`crate::consent`]), then
 //!      [`FLAG_DECISION`], [`FLAG_VALUE`], [`FLAG_SUBJECT`], [`FLAG_HOLDOUT`];
@@ -28,11 +30,11 @@
 //!    - slot (varint), item (varint), variant (1 byte);
 //!    - seconds after the base time (varint);
 //!    - value in cents (varint) when [`FLAG_VALUE`];
-//!    - subject (8 bytes LE) when [`FLAG_SUBJECT`].
+//!    - subject, as an index into the subject table (varint), when [`FLAG_SUBJECT`].
 //!
 //! Optional fields are announced by flag bits rather than postcard's one-byte `Option`
-//! tag: an impression is 22 bytes for items below 128 and 23 below 16 384 (the target is
-//! ≤ 24). [`decode`] accepts at most [`MAX_BYTES`] and [`MAX_SIGNALS`], checks every
+//! tag: an impression is 22 bytes for items below 128 and 23 below 16 384, one more
+//! with a subject (the target is ≤ 24). [`decode`] accepts at most [`MAX_BYTES`] and [`MAX_SIGNALS`], checks every
 //! field and never panics; trailing bytes are an error.
 //!
 //! ```
@@ -44,7 +46,7 @@
 //!     .consent(BIT_NECESSARY | BIT_MEASUREMENT)
 //!     .channel(Channel::Web);
 //! let bytes = signals::encode(&[s]).unwrap();
-//! assert_eq!(bytes.len(), 5 + 1 + 5 + 22);
+//! assert_eq!(bytes.len(), 5 + 1 + 5 + 1 + 22);
 //! assert_eq!(signals::decode(&bytes).unwrap(), vec![s]);
 //! assert!(s.may_store());
 //! assert_eq!(signals::decode(b"SWG1\x01").unwrap_err().code(), "signals.truncated");
@@ -63,14 +65,14 @@ pub const PREFIX_LEN: usize = 5;
 pub const MAX_BYTES: usize = 64 * 1024;
 /// Most signals in one batch.
 pub const MAX_SIGNALS: usize = 1000;
-/// Largest encoded signal: 2 + 8 + 8 + 3 + 5 + 1 + 5 + 10 + 8.
-pub const MAX_SIGNAL_BYTES: usize = 50;
+/// Largest encoded signal: 2 + 8 + 8 + 3 + 5 + 1 + 10 + 10 + 2 (the subject's index).
+pub const MAX_SIGNAL_BYTES: usize = 49;
 
 /// `flags` bit: a decision id follows the event id.
 pub const FLAG_DECISION: u8 = 0x10;
 /// `flags` bit: a value in cents follows the time delta.
 pub const FLAG_VALUE: u8 = 0x20;
-/// `flags` bit: a pseudonymous subject ends the signal.
+/// `flags` bit: the signal ends with its subject's index in the batch's subject table.
 pub const FLAG_SUBJECT: u8 = 0x40;
 /// `flags` bit: the visitor is in the global holdout (got slot defaults).
 pub const FLAG_HOLDOUT: u8 = 0x80;
@@ -322,6 +324,18 @@ pub fn encode(signals: &[Signal]) -> Result<Vec<u8>, Error> {
     out.push(VERSION);
     put_varint(&mut out, signals.len() as u64);
     put_varint(&mut out, base);
+    let mut subjects: Vec<u64> = Vec::new();
+    for s in signals {
+        if let Some(x) = s.subject
+            && !subjects.contains(&x)
+        {
+            subjects.push(x);
+        }
+    }
+    put_varint(&mut out, subjects.len() as u64);
+    for x in &subjects {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
     for s in signals {
         s.check()?;
         out.push(s.kind as u8 | (s.channel as u8) << 4);
@@ -351,7 +365,8 @@ pub fn encode(signals: &[Signal]) -> Result<Vec<u8>, Error> {
             put_varint(&mut out, v);
         }
         if let Some(subject) = s.subject {
-            out.extend_from_slice(&subject.to_le_bytes());
+            let index = subjects.iter().position(|&x| x == subject).unwrap_or(0);
+            put_varint(&mut out, index as u64);
         }
     }
     if out.len() > MAX_BYTES {
@@ -400,6 +415,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Signal>, Error> {
         return Err(truncated());
     }
     let base = r.varint()?;
+    let n_subjects = r.varint()?;
+    if n_subjects > count as u64 || (n_subjects as usize).saturating_mul(8) > r.bytes.len() {
+        return Err(corrupt("subject table larger than the batch"));
+    }
+    let mut subjects = Vec::with_capacity(n_subjects as usize);
+    for _ in 0..n_subjects {
+        subjects.push(r.u64_le()?);
+    }
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let head = r.byte()?;
@@ -427,7 +450,12 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Signal>, Error> {
             None
         };
         let subject = if flags & FLAG_SUBJECT != 0 {
-            Some(r.u64_le()?)
+            let i = usize::try_from(r.varint()?).map_err(|_| corrupt("subject index"))?;
+            Some(
+                *subjects
+                    .get(i)
+                    .ok_or(corrupt("subject index out of the table"))?,
+            )
         } else {
             None
         };
@@ -454,7 +482,8 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Signal>, Error> {
     Ok(out)
 }
 
-/// The encoded size of one signal inside a batch whose base time is `base`.
+/// The encoded size of one signal inside a batch whose base time is `base` (a subject
+/// counts its one-byte index; its 8 bytes are paid once per batch in the table).
 pub fn signal_len(s: &Signal, base: u64) -> usize {
     2 + 8
         + if s.decision_id.is_some() { 8 } else { 0 }
@@ -463,7 +492,7 @@ pub fn signal_len(s: &Signal, base: u64) -> usize {
         + 1
         + varint_len(s.time.saturating_sub(base))
         + s.value.map_or(0, varint_len)
-        + if s.subject.is_some() { 8 } else { 0 }
+        + usize::from(s.subject.is_some())
 }
 
 fn varint_len(mut v: u64) -> usize {
@@ -520,7 +549,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consent::{BIT_MEASUREMENT, BIT_NECESSARY};
+    use crate::consent::{BIT_MEASUREMENT, BIT_NECESSARY, BIT_PERSONALIZATION};
 
     const M: u8 = BIT_NECESSARY | BIT_MEASUREMENT;
 
@@ -534,8 +563,17 @@ mod tests {
     fn impressions_fit_the_budget() {
         let batch: Vec<Signal> = (0..100).map(impression).collect();
         let bytes = encode(&batch).unwrap();
-        let per = (bytes.len() - PREFIX_LEN - 6) as f64 / 100.0;
+        let per = (bytes.len() - PREFIX_LEN - 7) as f64 / 100.0;
         assert!(per <= 24.0, "{per} bytes per signal");
+        assert_eq!(decode(&bytes).unwrap(), batch);
+        // One visitor's batch pays for its subject once.
+        let p = BIT_PERSONALIZATION;
+        let batch: Vec<Signal> = (0..100)
+            .map(|i| impression(i).consent(M | p).subject(0x5eed))
+            .collect();
+        let bytes = encode(&batch).unwrap();
+        let per = (bytes.len() - PREFIX_LEN) as f64 / 100.0;
+        assert!(per <= 24.2, "{per} bytes per signal with a subject");
         assert_eq!(decode(&bytes).unwrap(), batch);
     }
 
@@ -552,7 +590,7 @@ mod tests {
         let back = decode(&bytes).unwrap();
         assert_eq!(back[0], s);
         assert_eq!(
-            bytes.len() - PREFIX_LEN - 1 - 1,
+            bytes.len() - PREFIX_LEN - 1 - 1 - (1 + 8),
             signal_len(&s, 0) + signal_len(&back[1], 0)
         );
         assert!(signal_len(&s, 0) <= MAX_SIGNAL_BYTES);
@@ -571,10 +609,14 @@ mod tests {
         v.value = Some(3);
         assert_eq!(encode(&[v]).unwrap_err().code(), "signals.invalid");
         // A decoder sees the same rule on forged bytes.
-        let mut bytes = encode(&[Signal::new(Kind::Click, 1, 5).consent(M)]).unwrap();
-        bytes[PREFIX_LEN + 2 + 1] |= FLAG_SUBJECT;
-        bytes.extend_from_slice(&[0; 8]);
-        assert_eq!(decode(&bytes).unwrap_err().code(), "signals.invalid");
+        let p = crate::consent::BIT_PERSONALIZATION;
+        let with = encode(&[Signal::new(Kind::Click, 1, 5).consent(M | p).subject(9)]).unwrap();
+        let mut forged = with.clone();
+        forged[PREFIX_LEN + 2 + 1 + 8 + 1] &= !p; // count, base, table: the flags byte
+        assert_eq!(decode(&forged).unwrap_err().code(), "signals.invalid");
+        let mut dangling = with;
+        *dangling.last_mut().unwrap() = 1; // subject index past the table
+        assert_eq!(decode(&dangling).unwrap_err().code(), "signals.corrupt");
     }
 
     #[test]
@@ -590,7 +632,7 @@ mod tests {
             "signals.too_large"
         );
         assert_eq!(
-            decode(b"SWG1\x01\x05\x00").unwrap_err().code(),
+            decode(b"SWG1\x01\x05\x00\x00").unwrap_err().code(),
             "signals.truncated"
         );
         let ok = encode(&[impression(1)]).unwrap();

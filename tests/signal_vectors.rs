@@ -96,6 +96,17 @@ fn corpus() -> Value {
             ],
         ),
         (
+            "one visitor's batch names the subject once",
+            (0..4)
+                .map(|i| {
+                    Signal::new(Kind::Impression, 0x77 + i, T + i)
+                        .decision(0x1000 + i, i as u16, 40 + i as u32, 0)
+                        .consent(P)
+                        .subject(0x0bad_cafe_0000_0001)
+                })
+                .collect(),
+        ),
+        (
             "unordered times use the minimum as base",
             vec![
                 Signal::new(Kind::View, 5, T + 100).item(1).consent(M),
@@ -139,17 +150,29 @@ fn corpus() -> Value {
     t.push(0);
     invalid.push(("trailing byte", t, "signals.corrupt"));
     let mut k = good.clone();
-    k[signals::PREFIX_LEN + 1 + 5] = 0x07;
+    k[signals::PREFIX_LEN + 1 + 5 + 1] = 0x07;
     invalid.push(("unknown kind", k, "signals.corrupt"));
     let mut c = good.clone();
-    c[signals::PREFIX_LEN + 1 + 5] = 0x62;
+    c[signals::PREFIX_LEN + 1 + 5 + 1] = 0x62;
     invalid.push(("unknown channel", c, "signals.corrupt"));
-    let mut s = good.clone();
-    s[signals::PREFIX_LEN + 1 + 5 + 1] |= signals::FLAG_SUBJECT;
-    s.extend_from_slice(&[1; 8]);
+    let with = signals::encode(&[Signal::new(Kind::Click, 1, T).consent(P).subject(9)]).unwrap();
+    // count, base (5 bytes), table length, one subject, head: then the flags byte.
+    let flags = signals::PREFIX_LEN + 1 + 5 + 1 + 8 + 1;
+    let mut s = with.clone();
+    s[flags] &= !BIT_PERSONALIZATION;
     invalid.push(("subject without personalization", s, "signals.invalid"));
+    let mut d = with.clone();
+    *d.last_mut().unwrap() = 1;
+    invalid.push(("subject index past the table", d, "signals.corrupt"));
+    let mut tbl = good.clone();
+    tbl[signals::PREFIX_LEN + 1 + 5] = 2;
+    invalid.push((
+        "subject table larger than the batch",
+        tbl,
+        "signals.corrupt",
+    ));
     let mut v = good.clone();
-    v[signals::PREFIX_LEN + 1 + 5 + 1] |= signals::FLAG_VALUE;
+    v[signals::PREFIX_LEN + 1 + 5 + 1 + 1] |= signals::FLAG_VALUE;
     v.push(1);
     invalid.push(("value on a click", v, "signals.invalid"));
     json!({

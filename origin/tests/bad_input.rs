@@ -25,7 +25,7 @@ fn bad_input_gets_4xx_json_and_stores_nothing() {
     trailing.push(0);
     let no_consent = signals::encode(&[Signal::new(Kind::Click, 2, now).consent(1)]).unwrap();
     let mut bad_kind = good.clone();
-    bad_kind[5 + 1 + 5] = 0x0f;
+    bad_kind[5 + 1 + 5 + 1] = 0x0f;
     let huge = vec![0u8; 200 * 1024];
     let cases: Vec<(&str, &str, &str, Vec<u8>, u16, &str)> = vec![
         (
@@ -91,7 +91,7 @@ fn bad_input_gets_4xx_json_and_stores_nothing() {
             "empty batch",
             "POST",
             SWG1,
-            b"SWG1\x01\x00\x00".to_vec(),
+            b"SWG1\x01\x00\x00\x00".to_vec(),
             400,
             "signals.empty",
         ),

@@ -64,6 +64,11 @@ export function encodeBatch(signals) {
   if (!signals.length) base = 0;
   putVarint(out, signals.length);
   putVarint(out, base);
+  // The subject table: each distinct subject once, in order of first use.
+  const subjects = [];
+  for (const s of signals) if (s.subject != null && !subjects.includes(s.subject)) subjects.push(s.subject);
+  putVarint(out, subjects.length);
+  for (const x of subjects) putHex64(out, x, 'subject');
   for (const s of signals) {
     const kind = KINDS[s.kind];
     const channel = CHANNELS[s.channel ?? 'web'];
@@ -84,7 +89,7 @@ export function encodeBatch(signals) {
     out.push(checkInt(s.variant ?? 0, 255, 'variant'));
     putVarint(out, s.time - base);
     if (hasValue) putVarint(out, s.value);
-    if (hasSubject) putHex64(out, s.subject, 'subject');
+    if (hasSubject) putVarint(out, subjects.indexOf(s.subject));
   }
   if (out.length > MAX_BYTES) throw new SignalError('signals.too_large', 'batch over MAX_BYTES');
   return new Uint8Array(out);

@@ -365,10 +365,21 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .len();
     let hundred = signals::encode(&anon).map_err(|e| e.to_string())?.len();
-    let with_subject = signals::encode(&sample).map_err(|e| e.to_string())?.len();
+    // A device's batch: one visitor, so its subject is in the table once.
+    let one_visitor: Vec<Signal> = sample
+        .iter()
+        .map(|s| {
+            let mut a = *s;
+            a.subject = Some(0x5eed);
+            a
+        })
+        .collect();
+    let with_subject = signals::encode(&one_visitor)
+        .map_err(|e| e.to_string())?
+        .len();
     let json = segment_track(&sample[0]).len();
     println!(
-        "wire: SWG1 impression {:.1} bytes/signal in a batch of 100 ({} bytes; {:.1} with a subject), {} bytes as a batch of one; Segment-style JSON track call {} bytes ({:.0}x)",
+        "wire: SWG1 impression {:.1} bytes/signal in a batch of 100 ({} bytes; {:.1} with one visitor's subject), {} bytes as a batch of one; Segment-style JSON track call {} bytes ({:.0}x)",
         (hundred - signals::PREFIX_LEN) as f64 / 100.0,
         hundred,
         (with_subject - signals::PREFIX_LEN) as f64 / 100.0,
