@@ -3,9 +3,10 @@
 //!
 //! The contract is written for several stateless `slotwise serve` replicas over one
 //! database:
-//! - a signal's 64-bit event id is the table's unique key, and ingest is
-//!   insert-or-ignore, so a replayed or retried batch is stored once whichever replica
-//!   receives it;
+//! - a signal's 64-bit event id is a unique key, and ingest is insert-or-ignore on it
+//!   in the same transaction as the rows, so a replayed or retried batch is stored
+//!   once whichever replica receives it (erased signals are not resurrected by a
+//!   replay: the bare ids stay);
 //! - [`Store::ingest`] returns only once the batch is durable (committed), so a 2xx
 //!   after it never loses data on `kill -9`;
 //! - identity links are one transaction that merges clusters into the smallest cluster

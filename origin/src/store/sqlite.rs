@@ -6,9 +6,13 @@
 //! the default, even across power loss; `NORMAL` survives process kills only).
 //! Reads use a small pool of read-only connections, which WAL lets run beside the writer.
 //!
-//! Schema (portable to PostgreSQL): `signals` keyed by the event id (a 64-bit integer,
-//! the idempotency key), `identities(id PRIMARY KEY, cluster)`, `bundles(version
-//! PRIMARY KEY, etag, published_at, bytes)`.
+//! Schema (portable to PostgreSQL): `event_ids(event_id PRIMARY KEY)` is the
+//! idempotency key — a narrow table, because random 64-bit ids scatter inserts over its
+//! B-tree and every page touched is rewritten per commit; `signals` rows are appended
+//! in arrival order (a rowid key) only for ids that table newly took. Erasure and
+//! retention delete `signals` rows and keep the bare ids (no personal data), so a
+//! replayed batch never brings erased signals back. `identities(id PRIMARY KEY,
+//! cluster)`, `bundles(version PRIMARY KEY, etag, published_at, bytes)`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,8 +28,12 @@ use super::{
 };
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS event_ids (
+    event_id    INTEGER PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS signals (
-    event_id    INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL,
     kind        INTEGER NOT NULL,
     decision_id INTEGER,
     slot        INTEGER NOT NULL,
@@ -41,7 +49,8 @@ CREATE TABLE IF NOT EXISTS signals (
 );
 DROP INDEX IF EXISTS signals_subject;
 CREATE INDEX IF NOT EXISTS signals_subject_profile
-    ON signals(subject, time, kind, item, channel, consent, value) WHERE subject IS NOT NULL;
+    ON signals(subject, time, kind, item, channel, consent, value, event_id)
+    WHERE subject IS NOT NULL;
 CREATE INDEX IF NOT EXISTS signals_time ON signals(time);
 CREATE TABLE IF NOT EXISTS identities (
     id      TEXT PRIMARY KEY,
@@ -202,9 +211,18 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
             // Multi-row statements: one VM run per CHUNK rows instead of per row.
             let mut many = tx.prepare_cached(&insert_sql(CHUNK))?;
             let mut one = tx.prepare_cached(&insert_sql(1))?;
+            let mut claim =
+                tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
             for (signals, at, _) in jobs.iter() {
                 let mut stored = 0u64;
-                let mut chunks = signals.chunks_exact(CHUNK);
+                // The narrow key table decides what is new; the wide rows are appended.
+                let mut fresh = Vec::with_capacity(signals.len());
+                for s in signals {
+                    if claim.execute([s.event_id as i64])? == 1 {
+                        fresh.push(*s);
+                    }
+                }
+                let mut chunks = fresh.chunks_exact(CHUNK);
                 for chunk in &mut chunks {
                     let values: Vec<Value> = chunk.iter().flat_map(|s| values(s, *at)).collect();
                     stored += many.execute(rusqlite::params_from_iter(values))? as u64;
@@ -240,7 +258,7 @@ const CHUNK: usize = 32;
 
 fn insert_sql(rows: usize) -> String {
     let mut sql = String::from(
-        "INSERT OR IGNORE INTO signals (event_id, kind, decision_id, slot, item, variant, \
+        "INSERT INTO signals (event_id, kind, decision_id, slot, item, variant, \
          time, consent, channel, holdout, value, subject, received_at) VALUES ",
     );
     for i in 0..rows {
@@ -586,7 +604,13 @@ mod tests {
             }
         );
         assert_eq!(store.counts().unwrap().signals, 0);
+        // A replay after erasure does not bring the signals back.
+        assert_eq!(store.ingest(&s, 1).unwrap().stored, 0);
+        assert_eq!(store.counts().unwrap().signals, 0);
         // Retention deletes by signal time.
+        let s: Vec<Signal> = (0..10)
+            .map(|i| Signal::new(Kind::View, 100 + i, 100 + i).consent(6))
+            .collect();
         store.ingest(&s, 1).unwrap();
         assert_eq!(store.expire(105).unwrap(), 5);
         assert_eq!(store.counts().unwrap().signals, 5);
