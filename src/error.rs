@@ -53,6 +53,18 @@ pub enum ErrorKind {
     SessionUnsupportedVersion,
     /// Session state is truncated, corrupt or breaks its bounds.
     SessionCorrupt,
+    /// A signal batch is larger than the decoder accepts (bytes or signal count).
+    SignalsTooLarge,
+    /// A signal batch ends before its signals do.
+    SignalsTruncated,
+    /// A signal batch does not start with `SWG1`.
+    SignalsBadMagic,
+    /// A signal batch has a format version this build does not read.
+    SignalsUnsupportedVersion,
+    /// A signal batch has an unknown kind or channel, a bad varint or trailing bytes.
+    SignalsCorrupt,
+    /// A signal breaks a minimisation rule (subject without consent, stray value).
+    SignalsInvalid,
 }
 
 /// An error from the core. Cheap to copy; carries its kind and a static detail.
@@ -98,6 +110,12 @@ impl Error {
             ErrorKind::SessionBadMagic => "session.bad_magic",
             ErrorKind::SessionUnsupportedVersion => "session.unsupported_version",
             ErrorKind::SessionCorrupt => "session.corrupt",
+            ErrorKind::SignalsTooLarge => "signals.too_large",
+            ErrorKind::SignalsTruncated => "signals.truncated",
+            ErrorKind::SignalsBadMagic => "signals.bad_magic",
+            ErrorKind::SignalsUnsupportedVersion => "signals.unsupported_version",
+            ErrorKind::SignalsCorrupt => "signals.corrupt",
+            ErrorKind::SignalsInvalid => "signals.invalid",
         }
     }
 

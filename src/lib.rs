@@ -32,6 +32,7 @@ pub mod render;
 pub mod rules;
 pub mod score;
 pub mod session;
+pub mod signals;
 pub mod sort;
 
 pub use error::{Error, ErrorKind};

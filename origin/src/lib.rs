@@ -4,5 +4,7 @@
 pub mod authoring;
 pub mod eval;
 pub mod keys;
+pub mod server;
 pub mod snippet_cmd;
+pub mod store;
 pub mod train;

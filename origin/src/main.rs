@@ -60,6 +60,10 @@ enum Command {
     },
     /// Print the encoded sizes of a typical snippet and a busy session against budgets.
     Sizes,
+    /// Serve the origin API (signals, snippets, bundles, identity, lift, metrics).
+    Serve(slotwise_origin::server::Config),
+    /// Load-benchmark the origin API on 127.0.0.1 from this (second) process.
+    BenchOrigin(slotwise_origin::server::bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -224,6 +228,12 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", snippet_cmd::verify(&ring, &token, now, &audience)?);
             Ok(())
         }
+        Command::Serve(config) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(slotwise_origin::server::serve(config)),
+        Command::BenchOrigin(args) => slotwise_origin::server::bench::run(&args),
         Command::Sizes => {
             let report = snippet_cmd::sizes()?;
             print!("{report}");

@@ -1,0 +1,1006 @@
+//! `slotwise serve`: the thin origin API over one [`Store`].
+//!
+//! Endpoints (see `origin/openapi.yaml`): `POST /v1/signals`, `GET /v1/snippet`,
+//! `GET /v1/bundle`, `POST /v1/identify`, `GET|DELETE /v1/subjects/{id}`,
+//! `GET /v1/report/lift`, `GET /v1/keys`, admin `POST /v1/admin/bundle` and
+//! `POST /v1/admin/retrain` (bearer token), `GET /metrics`, `GET /openapi.yaml`,
+//! `GET /healthz`, and the static `www/` directory when one is given.
+//!
+//! Trusted-backend calls need the admin bearer token: identity links, subject export
+//! and erasure, admin publishing, and snippets looked up by a non-anonymous id (the
+//! public snippet path takes only the visitor's own `anon:` id or `sw_vid` cookie).
+//!
+//! Every error is a 4xx/5xx with a JSON body `{"error": {"code", "message"}}`; bad
+//! input never panics and never reaches the store. The server keeps no state another
+//! replica would need: the bundle is re-read from the store when its version changes.
+
+// Handlers return `Result<_, Response>` so `?` turns any refusal into its answer; a
+// `Response` is large, but it is built only on the way out.
+#![allow(clippy::result_large_err)]
+
+pub mod bench;
+pub mod client;
+pub mod lift;
+pub mod metrics;
+pub mod profile;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use slotwise::bundle::Bundle;
+use slotwise::signals;
+
+use crate::keys::{self, SigningKey};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Row, Store};
+
+/// Media type of a binary `SWG1` batch (`application/octet-stream` is accepted too).
+pub const SIGNALS_MEDIA_TYPE: &str = "application/vnd.slotwise.signals";
+
+/// How long a replica trusts its cached bundle version before asking the store.
+const BUNDLE_RECHECK: Duration = Duration::from_secs(1);
+
+/// Server configuration: flags, or `SLOTWISE_*` environment variables.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Address to listen on (port 0 picks one; the chosen address is printed).
+    #[arg(long, env = "SLOTWISE_ADDR", default_value = "127.0.0.1:8787")]
+    pub addr: SocketAddr,
+    /// Data directory: the database, the signing key and the admin token live here.
+    #[arg(long, env = "SLOTWISE_DATA_DIR", default_value = "slotwise-data")]
+    pub data_dir: PathBuf,
+    /// The site snippets are issued for (default: the bundle's site).
+    #[arg(long, env = "SLOTWISE_SITE")]
+    pub site: Option<String>,
+    /// Admin bearer token (default: read or create `<data-dir>/admin.token`).
+    #[arg(long, env = "SLOTWISE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Delete signals older than this many days.
+    #[arg(long, env = "SLOTWISE_RETENTION_DAYS", default_value_t = 395)]
+    pub retention_days: u64,
+    /// Snippet lifetime in seconds.
+    #[arg(long, env = "SLOTWISE_SNIPPET_TTL", default_value_t = 3600)]
+    pub snippet_ttl: u64,
+    /// Largest request body in bytes (signal batches, bundles are allowed 8 MiB).
+    #[arg(long, env = "SLOTWISE_MAX_BODY", default_value_t = signals::MAX_BYTES)]
+    pub max_body: usize,
+    /// SQLite `synchronous`: `full` (fsync every commit: survives power loss) or
+    /// `normal` (survives process kills only).
+    #[arg(long, env = "SLOTWISE_SYNC", default_value = "full")]
+    pub sync: String,
+    /// SQLite WAL auto-checkpoint threshold in pages (larger: faster ingest, larger WAL).
+    #[arg(long, env = "SLOTWISE_WAL_CHECKPOINT_PAGES", default_value_t = crate::store::sqlite::DEFAULT_CHECKPOINT_PAGES)]
+    pub wal_checkpoint_pages: u32,
+    /// A compiled bundle to publish at start when the store has none.
+    #[arg(long, env = "SLOTWISE_BUNDLE")]
+    pub bundle: Option<PathBuf>,
+    /// Static files to serve under `/` (e.g. `www/`).
+    #[arg(long, env = "SLOTWISE_WWW")]
+    pub www: Option<PathBuf>,
+}
+
+/// Shared state of the handlers.
+pub struct App {
+    store: Arc<dyn Store>,
+    config: Config,
+    key: SigningKey,
+    admin_token: String,
+    bundle: RwLock<Option<Current>>,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::Metrics,
+}
+
+#[derive(Clone)]
+struct Current {
+    checked: Instant,
+    version: u64,
+    etag: String,
+    bytes: Arc<Vec<u8>>,
+    decoded: Arc<Bundle>,
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// An error answer: status + `{"error": {"code", "message"}}`.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut r = (
+        status,
+        axum::Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    eprintln!("store error: {e}");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store.unavailable",
+        "storage is unavailable; retry later",
+    )
+}
+
+fn load_or_create_key(dir: &Path) -> Result<SigningKey, String> {
+    let keys_dir = dir.join("keys");
+    if let Ok(entries) = std::fs::read_dir(&keys_dir) {
+        let mut secrets: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".secret.json"))
+            .collect();
+        secrets.sort();
+        if let Some(p) = secrets.last() {
+            return keys::read_secret(p);
+        }
+    }
+    let (secret, _, _) = keys::generate(&keys_dir, None)?;
+    keys::read_secret(&secret)
+}
+
+fn load_or_create_token(dir: &Path) -> Result<String, String> {
+    let path = dir.join("admin.token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_string());
+    }
+    let token = slotwise::base64url::encode(&keys::random_secret()?);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    use std::io::Write;
+    opts.open(&path)
+        .and_then(|mut f| f.write_all(token.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(token)
+}
+
+fn etag_of(bytes: &[u8]) -> String {
+    // FNV-1a 64 over the bytes: a strong validator for one exact byte string.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("\"swb-{h:016x}-{}\"", bytes.len())
+}
+
+impl App {
+    /// Opens the store in the data directory and prepares keys and the admin token.
+    pub fn open(config: Config) -> Result<App, String> {
+        let full = match config.sync.as_str() {
+            "full" => true,
+            "normal" => false,
+            other => return Err(format!("--sync must be full or normal, not {other:?}")),
+        };
+        let store = SqliteStore::open_with(&config.data_dir, full, config.wal_checkpoint_pages)
+            .map_err(|e| e.to_string())?;
+        let key = load_or_create_key(&config.data_dir)?;
+        let admin_token = match &config.admin_token {
+            Some(t) if !t.is_empty() => t.clone(),
+            _ => load_or_create_token(&config.data_dir)?,
+        };
+        let app = App {
+            store: Arc::new(store),
+            config,
+            key,
+            admin_token,
+            bundle: RwLock::new(None),
+            metrics: metrics::Metrics::default(),
+        };
+        if let Some(path) = &app.config.bundle
+            && app
+                .store
+                .current_bundle()
+                .map_err(|e| e.to_string())?
+                .is_none()
+        {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            slotwise::bundle::decode(&bytes).map_err(|e| e.to_string())?;
+            app.store
+                .publish_bundle(&bytes, &etag_of(&bytes), now_unix())
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(app)
+    }
+
+    /// The current bundle, re-read when another replica (or we) published a new one.
+    /// The store is asked at most once per [`BUNDLE_RECHECK`]; a publish through this
+    /// replica is seen at once.
+    fn current(&self) -> Result<Option<Current>, Response> {
+        if let Ok(guard) = self.bundle.read()
+            && let Some(c) = guard.as_ref()
+            && c.checked.elapsed() < BUNDLE_RECHECK
+        {
+            return Ok(Some(c.clone()));
+        }
+        let Some(version) = self.store.bundle_version().map_err(unavailable)? else {
+            return Ok(None);
+        };
+        if let Ok(guard) = self.bundle.read()
+            && let Some(c) = guard.as_ref()
+            && c.version == version
+        {
+            let c = Current {
+                checked: Instant::now(),
+                ..c.clone()
+            };
+            drop(guard);
+            if let Ok(mut guard) = self.bundle.write() {
+                *guard = Some(c.clone());
+            }
+            return Ok(Some(c));
+        }
+        let Some(stored) = self.store.current_bundle().map_err(unavailable)? else {
+            return Ok(None);
+        };
+        let decoded = slotwise::bundle::decode(&stored.bytes).map_err(|e| {
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.code(),
+                "stored bundle does not decode",
+            )
+        })?;
+        let c = Current {
+            checked: Instant::now(),
+            version: stored.version,
+            etag: stored.etag,
+            bytes: Arc::new(stored.bytes),
+            decoded: Arc::new(decoded),
+        };
+        if let Ok(mut guard) = self.bundle.write() {
+            *guard = Some(c.clone());
+        }
+        Ok(Some(c))
+    }
+}
+
+/// The router over `app` (tests may serve it on their own listener).
+pub fn router(app: Arc<App>) -> Router {
+    let mut r = Router::new()
+        .route("/v1/signals", post(post_signals))
+        .route("/v1/snippet", get(get_snippet))
+        .route("/v1/bundle", get(get_bundle))
+        .route("/v1/identify", post(post_identify))
+        .route("/v1/subjects/{id}", get(get_subject).delete(delete_subject))
+        .route("/v1/report/lift", get(get_lift))
+        .route("/v1/keys", get(get_keys))
+        .route("/v1/admin/bundle", post(post_admin_bundle))
+        .route("/v1/admin/retrain", post(post_admin_retrain))
+        .route("/metrics", get(get_metrics))
+        .route("/openapi.yaml", get(get_openapi))
+        .route("/healthz", get(|| async { "ok" }));
+    if app.config.www.is_some() {
+        r = r
+            .route("/", get(get_static))
+            .route("/{file}", get(get_static));
+    }
+    r.fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+        })
+        .with_state(app)
+}
+
+/// Binds, prints `listening on <addr>` and serves until the process ends. Spawns
+/// the retention sweep (hourly, and once at start).
+pub async fn serve(config: Config) -> Result<(), String> {
+    let addr = config.addr;
+    let app = Arc::new(tokio::task::block_in_place(|| App::open(config))?);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on {local}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let sweeper = app.clone();
+    tokio::spawn(async move {
+        loop {
+            let app = sweeper.clone();
+            let cutoff = now_unix().saturating_sub(app.config.retention_days * 86_400);
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Ok(n) = app.store.expire(cutoff) {
+                    app.metrics.signals_expired.fetch_add(n, Ordering::Relaxed);
+                }
+            })
+            .await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
+    axum::serve(listener, router(app))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "task failed"))
+}
+
+/// Reads a body of at most `limit` bytes, or answers 413.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, Response> {
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body.too_large",
+            "the request body is larger than the server accepts",
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| too_large())
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn query(raw: &Option<String>, name: &str) -> Option<String> {
+    raw.as_deref()?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Identity ids: `<kind>:<value>`, kind one of anon, login, email (SHA-256 hex), app,
+/// store; value 1–128 of `[A-Za-z0-9._-]`.
+pub fn valid_id(id: &str) -> bool {
+    let Some((kind, value)) = id.split_once(':') else {
+        return false;
+    };
+    let charset = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    match kind {
+        "email" => value.len() == 64 && value.bytes().all(|c| c.is_ascii_hexdigit()),
+        "anon" | "login" | "app" | "store" => charset,
+        _ => false,
+    }
+}
+
+fn timed(app: &App, route: &'static str, start: Instant, r: Response) -> Response {
+    app.metrics
+        .observe(route, r.status().as_u16(), start.elapsed().as_secs_f64());
+    r
+}
+
+async fn post_signals(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let start = Instant::now();
+    let r = ingest(&app, headers, body).await.unwrap_or_else(|e| e);
+    if !r.status().is_success() {
+        app.metrics.batches_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    timed(&app, "signals", start, r)
+}
+
+async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Response, Response> {
+    let mt = media_type(&headers);
+    if mt != SIGNALS_MEDIA_TYPE && mt != "application/octet-stream" {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "send an SWG1 batch as application/vnd.slotwise.signals",
+        ));
+    }
+    let bytes = read_body(&headers, body, app.config.max_body.min(signals::MAX_BYTES)).await?;
+    let batch = signals::decode(&bytes).map_err(|e| {
+        let status = if e.kind() == slotwise::ErrorKind::SignalsTooLarge {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        error(status, e.code(), e.detail())
+    })?;
+    if batch.is_empty() {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "signals.empty",
+            "the batch has no signals",
+        ));
+    }
+    let refused = batch.iter().filter(|s| !s.may_store()).count();
+    if refused > 0 {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signals.consent",
+            "signals without measurement consent may not be stored; nothing was stored",
+        ));
+    }
+    let now = now_unix();
+    let store = app.store.clone();
+    let n = batch.len();
+    let done = blocking(move || store.ingest(&batch, now))
+        .await?
+        .map_err(unavailable)?;
+    app.metrics
+        .signals_stored
+        .fetch_add(done.stored, Ordering::Relaxed);
+    app.metrics
+        .signals_duplicate
+        .fetch_add(done.duplicates, Ordering::Relaxed);
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({ "received": n, "stored": done.stored, "duplicates": done.duplicates })),
+    )
+        .into_response())
+}
+
+async fn get_snippet(
+    State(app): State<Arc<App>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let start = Instant::now();
+    let r = snippet(&app, q, headers).await.unwrap_or_else(|e| e);
+    timed(&app, "snippet", start, r)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+}
+
+async fn snippet(
+    app: &Arc<App>,
+    q: Option<String>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let id = query(&q, "id")
+        .or_else(|| cookie(&headers, "sw_vid").map(|v| format!("anon:{v}")))
+        .ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                "id.missing",
+                "pass ?id=<identity id> or the sw_vid cookie",
+            )
+        })?;
+    if !valid_id(&id) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "id.invalid",
+            "not a valid identity id",
+        ));
+    }
+    // The public path serves first-party visitors (their anon id, from the cookie);
+    // looking a profile up by login, email, app or store id is for trusted backends.
+    if !id.starts_with("anon:") {
+        authorized(app, &headers)?;
+    }
+    let app2 = app.clone();
+    // Inline on the async worker: two indexed reads on a pooled connection and one
+    // signature take well under a millisecond, less than a hop to the blocking pool.
+    let token = (move || -> Result<(String, u64, String), Response> {
+        let (cluster, ids) = app2.store.cluster(&id).map_err(unavailable)?;
+        let rows = app2.store.profile_signals(&ids, 500).map_err(unavailable)?;
+        let current = app2.current()?;
+        let bundle = current.as_ref().map(|c| c.decoded.as_ref());
+        let site = app2
+            .config
+            .site
+            .clone()
+            .or_else(|| bundle.map(|b| b.header.site.clone()))
+            .unwrap_or_else(|| "localhost".into());
+        let issue = profile::Issue {
+            key_id: &app2.key.kid,
+            audience: &site,
+            subject: &id,
+            now: now_unix(),
+            ttl: app2.config.snippet_ttl,
+        };
+        let claims = profile::claims(&issue, bundle, &rows);
+        let expires = claims.expires_at;
+        Ok((
+            slotwise::profile::sign(&claims, &app2.key.secret),
+            expires,
+            cluster,
+        ))
+    })()?;
+    app.metrics.snippets_issued.fetch_add(1, Ordering::Relaxed);
+    let mut r = axum::Json(json!({ "token": token.0, "expires_at": token.1, "cluster": token.2 }))
+        .into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(r)
+}
+
+async fn get_bundle(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let start = Instant::now();
+    let app2 = app.clone();
+    let r = match blocking(move || app2.current()).await {
+        Err(e) | Ok(Err(e)) => e,
+        Ok(Ok(None)) => error(
+            StatusCode::NOT_FOUND,
+            "bundle.none",
+            "no bundle published yet",
+        ),
+        Ok(Ok(Some(c))) => {
+            let matches = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == c.etag || t.trim() == "*"));
+            let mut r = if matches {
+                StatusCode::NOT_MODIFIED.into_response()
+            } else {
+                let mut r = Body::from(c.bytes.as_ref().clone()).into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/vnd.slotwise.bundle"),
+                );
+                r
+            };
+            let h = r.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&c.etag) {
+                h.insert(header::ETAG, v);
+            }
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60, must-revalidate"),
+            );
+            r
+        }
+    };
+    timed(&app, "bundle", start, r)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentifyBody {
+    ids: Vec<String>,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<T, Response> {
+    if media_type(headers) != "application/json" {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type",
+            "send application/json",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "json.invalid", &e.to_string()))
+}
+
+async fn post_identify(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let start = Instant::now();
+    let r = async {
+        authorized(&app, &headers)?;
+        let bytes = read_body(&headers, body, 16 * 1024).await?;
+        let b: IdentifyBody = json_body(&headers, &bytes)?;
+        if b.ids.len() < 2 || b.ids.len() > 16 {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "ids.count",
+                "link 2 to 16 ids at once",
+            ));
+        }
+        if let Some(bad) = b.ids.iter().find(|i| !valid_id(i)) {
+            let msg = format!("not a valid identity id: {bad:?}");
+            return Err(error(StatusCode::BAD_REQUEST, "id.invalid", &msg));
+        }
+        let store = app.store.clone();
+        let cluster = blocking(move || store.link(&b.ids))
+            .await?
+            .map_err(unavailable)?;
+        Ok(axum::Json(json!({ "cluster": cluster })).into_response())
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, "identify", start, r)
+}
+
+fn row_json(r: &Row) -> serde_json::Value {
+    let s = &r.signal;
+    json!({
+        "event_id": format!("{:016x}", s.event_id),
+        "kind": s.kind.name(),
+        "decision_id": s.decision_id.map(|d| format!("{d:016x}")),
+        "slot": s.slot, "item": s.item, "variant": s.variant,
+        "time": s.time, "consent": s.consent, "channel": s.channel.name(),
+        "holdout": s.holdout, "value_cents": s.value, "subject": r.subject,
+    })
+}
+
+async fn get_subject(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let start = Instant::now();
+    let r = async {
+        authorized(&app, &headers)?;
+        if !valid_id(&id) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "id.invalid",
+                "not a valid identity id",
+            ));
+        }
+        let store = app.store.clone();
+        let (cluster, ids, rows) = blocking(move || {
+            let (cluster, ids) = store.cluster(&id)?;
+            let rows = store.subject_signals(&ids, 1_000_000)?;
+            Ok::<_, crate::store::StoreError>((cluster, ids, rows))
+        })
+        .await?
+        .map_err(unavailable)?;
+        let signals: Vec<_> = rows.iter().map(row_json).collect();
+        let mut r = axum::Json(json!({ "cluster": cluster, "ids": ids, "signals": signals }))
+            .into_response();
+        r.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+        Ok(r)
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, "subject_export", start, r)
+}
+
+async fn delete_subject(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let start = Instant::now();
+    let r = async {
+        authorized(&app, &headers)?;
+        if !valid_id(&id) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "id.invalid",
+                "not a valid identity id",
+            ));
+        }
+        let store = app.store.clone();
+        let erased = blocking(move || store.erase(&id))
+            .await?
+            .map_err(unavailable)?;
+        Ok(axum::Json(json!({ "erased": erased })).into_response())
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, "subject_erase", start, r)
+}
+
+async fn get_lift(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
+    let start = Instant::now();
+    let r = async {
+        let num = |name: &str, default: u64| -> Result<u64, Response> {
+            match query(&q, name) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| {
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        "query.invalid",
+                        "since, until and window are Unix seconds",
+                    )
+                }),
+            }
+        };
+        let until = num("until", now_unix() + 1)?;
+        let since = num("since", until.saturating_sub(30 * 86_400))?;
+        let window = num("window", 7 * 86_400)?;
+        let store = app.store.clone();
+        let rows = blocking(move || store.signals_between(since.saturating_sub(window), until))
+            .await?
+            .map_err(unavailable)?;
+        let rep = lift::report(&rows, since, until, window);
+        Ok(axum::Json(rep).into_response())
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, "lift", start, r)
+}
+
+async fn get_keys(State(app): State<Arc<App>>) -> Response {
+    let public = slotwise::base64url::encode(&slotwise::profile::public_key(&app.key.secret));
+    axum::Json(json!({ "keys": [{ "kid": app.key.kid, "alg": "Ed25519", "public": public }] }))
+        .into_response()
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let want = app.admin_token.as_bytes();
+    let ok = given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if ok {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::UNAUTHORIZED,
+            "auth",
+            "admin endpoints need the bearer token",
+        ))
+    }
+}
+
+/// The authoring set as one JSON document: the four files of an authoring directory.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthoringSet {
+    bundle: serde_json::Value,
+    content: serde_json::Value,
+    items: serde_json::Value,
+    slots: serde_json::Value,
+}
+
+fn compile_authoring(dir: &Path, set: AuthoringSet, now: u64) -> Result<Vec<u8>, Response> {
+    let staging = dir.join(format!("authoring-{}-{now}", std::process::id()));
+    let result = (|| {
+        std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
+        for (name, v) in [
+            ("bundle.json", &set.bundle),
+            ("content.json", &set.content),
+            ("items.json", &set.items),
+            ("slots.json", &set.slots),
+        ] {
+            std::fs::write(staging.join(name), v.to_string()).map_err(|e| e.to_string())?;
+        }
+        crate::authoring::build_dir(
+            &staging,
+            &crate::authoring::BuildOptions { created_at: now },
+        )
+        .map(|b| slotwise::bundle::encode(&b))
+        .map_err(|e| e.to_string())
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    result.map_err(|e| error(StatusCode::BAD_REQUEST, "authoring.invalid", &e))
+}
+
+async fn post_admin_bundle(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let start = Instant::now();
+    let r = async {
+        authorized(&app, &headers)?;
+        let bytes = read_body(&headers, body, slotwise::bundle::MAX_BYTES).await?;
+        let now = now_unix();
+        let compiled = match media_type(&headers).as_str() {
+            "application/json" => {
+                let set: AuthoringSet = json_body(&headers, &bytes)?;
+                let dir = app.config.data_dir.clone();
+                blocking(move || compile_authoring(&dir, set, now)).await??
+            }
+            "application/vnd.slotwise.bundle" | "application/octet-stream" => {
+                slotwise::bundle::decode(&bytes)
+                    .map_err(|e| error(StatusCode::BAD_REQUEST, e.code(), e.detail()))?;
+                bytes
+            }
+            _ => {
+                return Err(error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "content_type",
+                    "send an authoring set as application/json or a bundle as application/vnd.slotwise.bundle",
+                ));
+            }
+        };
+        publish(&app, compiled, now).await
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, "admin_bundle", start, r)
+}
+
+async fn publish(app: &Arc<App>, bytes: Vec<u8>, now: u64) -> Result<Response, Response> {
+    let etag = etag_of(&bytes);
+    let store = app.store.clone();
+    let tag = etag.clone();
+    let version = blocking(move || store.publish_bundle(&bytes, &tag, now))
+        .await?
+        .map_err(unavailable)?;
+    if let Ok(mut guard) = app.bundle.write() {
+        *guard = None;
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "version": version, "etag": etag })),
+    )
+        .into_response())
+}
+
+async fn post_admin_retrain(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let start = Instant::now();
+    let r = async {
+        authorized(&app, &headers)?;
+        let app2 = app.clone();
+        let (bytes, report) = blocking(move || -> Result<_, Response> {
+            let current = app2.current()?.ok_or_else(|| {
+                error(
+                    StatusCode::CONFLICT,
+                    "bundle.none",
+                    "publish a bundle first",
+                )
+            })?;
+            let rows = app2
+                .store
+                .signals_between(0, u64::MAX)
+                .map_err(unavailable)?;
+            let mut bundle = current.decoded.as_ref().clone();
+            let events: Vec<crate::train::Event> = rows
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.signal.kind,
+                        signals::Kind::View
+                            | signals::Kind::Click
+                            | signals::Kind::AddToCart
+                            | signals::Kind::Purchase
+                    )
+                })
+                .filter_map(|r| {
+                    let session = r
+                        .cluster
+                        .clone()
+                        .or_else(|| r.subject.clone())
+                        .or_else(|| r.signal.decision_id.map(|d| format!("d:{d:016x}")))?;
+                    let item = bundle.items.get(r.signal.item as usize)?.id.clone();
+                    Some(crate::train::Event {
+                        session,
+                        item,
+                        time: r.signal.time as f64,
+                    })
+                })
+                .collect();
+            let report = crate::train::train_bundle(
+                &mut bundle,
+                &events,
+                &crate::train::TrainOptions::default(),
+                false,
+            );
+            Ok((slotwise::bundle::encode(&bundle), report))
+        })
+        .await??;
+        let mut r = publish(&app, bytes, now_unix()).await?;
+        if let Ok(v) = HeaderValue::from_str(&format!("{}", report.sessions)) {
+            r.headers_mut().insert("x-slotwise-sessions", v);
+        }
+        Ok(r)
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, "admin_retrain", start, r)
+}
+
+async fn get_metrics(State(app): State<Arc<App>>) -> Response {
+    let app2 = app.clone();
+    let counts = blocking(move || app2.store.counts())
+        .await
+        .ok()
+        .and_then(|r| r.ok());
+    let c = counts.unwrap_or_default();
+    let text = app.metrics.render(&[
+        ("signals_rows", "Signal rows in the store.", c.signals),
+        ("identity_rows", "Identity ids in the store.", c.identities),
+        ("bundle_versions", "Published bundle versions.", c.bundles),
+    ]);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn get_openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        include_str!("../../openapi.yaml"),
+    )
+        .into_response()
+}
+
+async fn get_static(State(app): State<Arc<App>>, file: Option<UrlPath<String>>) -> Response {
+    let name = file
+        .map(|UrlPath(f)| f)
+        .unwrap_or_else(|| "index.html".into());
+    let ok = !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+    let Some(dir) = app.config.www.as_ref().filter(|_| ok) else {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such file");
+    };
+    let path = dir.join(&name);
+    let Ok(Ok(bytes)) = tokio::task::spawn_blocking(move || std::fs::read(path)).await else {
+        return error(StatusCode::NOT_FOUND, "not_found", "no such file");
+    };
+    let ct = match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    ([(header::CONTENT_TYPE, ct)], bytes).into_response()
+}

@@ -1,0 +1,155 @@
+//! The storage interface of the origin: one trait, [`Store`], that every backend
+//! implements (SQLite now, [`sqlite::SqliteStore`]; PostgreSQL later, issue 11).
+//!
+//! The contract is written for several stateless `slotwise serve` replicas over one
+//! database:
+//! - a signal's 64-bit event id is a unique key, and ingest is insert-or-ignore on it
+//!   in the same transaction as the rows, so a replayed or retried batch is stored
+//!   once whichever replica receives it (erased signals are not resurrected by a
+//!   replay: the bare ids stay);
+//! - [`Store::ingest`] returns only once the batch is durable (committed), so a 2xx
+//!   after it never loses data on `kill -9`;
+//! - identity links are one transaction that merges clusters into the smallest cluster
+//!   id, so concurrent links converge to the same cluster whatever the order;
+//! - bundles are versioned rows; the current one is the highest version;
+//! - nothing is kept in the server process that another replica would need.
+//!
+//! Methods are blocking: the server calls them on tokio's blocking pool.
+
+pub mod sqlite;
+
+use slotwise::signals::{Channel, Kind, Signal};
+
+/// A storage failure (I/O, corruption, a closed writer). Opaque to clients: a 503.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Result of the store.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What one ingest did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Signals newly stored.
+    pub stored: u64,
+    /// Signals whose event id was already stored (replays, retries).
+    pub duplicates: u64,
+}
+
+/// A stored signal: the decoded signal plus the identity id its subject maps to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// The signal as received.
+    pub signal: Signal,
+    /// The subject as an identity id (`anon:<16 hex>`), when the signal had one.
+    pub subject: Option<String>,
+    /// The identity cluster of the subject at query time (for reports).
+    pub cluster: Option<String>,
+}
+
+/// A published bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBundle {
+    /// Monotonic version (1, 2, ...).
+    pub version: u64,
+    /// Strong ETag value, quoted.
+    pub etag: String,
+    /// Unix seconds when published.
+    pub published_at: u64,
+    /// The SWB1 bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// What an erasure removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    /// Identity ids unlinked.
+    pub ids: u64,
+    /// Signal rows deleted.
+    pub signals: u64,
+}
+
+/// Row counts, for `/metrics` and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Signal rows.
+    pub signals: u64,
+    /// Identity rows.
+    pub identities: u64,
+    /// Bundle versions.
+    pub bundles: u64,
+}
+
+/// Called once a batch is durable (or failed). May run on any thread.
+pub type IngestDone = Box<dyn FnOnce(Result<Ingested>) + Send>;
+
+/// The one storage interface of the origin.
+pub trait Store: Send + Sync + 'static {
+    /// Stores the signals, each event id once, and calls `done` after the batch is
+    /// durable. Backends may group concurrent batches into one commit; the callback
+    /// form lets an async server wait without tying up a thread.
+    fn ingest_then(&self, signals: Vec<Signal>, received_at: u64, done: IngestDone);
+
+    /// [`Store::ingest_then`], waiting on the calling thread.
+    fn ingest(&self, signals: &[Signal], received_at: u64) -> Result<Ingested> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.ingest_then(
+            signals.to_vec(),
+            received_at,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv()
+            .map_err(|_| StoreError("the store dropped the batch".into()))?
+    }
+    /// Links identity ids into one cluster (merging clusters); returns the cluster id.
+    fn link(&self, ids: &[String]) -> Result<String>;
+    /// Every id in `id`'s cluster (just `id` when it was never linked), and the cluster id.
+    fn cluster(&self, id: &str) -> Result<(String, Vec<String>)>;
+    /// The signals of these subject ids, newest first, at most `limit`.
+    fn subject_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>>;
+    /// Like [`Store::subject_signals`] but with only what a profile reads: kind, item,
+    /// time, consent, channel, value and event id (other fields are zero / `None`).
+    /// Backends may answer it from an index alone.
+    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
+        self.subject_signals(ids, limit)
+    }
+    /// Erases the whole cluster of `id`: its signals and its identity links.
+    fn erase(&self, id: &str) -> Result<Erased>;
+    /// Signals with `since <= time < until`, with their subject's cluster resolved.
+    fn signals_between(&self, since: u64, until: u64) -> Result<Vec<Row>>;
+    /// Deletes signals older than `before` (Unix seconds); returns how many.
+    fn expire(&self, before: u64) -> Result<u64>;
+    /// Publishes a new bundle version; returns it.
+    fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64>;
+    /// The number of the current bundle version (cheap: no bytes).
+    fn bundle_version(&self) -> Result<Option<u64>>;
+    /// The current (highest) bundle version.
+    fn current_bundle(&self) -> Result<Option<StoredBundle>>;
+    /// Row counts.
+    fn counts(&self) -> Result<Counts>;
+}
+
+/// The identity id of a signal's pseudonymous subject.
+pub fn anon_id(subject: u64) -> String {
+    format!("anon:{subject:016x}")
+}
+
+/// Kind from its stored number (the wire number).
+pub fn kind_of(n: i64) -> Option<Kind> {
+    u8::try_from(n).ok().and_then(Kind::from_u8)
+}
+
+/// Channel from its stored number (the wire number).
+pub fn channel_of(n: i64) -> Option<Channel> {
+    u8::try_from(n).ok().and_then(Channel::from_u8)
+}

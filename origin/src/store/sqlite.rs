@@ -1,0 +1,619 @@
+//! The SQLite backend: one database file in the data directory, WAL mode.
+//!
+//! Writes go through one writer thread that owns the write connection and commits
+//! concurrent ingests together (group commit): each caller waits for the commit that
+//! holds its batch, so an answer means the batch is on disk (with `synchronous=FULL`,
+//! the default, even across power loss; `NORMAL` survives process kills only).
+//! Reads use a small pool of read-only connections, which WAL lets run beside the writer.
+//!
+//! Schema (portable to PostgreSQL): `event_ids(event_id PRIMARY KEY)` is the
+//! idempotency key — a narrow table, because random 64-bit ids scatter inserts over its
+//! B-tree and every page touched is rewritten per commit; `signals` rows are appended
+//! in arrival order (a rowid key) only for ids that table newly took. Erasure and
+//! retention delete `signals` rows and keep the bare ids (no personal data), so a
+//! replayed batch never brings erased signals back. `identities(id PRIMARY KEY,
+//! cluster)`, `bundles(version PRIMARY KEY, etag, published_at, bytes)`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use slotwise::signals::Signal;
+
+use super::{
+    Counts, Erased, IngestDone, Ingested, Result, Row, Store, StoreError, StoredBundle, anon_id,
+    channel_of, kind_of,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS event_ids (
+    event_id    INTEGER PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS signals (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL,
+    kind        INTEGER NOT NULL,
+    decision_id INTEGER,
+    slot        INTEGER NOT NULL,
+    item        INTEGER NOT NULL,
+    variant     INTEGER NOT NULL,
+    time        INTEGER NOT NULL,
+    consent     INTEGER NOT NULL,
+    channel     INTEGER NOT NULL,
+    holdout     INTEGER NOT NULL,
+    value       INTEGER,
+    subject     TEXT,
+    received_at INTEGER NOT NULL
+);
+DROP INDEX IF EXISTS signals_subject;
+CREATE INDEX IF NOT EXISTS signals_subject_profile
+    ON signals(subject, time, kind, item, channel, consent, value, event_id)
+    WHERE subject IS NOT NULL;
+CREATE INDEX IF NOT EXISTS signals_time ON signals(time);
+CREATE TABLE IF NOT EXISTS identities (
+    id      TEXT PRIMARY KEY,
+    cluster TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identities_cluster ON identities(cluster);
+CREATE TABLE IF NOT EXISTS bundles (
+    version      INTEGER PRIMARY KEY,
+    etag         TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    bytes        BLOB NOT NULL
+);
+";
+
+/// Default WAL auto-checkpoint threshold: 20 000 pages (80 MiB at 4 KiB pages).
+pub const DEFAULT_CHECKPOINT_PAGES: u32 = 20_000;
+
+/// Most ingest batches one commit takes.
+const GROUP_MAX: usize = 256;
+
+enum Job {
+    Ingest(Vec<Signal>, u64, IngestDone),
+    Write(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// SQLite in WAL mode behind [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<mpsc::Sender<Job>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating) `dir/slotwise.db`. `full_sync` picks `synchronous=FULL`.
+    pub fn open(dir: &Path, full_sync: bool) -> Result<SqliteStore> {
+        SqliteStore::open_with(dir, full_sync, DEFAULT_CHECKPOINT_PAGES)
+    }
+
+    /// [`SqliteStore::open`] with the WAL auto-checkpoint threshold in pages. Random
+    /// 64-bit event ids scatter inserts over the key's B-tree, so a commit dirties many
+    /// pages; a larger WAL lets a checkpoint write each page once for many commits.
+    pub fn open_with(dir: &Path, full_sync: bool, checkpoint_pages: u32) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let path = dir.join("slotwise.db");
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if full_sync { "FULL" } else { "NORMAL" },
+        )
+        .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        // A 64 MiB page cache for the writer: random event-id keys touch many pages.
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("slotwise-sqlite-writer".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(err)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(tx),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        let tx = self
+            .writer
+            .lock()
+            .map_err(|_| err("writer lock poisoned"))?
+            .clone();
+        tx.send(job).map_err(|_| err("the writer thread stopped"))
+    }
+
+    /// Runs `f` on the writer connection (serialised with ingests) and waits.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Write(Box::new(move |c| {
+            let _ = tx.send(f(c));
+        })))?;
+        rx.recv().map_err(|_| err("the writer thread stopped"))?
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().map_err(|_| err("pool poisoned"))?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(err)?;
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .map_err(err)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 16
+        {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut ingests = Vec::new();
+        let mut next = Some(first);
+        // Take whatever else is already waiting: ingests share one commit.
+        loop {
+            match next.take() {
+                Some(Job::Ingest(s, at, reply)) => ingests.push((s, at, reply)),
+                Some(Job::Write(f)) => {
+                    commit_ingests(&mut conn, &mut ingests);
+                    f(&mut conn);
+                }
+                None => {}
+            }
+            if ingests.len() >= GROUP_MAX {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(job) => next = Some(job),
+                Err(_) => break,
+            }
+        }
+        commit_ingests(&mut conn, &mut ingests);
+    }
+}
+
+fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, IngestDone)>) {
+    if jobs.is_empty() {
+        return;
+    }
+    let result = (|| -> rusqlite::Result<Vec<Ingested>> {
+        let tx = conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        {
+            // Multi-row statements: one VM run per CHUNK rows instead of per row.
+            let mut many = tx.prepare_cached(&insert_sql(CHUNK))?;
+            let mut one = tx.prepare_cached(&insert_sql(1))?;
+            let mut claim =
+                tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
+            for (signals, at, _) in jobs.iter() {
+                let mut stored = 0u64;
+                // The narrow key table decides what is new; the wide rows are appended.
+                let mut fresh = Vec::with_capacity(signals.len());
+                for s in signals {
+                    if claim.execute([s.event_id as i64])? == 1 {
+                        fresh.push(*s);
+                    }
+                }
+                let mut chunks = fresh.chunks_exact(CHUNK);
+                for chunk in &mut chunks {
+                    let values: Vec<Value> = chunk.iter().flat_map(|s| values(s, *at)).collect();
+                    stored += many.execute(rusqlite::params_from_iter(values))? as u64;
+                }
+                for s in chunks.remainder() {
+                    stored += one.execute(rusqlite::params_from_iter(values(s, *at)))? as u64;
+                }
+                outcomes.push(Ingested {
+                    stored,
+                    duplicates: signals.len() as u64 - stored,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    })();
+    match result {
+        Ok(outcomes) => {
+            for ((_, _, done), o) in jobs.drain(..).zip(outcomes) {
+                done(Ok(o));
+            }
+        }
+        Err(e) => {
+            for (_, _, done) in jobs.drain(..) {
+                done(Err(err(&e)));
+            }
+        }
+    }
+}
+
+/// Rows per multi-row insert statement (13 parameters each, under SQLite's limit).
+const CHUNK: usize = 32;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO signals (event_id, kind, decision_id, slot, item, variant, \
+         time, consent, channel, holdout, value, subject, received_at) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+fn values(s: &Signal, at: u64) -> [Value; 13] {
+    let opt = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+    [
+        Value::Integer(s.event_id as i64),
+        Value::Integer(i64::from(s.kind as u8)),
+        opt(s.decision_id.map(|d| d as i64)),
+        Value::Integer(i64::from(s.slot)),
+        Value::Integer(i64::from(s.item)),
+        Value::Integer(i64::from(s.variant)),
+        Value::Integer(s.time as i64),
+        Value::Integer(i64::from(s.consent)),
+        Value::Integer(i64::from(s.channel as u8)),
+        Value::Integer(i64::from(s.holdout)),
+        opt(s.value.map(|v| v as i64)),
+        s.subject.map_or(Value::Null, |x| Value::Text(anon_id(x))),
+        Value::Integer(at as i64),
+    ]
+}
+
+const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
+    s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
+
+/// What a profile needs, all in the `signals_subject_profile` index (plus the rowid,
+/// which is the event id): snippet reads never touch the table.
+const PROFILE_COLUMNS: &str = "s.event_id, s.kind, NULL, 0, s.item, 0, s.time,
+    s.consent, s.channel, 0, s.value, NULL, NULL";
+
+/// The same columns without the identity join (the caller knows the cluster).
+const SUBJECT_COLUMNS: &str =
+    "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
+    s.consent, s.channel, s.holdout, s.value, s.subject, NULL";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let bad = || rusqlite::Error::IntegralValueOutOfRange(1, 0);
+    let subject: Option<String> = r.get(11)?;
+    let subject_bits = subject
+        .as_deref()
+        .and_then(|s| s.strip_prefix("anon:"))
+        .and_then(|h| u64::from_str_radix(h, 16).ok());
+    Ok(Row {
+        signal: Signal {
+            kind: kind_of(r.get(1)?).ok_or_else(bad)?,
+            event_id: r.get::<_, i64>(0)? as u64,
+            decision_id: r.get::<_, Option<i64>>(2)?.map(|d| d as u64),
+            slot: r.get(3)?,
+            item: r.get(4)?,
+            variant: r.get(5)?,
+            time: r.get::<_, i64>(6)? as u64,
+            consent: r.get(7)?,
+            channel: channel_of(r.get(8)?).ok_or_else(bad)?,
+            holdout: r.get(9)?,
+            value: r.get::<_, Option<i64>>(10)?.map(|v| v as u64),
+            subject: subject_bits,
+        },
+        subject,
+        cluster: r.get(12)?,
+    })
+}
+
+fn cluster_of(conn: &Connection, id: &str) -> rusqlite::Result<(String, Vec<String>)> {
+    let cluster: Option<String> = conn
+        .prepare_cached("SELECT cluster FROM identities WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    let Some(cluster) = cluster else {
+        return Ok((id.to_string(), vec![id.to_string()]));
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM identities WHERE cluster = ?1 ORDER BY id")?;
+    let ids = stmt
+        .query_map([&cluster], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok((cluster, ids))
+}
+
+impl Store for SqliteStore {
+    fn ingest_then(&self, signals: Vec<Signal>, received_at: u64, done: IngestDone) {
+        // A failed send hands the job back: answer its callback with the error.
+        let tx = match self.writer.lock() {
+            Ok(tx) => tx.clone(),
+            Err(_) => return done(Err(err("writer lock poisoned"))),
+        };
+        if let Err(mpsc::SendError(Job::Ingest(_, _, done))) =
+            tx.send(Job::Ingest(signals, received_at, done))
+        {
+            done(Err(err("the writer thread stopped")));
+        }
+    }
+
+    fn link(&self, ids: &[String]) -> Result<String> {
+        let ids = ids.to_vec();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(err)?;
+            let mut clusters = Vec::new();
+            for id in &ids {
+                let c: Option<String> = tx
+                    .query_row("SELECT cluster FROM identities WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(err)?;
+                clusters.push(c.unwrap_or_else(|| id.clone()));
+            }
+            let target = clusters
+                .iter()
+                .min()
+                .cloned()
+                .ok_or_else(|| err("no ids"))?;
+            for c in &clusters {
+                if *c != target {
+                    tx.execute(
+                        "UPDATE identities SET cluster = ?1 WHERE cluster = ?2",
+                        params![target, c],
+                    )
+                    .map_err(err)?;
+                }
+            }
+            for id in &ids {
+                tx.execute(
+                    "INSERT INTO identities (id, cluster) VALUES (?1, ?2)
+                     ON CONFLICT(id) DO UPDATE SET cluster = excluded.cluster",
+                    params![id, target],
+                )
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(target)
+        })
+    }
+
+    fn cluster(&self, id: &str) -> Result<(String, Vec<String>)> {
+        self.read(|c| cluster_of(c, id).map_err(err))
+    }
+
+    fn subject_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {SUBJECT_COLUMNS} FROM signals s
+                     WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
+                ))
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for id in ids {
+                let rows = stmt
+                    .query_map(params![id, limit as i64], row)
+                    .map_err(err)?;
+                for r in rows {
+                    out.push(r.map_err(err)?);
+                }
+            }
+            out.sort_by_key(|r| std::cmp::Reverse(r.signal.time));
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+
+    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
+                     WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
+                ))
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for id in ids {
+                let rows = stmt
+                    .query_map(params![id, limit as i64], row)
+                    .map_err(err)?;
+                for r in rows {
+                    out.push(r.map_err(err)?);
+                }
+            }
+            out.sort_by_key(|r| std::cmp::Reverse(r.signal.time));
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+
+    fn erase(&self, id: &str) -> Result<Erased> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(err)?;
+            let (cluster, ids) = cluster_of(&tx, &id).map_err(err)?;
+            let mut erased = Erased::default();
+            for i in &ids {
+                erased.signals += tx
+                    .execute("DELETE FROM signals WHERE subject = ?1", [i])
+                    .map_err(err)? as u64;
+            }
+            erased.ids = tx
+                .execute("DELETE FROM identities WHERE cluster = ?1", [&cluster])
+                .map_err(err)? as u64;
+            tx.commit().map_err(err)?;
+            Ok(erased)
+        })
+    }
+
+    fn signals_between(&self, since: u64, until: u64) -> Result<Vec<Row>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {ROW_COLUMNS} FROM signals s LEFT JOIN identities i ON i.id = s.subject
+                     WHERE s.time >= ?1 AND s.time < ?2 ORDER BY s.time"
+                ))
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(
+                    params![since as i64, until.min(i64::MAX as u64) as i64],
+                    row,
+                )
+                .map_err(err)?;
+            rows.collect::<rusqlite::Result<Vec<Row>>>().map_err(err)
+        })
+    }
+
+    fn expire(&self, before: u64) -> Result<u64> {
+        self.write(move |conn| {
+            conn.execute("DELETE FROM signals WHERE time < ?1", [before as i64])
+                .map(|n| n as u64)
+                .map_err(err)
+        })
+    }
+
+    fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
+        let bytes = bytes.to_vec();
+        let etag = etag.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction().map_err(err)?;
+            let version: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM bundles",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO bundles (version, etag, published_at, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![version, etag, now as i64, bytes],
+            )
+            .map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(version as u64)
+        })
+    }
+
+    fn bundle_version(&self) -> Result<Option<u64>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT MAX(version) FROM bundles")
+                .map_err(err)?
+                .query_row([], |r| r.get::<_, Option<i64>>(0))
+                .map(|v| v.map(|v| v as u64))
+                .map_err(err)
+        })
+    }
+
+    fn current_bundle(&self) -> Result<Option<StoredBundle>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT version, etag, published_at, bytes FROM bundles ORDER BY version DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(StoredBundle {
+                        version: r.get::<_, i64>(0)? as u64,
+                        etag: r.get(1)?,
+                        published_at: r.get::<_, i64>(2)? as u64,
+                        bytes: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(err)
+        })
+    }
+
+    fn counts(&self) -> Result<Counts> {
+        self.read(|c| {
+            let n = |sql: &str| -> Result<u64> {
+                c.query_row(sql, [], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+                    .map_err(err)
+            };
+            Ok(Counts {
+                signals: n("SELECT COUNT(*) FROM signals")?,
+                identities: n("SELECT COUNT(*) FROM identities")?,
+                bundles: n("SELECT COUNT(*) FROM bundles")?,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotwise::signals::Kind;
+
+    fn temp() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "slotwise-store-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn ingest_is_idempotent_and_links_merge() {
+        let dir = temp();
+        let store = SqliteStore::open(&dir, false).unwrap();
+        let s: Vec<Signal> = (0..10)
+            .map(|i| Signal::new(Kind::View, i, 100 + i).consent(6).subject(7))
+            .collect();
+        assert_eq!(store.ingest(&s, 1).unwrap().stored, 10);
+        assert_eq!(store.ingest(&s, 1).unwrap().duplicates, 10);
+        let a = anon_id(7);
+        store.link(&["login:bob".into(), a.clone()]).unwrap();
+        store.link(&["email:x".into(), "login:bob".into()]).unwrap();
+        let (_, ids) = store.cluster("email:x").unwrap();
+        assert_eq!(ids.len(), 3);
+        assert_eq!(store.subject_signals(&ids, 100).unwrap().len(), 10);
+        let erased = store.erase("login:bob").unwrap();
+        assert_eq!(
+            erased,
+            Erased {
+                ids: 3,
+                signals: 10
+            }
+        );
+        assert_eq!(store.counts().unwrap().signals, 0);
+        // A replay after erasure does not bring the signals back.
+        assert_eq!(store.ingest(&s, 1).unwrap().stored, 0);
+        assert_eq!(store.counts().unwrap().signals, 0);
+        // Retention deletes by signal time.
+        let s: Vec<Signal> = (0..10)
+            .map(|i| Signal::new(Kind::View, 100 + i, 100 + i).consent(6))
+            .collect();
+        store.ingest(&s, 1).unwrap();
+        assert_eq!(store.expire(105).unwrap(), 5);
+        assert_eq!(store.counts().unwrap().signals, 5);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
