@@ -118,6 +118,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let iter = env_or("ITER", "5000");
     let peers = env_or("PEERS", DEFAULT_PEERS);
     let results = bench.join("results.jsonl");
+    let load_before = load_average();
     let mut lines = String::new();
     for peer in peers.split_whitespace().chain(["slotwise"]) {
         step(&format!("bench: {peer} (ITER={iter})"));
@@ -145,6 +146,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         lines.push('\n');
     }
     std::fs::write(&results, &lines).map_err(|e| e.to_string())?;
+    let load = format!("{load_before} before, {} after", load_average());
 
     let mut c = node_cmd("node", &peers_dir);
     c.args(["-e", ROWS_JS, path_str(&results)?]);
@@ -156,7 +158,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .lines()
         .filter_map(Row::parse)
         .collect();
-    print_table(&rows, &bundle, &results);
+    print_table(&rows, &bundle, &load, &results);
     Ok(())
 }
 
@@ -214,13 +216,17 @@ fn slotwise_mode(mode: &str) -> &str {
     }
 }
 
-fn print_table(rows: &[Row], bundle: &crate::size::Sizes, results: &Path) {
+fn print_table(rows: &[Row], bundle: &crate::size::Sizes, load: &str, results: &Path) {
     step("bench: results (µs per full-page decision: 4 slots + the hero experiment)");
     let iterations = rows.first().map_or("?", |r| r.iterations.as_str());
     println!(
         "Node {}, {} timed requests per process; ratio = peer median / Slotwise median (same variant, compared mode)",
         node_version(),
         iterations
+    );
+    println!(
+        "{} cpus, 1-minute load average {load} (other work on the machine moves these figures)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
         "{:<28} {:<8} {:<13} {:>10} {:>10} {:>7}  {:<16} {:>8}",
@@ -271,6 +277,14 @@ fn print_table(rows: &[Row], bundle: &crate::size::Sizes, results: &Path) {
 
 fn node_version() -> String {
     crate::util::output("node", &["-v"]).map_or("?".into(), |s| s.trim().to_string())
+}
+
+/// The 1-minute load average (Linux), or "?".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn env_or(name: &str, default: &str) -> String {
