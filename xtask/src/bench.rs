@@ -13,6 +13,8 @@
 //!    per peer and mode, and the ratio peer / Slotwise at the median.
 //!
 //! Env: `ITER` (5000) and `WARMUP` (500) timed / warm-up requests per process,
+//! `ROUNDS` (1) runs of every peer, interleaved (the table shows the median of the
+//! rounds' medians and each round's median),
 //! `COLD_RUNS` (3) cold-start processes per variant, `PEERS` (default
 //! `growthbook uniform ninetailed`), `PEERS_DIR` (the harness to copy). The raw JSON
 //! lines are kept in `target/bench/results.jsonl`. Timings are never asserted.
@@ -119,31 +121,39 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let peers = env_or("PEERS", DEFAULT_PEERS);
     let results = bench.join("results.jsonl");
     let load_before = load_average();
+    let rounds: usize = env_or("ROUNDS", "1")
+        .parse()
+        .map_err(|_| "ROUNDS must be a number")?;
     let mut lines = String::new();
-    for peer in peers.split_whitespace().chain(["slotwise"]) {
-        step(&format!("bench: {peer} (ITER={iter})"));
-        let mut c = node_cmd("node", &peers_dir);
-        c.arg(format!("bench-{peer}.mjs"))
-            .arg("all")
-            .env("ITER", &iter)
-            .env("WARMUP", env_or("WARMUP", "500"))
-            .env("COLD_RUNS", env_or("COLD_RUNS", "3"))
-            .env("DATA_DIR", &data)
-            .env("BUNDLE_DIR", bench.join("bundles"))
-            .stderr(Stdio::inherit());
-        let out = c
-            .output()
-            .map_err(|e| format!("cannot start node for {peer}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("bench-{peer}.mjs failed ({})", out.status));
+    let order: Vec<&str> = peers.split_whitespace().chain(["slotwise"]).collect();
+    for round in 1..=rounds.max(1) {
+        for &peer in &order {
+            step(&format!(
+                "bench: {peer} (ITER={iter}, round {round} of {rounds})"
+            ));
+            let mut c = node_cmd("node", &peers_dir);
+            c.arg(format!("bench-{peer}.mjs"))
+                .arg("all")
+                .env("ITER", &iter)
+                .env("WARMUP", env_or("WARMUP", "500"))
+                .env("COLD_RUNS", env_or("COLD_RUNS", "3"))
+                .env("DATA_DIR", &data)
+                .env("BUNDLE_DIR", bench.join("bundles"))
+                .stderr(Stdio::inherit());
+            let out = c
+                .output()
+                .map_err(|e| format!("cannot start node for {peer}: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("bench-{peer}.mjs failed ({})", out.status));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .rfind(|l| l.starts_with('{'))
+                .ok_or(format!("bench-{peer}.mjs printed no JSON line"))?;
+            lines.push_str(line);
+            lines.push('\n');
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .rfind(|l| l.starts_with('{'))
-            .ok_or(format!("bench-{peer}.mjs printed no JSON line"))?;
-        lines.push_str(line);
-        lines.push('\n');
     }
     std::fs::write(&results, &lines).map_err(|e| e.to_string())?;
     let load = format!("{load_before} before, {} after", load_average());
@@ -154,10 +164,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !out.status.success() {
         return Err("could not read the results".into());
     }
-    let rows: Vec<Row> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(Row::parse)
-        .collect();
+    let rows = aggregate(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(Row::parse)
+            .collect(),
+    );
     print_table(&rows, &bundle, &load, &results);
     Ok(())
 }
@@ -173,6 +185,8 @@ struct Row {
     p99: f64,
     agree: String,
     iterations: String,
+    /// The medians of every round (one per round; the row's `median` is their median).
+    medians: Vec<f64>,
 }
 
 impl Row {
@@ -202,7 +216,52 @@ impl Row {
             p99: p99.parse().ok()?,
             agree: agree.into(),
             iterations: iterations.into(),
+            medians: Vec::new(),
         })
+    }
+}
+
+/// One row per peer, variant and mode over the rounds: the median of the rounds'
+/// medians and of their p99s, the lowest agreement, and every round's median.
+fn aggregate(raw: Vec<Row>) -> Vec<Row> {
+    let mut out: Vec<(Row, Vec<f64>)> = Vec::new();
+    for r in raw {
+        let same = |o: &&mut (Row, Vec<f64>)| {
+            o.0.peer == r.peer && o.0.variant == r.variant && o.0.mode == r.mode
+        };
+        match out.iter_mut().find(|o| same(o)) {
+            Some((row, p99s)) => {
+                row.medians.push(r.median);
+                p99s.push(r.p99);
+                let agree = |a: &str| a.parse::<f64>().unwrap_or(0.0);
+                if agree(&r.agree) < agree(&row.agree) {
+                    row.agree = r.agree;
+                }
+            }
+            None => {
+                let p99 = r.p99;
+                let mut row = r;
+                row.medians.push(row.median);
+                out.push((row, vec![p99]));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(mut row, p99s)| {
+            row.median = median(&row.medians);
+            row.p99 = median(&p99s);
+            row
+        })
+        .collect()
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
@@ -219,18 +278,32 @@ fn slotwise_mode(mode: &str) -> &str {
 fn print_table(rows: &[Row], bundle: &crate::size::Sizes, load: &str, results: &Path) {
     step("bench: results (µs per full-page decision: 4 slots + the hero experiment)");
     let iterations = rows.first().map_or("?", |r| r.iterations.as_str());
+    let rounds = rows.iter().map(|r| r.medians.len()).max().unwrap_or(1);
     println!(
-        "Node {}, {} timed requests per process; ratio = peer median / Slotwise median (same variant, compared mode)",
+        "Node {}, {} timed requests per process, {} round(s) (median and p99: median over the rounds); ratio = peer median / Slotwise median (same variant, compared mode)",
         node_version(),
-        iterations
+        iterations,
+        rounds
     );
     println!(
         "{} cpus, 1-minute load average {load} (other work on the machine moves these figures)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<28} {:<8} {:<13} {:>10} {:>10} {:>7}  {:<16} {:>8}",
-        "peer", "variant", "mode", "median µs", "p99 µs", "agree", "vs slotwise", "ratio"
+        "{:<28} {:<8} {:<13} {:>10} {:>10} {:>7}  {:<16} {:>8}  {}",
+        "peer",
+        "variant",
+        "mode",
+        "median µs",
+        "p99 µs",
+        "agree",
+        "vs slotwise",
+        "ratio",
+        if rounds > 1 {
+            "medians of the rounds"
+        } else {
+            ""
+        }
     );
     for variant in ["pkg", "bundle"] {
         for r in rows.iter().filter(|r| r.variant == variant) {
@@ -254,9 +327,15 @@ fn print_table(rows: &[Row], bundle: &crate::size::Sizes, load: &str, results: &
                     _ => (String::new(), "n/a".into()),
                 }
             };
+            let each = if rounds > 1 {
+                let v: Vec<String> = r.medians.iter().map(|m| format!("{m:.0}")).collect();
+                v.join(" ")
+            } else {
+                String::new()
+            };
             println!(
-                "{:<28} {:<8} {:<13} {:>10.1} {:>10.1} {:>7}  {:<16} {:>8}",
-                name, r.variant, mode, r.median, r.p99, r.agree, against, ratio
+                "{:<28} {:<8} {:<13} {:>10.1} {:>10.1} {:>7}  {:<16} {:>8}  {}",
+                name, r.variant, mode, r.median, r.p99, r.agree, against, ratio, each
             );
         }
     }
@@ -265,6 +344,9 @@ fn print_table(rows: &[Row], bundle: &crate::size::Sizes, load: &str, results: &
     );
     println!(
         "Ninetailed evaluates no targeting locally (its audiences come precomputed, as from its API)."
+    );
+    println!(
+        "Slotwise's decisions for all 1,000 visitors equalled the reference with GrowthBook's arm in each of its warm processes (checked before timing; a mismatch fails the run)."
     );
     println!(
         "Slotwise bundle: {} bytes, {} gzip -9, {} brotli. Raw results: {}",
@@ -338,7 +420,26 @@ fn base64(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::base64;
+    use super::{Row, aggregate, base64};
+
+    #[test]
+    fn rounds_aggregate_to_the_median_of_medians() {
+        let rows = [
+            "growthbook\t1.8.0\tpkg\tfull\tfull\t300\t900\t1\t5000",
+            "slotwise\t0.1.0\tpkg\tfull\tfull\t100\t200\t1\t5000",
+            "growthbook\t1.8.0\tpkg\tfull\tfull\t200\t700\t0.99\t5000",
+            "growthbook\t1.8.0\tpkg\tfull\tfull\t250\t800\t1\t5000",
+        ];
+        let out = aggregate(rows.iter().filter_map(|l| Row::parse(l)).collect());
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].peer, "growthbook");
+        assert_eq!(out[0].median, 250.0);
+        assert_eq!(out[0].p99, 800.0);
+        assert_eq!(out[0].agree, "0.99");
+        assert_eq!(out[0].medians, [300.0, 200.0, 250.0]);
+        assert!(out[0].primary);
+        assert_eq!(out[1].median, 100.0);
+    }
 
     #[test]
     fn base64_matches_the_rfc_vectors() {
