@@ -6,9 +6,11 @@
 //! | `build` | wasm → wasm-bindgen → wasm-opt → the npm package in `pkg/`, with the size report |
 //! | `test`  | setup, then every check and test suite (what CI runs) |
 //! | `demo`  | builds and serves `www/` on localhost |
+//! | `bench` | Slotwise (wasm in Node) and the peers on the same workload, one table of medians and ratios |
 //! | `eval`  | the offline evaluation of the model on ../shared/data/sessions (release build) |
 //! | `bench-snippet` | snippet verify + decode time in Node and workerd (bench/snippet) |
 
+mod bench;
 mod build;
 mod demo;
 mod setup;
@@ -19,7 +21,7 @@ mod util;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: cargo xtask <setup | build | test | demo [--port N] | eval [--data DIR]>";
+    "usage: cargo xtask <setup | build | test | demo [--port N] | bench | eval [--data DIR]>";
 
 /// `slotwise eval` in a release build: train on train_full, report on test, with
 /// the baselines, on the same run (see origin/src/eval.rs).
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Some("build") => build::run().map(|_| ()),
         Some("test") => test::run(),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("eval") => eval(&args[1..]),
         Some("bench-snippet") => bench_snippet(),
         Some("-h" | "--help" | "help") => {
