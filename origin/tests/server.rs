@@ -14,10 +14,7 @@ const ALL: u8 = BIT_NECESSARY | BIT_PERSONALIZATION | BIT_MEASUREMENT;
 
 fn hero_content(bundle: &[u8]) -> String {
     let engine = Engine::new(slotwise::bundle::decode(bundle).unwrap());
-    let d = engine.decide(&Request {
-        slots: &["hero"],
-        seed: 1,
-    });
+    let d = engine.decide(&Request::new(&["hero"], 1));
     d[0].content
         .and_then(|c| c.title.clone())
         .unwrap_or_default()
@@ -147,7 +144,7 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
     slots[0]["default"] = "offer-default".into();
     let set = serde_json::json!({
         "bundle": read("bundle.json"), "content": read("content.json"),
-        "items": read("items.json"), "slots": slots,
+        "items": read("items.json"), "slots": slots, "experiments": read("experiments.json"),
     })
     .to_string();
     let r = c

@@ -800,7 +800,8 @@ fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-/// The authoring set as one JSON document: the four files of an authoring directory.
+/// The authoring set as one JSON document: the files of an authoring directory
+/// (`experiments` and `groups` are optional, as their files are).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthoringSet {
@@ -808,6 +809,8 @@ struct AuthoringSet {
     content: serde_json::Value,
     items: serde_json::Value,
     slots: serde_json::Value,
+    experiments: Option<serde_json::Value>,
+    groups: Option<serde_json::Value>,
 }
 
 fn compile_authoring(dir: &Path, set: AuthoringSet, now: u64) -> Result<Vec<u8>, Response> {
@@ -821,6 +824,14 @@ fn compile_authoring(dir: &Path, set: AuthoringSet, now: u64) -> Result<Vec<u8>,
             ("slots.json", &set.slots),
         ] {
             std::fs::write(staging.join(name), v.to_string()).map_err(|e| e.to_string())?;
+        }
+        for (name, v) in [
+            ("experiments.json", &set.experiments),
+            ("groups.json", &set.groups),
+        ] {
+            if let Some(v) = v {
+                std::fs::write(staging.join(name), v.to_string()).map_err(|e| e.to_string())?;
+            }
         }
         crate::authoring::build_dir(
             &staging,
