@@ -205,6 +205,24 @@ impl Bundle {
     }
 }
 
+/// The fingerprint of the bundle's vocabulary — its items and their categories, in
+/// order — that session state and profile snippets carry: indices from another
+/// vocabulary are reset or ignored, never misread. (FNV-1a 32 over id, 0, category, 0
+/// of every item.)
+pub fn vocabulary(bundle: &Bundle) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut eat = |s: &str| {
+        for b in s.bytes().chain([0]) {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+    };
+    for item in &bundle.items {
+        eat(&item.id);
+        eat(&item.category);
+    }
+    h
+}
+
 /// Encodes a bundle into `SWB1` bytes.
 pub fn encode(bundle: &Bundle) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);

@@ -273,7 +273,7 @@ impl Engine {
             rules_for_all,
             vocabulary: 0,
         };
-        engine.vocabulary = engine.compute_vocabulary();
+        engine.vocabulary = crate::bundle::vocabulary(&engine.bundle);
         engine
     }
 
@@ -336,20 +336,6 @@ impl Engine {
     /// snippet indices refer to: state from another vocabulary is reset, not misread.
     pub fn vocabulary(&self) -> u32 {
         self.vocabulary
-    }
-
-    fn compute_vocabulary(&self) -> u32 {
-        let mut h: u32 = 0x811c_9dc5;
-        let mut eat = |s: &str| {
-            for b in s.bytes().chain([0]) {
-                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-            }
-        };
-        for item in &self.bundle.items {
-            eat(&item.id);
-            eat(&item.category);
-        }
-        h
     }
 
     /// One decision per requested slot, in request order.
@@ -625,21 +611,27 @@ impl Engine {
 
     /// Already bought (session or snippet, with consent) or over a frequency cap.
     fn suppressed(&self, item: u32, visitor: &Visitor<'_>) -> bool {
-        let personalized = visitor.consent.personalization;
         let session = visitor.session;
         if let Some(s) = session
             && s.purchased(item)
         {
             return true;
         }
-        let claims = visitor
-            .profile
-            .filter(|_| personalized)
-            .map(VerifiedSnippet::claims);
+        let claims = self.claims(visitor);
         if claims.is_some_and(|c| c.purchases.contains(&item)) {
             return true;
         }
         self.capped(CapScope::Item(item), visitor)
+    }
+
+    /// The profile claims the engine may use: with personalization consent, and only
+    /// when they index this bundle's vocabulary.
+    fn claims<'v>(&self, visitor: &Visitor<'v>) -> Option<&'v crate::profile::Claims> {
+        visitor
+            .profile
+            .filter(|_| visitor.consent.personalization)
+            .map(VerifiedSnippet::claims)
+            .filter(|c| c.vocabulary == self.vocabulary)
     }
 
     /// Whether `scope` has reached one of its frequency caps: impressions on this
@@ -648,10 +640,7 @@ impl Engine {
         if self.bundle.caps.is_empty() {
             return false;
         }
-        let claims = visitor
-            .profile
-            .filter(|_| visitor.consent.personalization)
-            .map(VerifiedSnippet::claims);
+        let claims = self.claims(visitor);
         let (counters, at) = claims.map_or((&[][..], 0), |c| (&c.counters[..], c.issued_at));
         self.bundle
             .caps

@@ -91,6 +91,21 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The kind for a small number, as bindings pass it: 0 view, 1 search,
+    /// 2 add-to-cart, 3 remove, 4 purchase, 5 impression, 6 click, 7 + n custom n.
+    pub fn from_code(code: u32) -> EventKind {
+        match code {
+            0 => EventKind::View,
+            1 => EventKind::Search,
+            2 => EventKind::AddToCart,
+            3 => EventKind::Remove,
+            4 => EventKind::Purchase,
+            5 => EventKind::Impression,
+            6 => EventKind::Click,
+            n => EventKind::Custom(u16::try_from(n - 7).unwrap_or(u16::MAX)),
+        }
+    }
+
     /// How much one event adds to its category's affinity.
     pub fn affinity_weight(self) -> f32 {
         match self {

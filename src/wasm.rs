@@ -356,17 +356,7 @@ impl Visitor {
         value: u32,
         now: f64,
     ) {
-        let kind = match kind {
-            0 => EventKind::View,
-            1 => EventKind::Search,
-            2 => EventKind::AddToCart,
-            3 => EventKind::Remove,
-            4 => EventKind::Purchase,
-            5 => EventKind::Impression,
-            6 => EventKind::Click,
-            n => EventKind::Custom(u16::try_from(n - 7).unwrap_or(u16::MAX)),
-        };
-        let mut event = Event::new(kind);
+        let mut event = Event::new(EventKind::from_code(kind));
         let item_index = engine.0.item_index(item);
         if let Some(i) = item_index {
             event = event.item(i);

@@ -3,15 +3,9 @@
 // Web-standard Request/Response (the stand-in for Deno, Vercel, Netlify...).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
 import { handle, Slotwise } from 'slotwise/worker';
-import { here, fixtureBytes, serve } from './helpers.mjs';
+import { fixtureBytes, serve, startWorker } from './helpers.mjs';
 
-const HERO = '<a class="slotwise-item" href="/c/new"><img class="slotwise-image" src="/img/hero-autumn.svg" alt="Autumn collection"><strong class="slotwise-title">Autumn collection</strong><span class="slotwise-body">New season, new trails.</span><span class="slotwise-cta">Shop now</span></a>';
-const OFFER = '<div class="slotwise-item"><strong class="slotwise-title">Free returns for 60 days</strong><span class="slotwise-body">On every order, no questions asked.</span></div>';
 // The recs slot lists two items (its first two candidates, no rule applies).
 const RECS = '<a class="slotwise-item" href="/p/sku-trail-1"><img class="slotwise-image" src="/img/sku-trail-1.svg" alt="Ridge trail runner"><strong class="slotwise-title">Ridge trail runner</strong><span class="slotwise-price">129.00</span></a>'
   + '<a class="slotwise-item" href="/p/sku-road-1"><img class="slotwise-image" src="/img/sku-road-1.svg" alt="Tempo road shoe"><strong class="slotwise-title">Tempo road shoe</strong><span class="slotwise-price">119.00</span></a>';
@@ -113,34 +107,7 @@ test('edge (Node Request/Response): fills slots while streaming, passes the rest
   }
 });
 
-let builds = 0;
-async function workerd(bindings) {
-  // Each instance gets its own directory: miniflare reads the modules lazily.
-  const out = path.join(here, `edge-dist-${builds++}`);
-  fs.rmSync(out, { recursive: true, force: true });
-  fs.mkdirSync(out, { recursive: true });
-  await build({
-    entryPoints: [path.join(here, 'worker.js')],
-    outfile: path.join(out, 'worker.js'),
-    bundle: true,
-    format: 'esm',
-    conditions: ['workerd', 'worker', 'browser'],
-    external: ['*.wasm'],
-    logLevel: 'error',
-  });
-  fs.copyFileSync(path.join(here, 'node_modules/slotwise/slotwise_edge_bg.wasm'), path.join(out, 'slotwise_edge_bg.wasm'));
-  return new Miniflare({
-    modules: true,
-    scriptPath: path.join(out, 'worker.js'),
-    modulesRoot: out,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2026-04-01',
-    bindings,
-  });
-}
+const workerd = async (bindings) => (await startWorker('worker.js', bindings)).mf;
 
 test('edge (workerd): the repo worker fills slots, and never breaks a page', async () => {
   const server = await origin();

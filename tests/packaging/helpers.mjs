@@ -45,3 +45,43 @@ export function checkShopDecisions(assert, d) {
   assert.equal(d.nope.content, null);
   assert.equal(d.nope.reason, 'unknown_slot');
 }
+
+let workerBuilds = 0;
+/**
+ * Bundles `entry` (a file next to the tests) as a site would for workerd — esbuild
+ * with wrangler's conditions, the .wasm (and `.swb` bundles) left as separate
+ * modules — and starts it in miniflare with `bindings`. Each call gets its own
+ * directory: miniflare reads modules lazily.
+ */
+export async function startWorker(entry, bindings = {}) {
+  const { build } = await import('esbuild');
+  const { Miniflare } = await import('miniflare');
+  const out = path.join(here, `worker-dist-${workerBuilds++}`);
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.mkdirSync(path.join(out, 'fixtures'), { recursive: true });
+  await build({
+    entryPoints: [path.join(here, entry)],
+    outfile: path.join(out, 'worker.js'),
+    bundle: true,
+    format: 'esm',
+    conditions: ['workerd', 'worker', 'browser'],
+    external: ['*.wasm', '*.swb'],
+    logLevel: 'error',
+  });
+  fs.copyFileSync(path.join(here, 'node_modules/slotwise/slotwise_edge_bg.wasm'), path.join(out, 'slotwise_edge_bg.wasm'));
+  fs.copyFileSync(path.join(here, 'fixtures/shop.swb'), path.join(out, 'fixtures/shop.swb'));
+  const source = fs.readFileSync(path.join(out, 'worker.js'), 'utf8');
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(out, 'worker.js'),
+    modulesRoot: out,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+      { type: 'Data', include: ['**/*.swb'] },
+    ],
+    compatibilityDate: '2026-04-01',
+    bindings,
+  });
+  return { mf, source };
+}

@@ -52,9 +52,10 @@ pub fn category_index(bundle: &Bundle) -> Vec<u16> {
         .collect()
 }
 
-/// The bundle vocabulary fingerprint snippets carry: FNV-1a of the bundle id.
+/// The bundle vocabulary fingerprint snippets carry (the engine's: items and their
+/// categories), so index-based claims are only used with the bundle they index.
 pub fn vocabulary(bundle: Option<&Bundle>) -> u32 {
-    bundle.map_or(0, |b| slotwise::experiment::fnv1a32(&b.header.id))
+    bundle.map_or(0, slotwise::bundle::vocabulary)
 }
 
 /// What a snippet is issued with, besides the rows.
