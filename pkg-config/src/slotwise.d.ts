@@ -33,6 +33,12 @@ export interface ConsentChoice {
   personalization?: boolean;
   measurement?: boolean;
   advertising?: boolean;
+  /** An IAB TCF v2.2 TC string. */
+  tcf?: string;
+  /** Google Consent Mode v2 state: { ad_storage: 'granted' | 'denied', ... }. */
+  consentMode?: Record<string, 'granted' | 'denied'>;
+  /** Global Privacy Control (default: navigator.globalPrivacyControl). */
+  gpc?: boolean;
 }
 
 export interface Consent {
@@ -60,6 +66,15 @@ export interface LoadOptions {
   consent?: ConsentChoice;
   /** Session storage (default: localStorage where there is one); null for none. */
   storage?: SessionStorage | null;
+  /** Where to send impressions, clicks and conversions (POST /v1/signals), or the
+   * SignalQueue options ({ endpoint, flushAfterMs, ... }); omitted: no signals. */
+  signals?: string | { endpoint: string; [option: string]: unknown };
+  /** The profile snippet token and the keys to verify it with. */
+  snippet?: string;
+  keys?: Record<string, string>;
+  audience?: string;
+  /** The site's consent policy: its legal default and IAB vendor id. */
+  policy?: { default?: ConsentChoice; vendorId?: number };
 }
 
 export interface DecideRequest {
@@ -111,6 +126,12 @@ export declare class Slotwise {
   decide(request: DecideRequest): Record<string, Decision>;
   /** The reason code and a human sentence for "why am I seeing this". */
   explain(decision: Decision): { code: string; text: string };
+  /** Records a click on a decision's item (default: its first). */
+  click(decision: Decision, itemId?: string): void;
+  /** Records a conversion, optionally attributed to a decision. */
+  convert(options?: { value?: number; decision?: Decision }): void;
+  /** Sends queued signals now (with measurement consent). */
+  flush(): Promise<void>;
   /** A handle for another visitor on the same bundle. */
   visitor(options?: { session?: Uint8Array; consent?: ConsentChoice; storage?: SessionStorage | null; id?: string }): SlotwiseVisitor;
 }

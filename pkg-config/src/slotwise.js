@@ -1,5 +1,6 @@
 // The package's API over a wasm engine. Each entry file (browser.js, node.js,
 // workerd.js) passes in its module's bindings and how its runtime instantiates it.
+import { SignalQueue } from './signals.js';
 
 /** An error with a stable machine `code` (e.g. `bundle.truncated`). */
 export class SlotwiseError extends Error {
@@ -228,6 +229,11 @@ export function createSlotwise(wasm, init) {
       this.#storage = storage;
     }
 
+    /** @internal the wasm visitor (identity only). */
+    get _wasm() {
+      return this.#visitor;
+    }
+
     /** The id experiments hash (stable while the session is stored). */
     get id() {
       return this.#visitor ? this.#visitor.id : null;
@@ -365,6 +371,17 @@ export function createSlotwise(wasm, init) {
       sw._policy = options.policy ?? {};
       sw._audience = options.audience ?? sw.site;
       sw.#page = sw.visitor({ consent: options.consent, storage });
+      sw._pageVisitor = sw.#page._wasm;
+      if (options.signals && sw.#engine) {
+        const opts = typeof options.signals === 'string' ? { endpoint: options.signals } : options.signals;
+        const consent = sw.#page.consent;
+        sw._signals = new SignalQueue({
+          storage: storage ? { getItem: (k) => storage.get(k), setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.remove(k) } : null,
+          ...opts,
+          consent: queueConsent(consent, options.consent),
+        });
+        if (globalThis.window && globalThis.document) sw._signals.attach(globalThis.window, globalThis.document);
+      }
       /** The page's snippet check: `{ ok, reason }`, or null without a snippet. */
       sw.profile = options.snippet ? await sw.#page.useSnippet(options.snippet) : null;
       return sw;
@@ -430,7 +447,9 @@ export function createSlotwise(wasm, init) {
 
     /** Sets the page visitor's consent (any source); revoking deletes the stored session. */
     setConsent(consent) {
-      return this.#page.setConsent(consent);
+      const result = this.#page.setConsent(consent);
+      if (this._signals) this._signals.setConsent(queueConsent(result.consent, consent));
+      return result;
     }
 
     /** The page visitor's consent. */
@@ -475,7 +494,11 @@ export function createSlotwise(wasm, init) {
         const decisionId = hex8(flat[at + 6]) + hex8(flat[at + 7]);
         at += 8;
         const items = [];
-        for (let n = flat[at++]; n > 0; n--) items.push(this.#itemId(flat[at++]));
+        const itemIndices = [];
+        for (let n = flat[at++]; n > 0; n--) {
+          itemIndices.push(flat[at]);
+          items.push(this.#itemId(flat[at++]));
+        }
         const rules = [];
         for (let n = flat[at++]; n > 0; n--) rules.push(this.#engine.ruleId(slotPlus - 1, flat[at++]));
         const d = {
@@ -490,10 +513,53 @@ export function createSlotwise(wasm, init) {
           },
           rules,
         };
-        explainData.set(d, [slotPlus, reason, because]);
+        explainData.set(d, [slotPlus, reason, because, itemIndices, variation]);
         out[asked[i]] = d;
+        if (visitor === this._pageVisitor) this.#signal('impression', d);
       }
       return out;
+    }
+
+    /** Queues a signal for a decision of the page visitor (when signals are on). */
+    #signal(kind, d, extra = {}) {
+      const q = this._signals;
+      const data = d && explainData.get(d);
+      if (!q || !data || (kind === 'impression' && data[3].length === 0)) return;
+      const holdout = d.reason === 'holdout';
+      const items = kind === 'impression' ? data[3] : [extra.item ?? data[3][0] ?? 0];
+      for (const item of items) {
+        try {
+          q.push({ kind, decisionId: d.decisionId, slot: data[0] - 1, item, variant: data[4], holdout, ...(extra.value != null ? { value: extra.value } : {}) });
+        } catch {
+          // A signal that does not encode is dropped, never thrown into the page.
+        }
+      }
+    }
+
+    /** Records a click on a decision's item (default: its first) — sent with measurement consent. */
+    click(decision, itemId) {
+      const data = decision && explainData.get(decision);
+      if (!data) return;
+      const at = itemId == null ? 0 : decision.items.indexOf(itemId);
+      this.#signal('click', decision, { item: data[3][Math.max(at, 0)] });
+    }
+
+    /** Records a conversion (`{ value }` in the shop's currency, optionally for a decision). */
+    convert(options = {}) {
+      const q = this._signals;
+      if (!q) return;
+      const cents = Number.isFinite(options.value) && options.value > 0 ? Math.round(options.value * 100) : undefined;
+      if (options.decision) return this.#signal('conversion', options.decision, { value: cents });
+      try {
+        q.push({ kind: 'conversion', ...(cents != null ? { value: cents } : {}) });
+      } catch {
+        // dropped, never thrown
+      }
+    }
+
+    /** Sends what is queued now (with measurement consent); resolves when done. */
+    flush() {
+      return this._signals ? this._signals.flush() : Promise.resolve();
     }
 
     /** "Why am I seeing this": the decision's reason code and a human sentence. */
@@ -521,6 +587,17 @@ export function createSlotwise(wasm, init) {
       }
       return c;
     }
+  };
+}
+
+/**
+ * The signal queue's consent: measurement granted → send; explicitly denied →
+ * discard; not decided yet → buffer in memory with the original timestamps.
+ */
+function queueConsent(resolved, choice = {}) {
+  return {
+    personalization: resolved.personalization,
+    measurement: resolved.measurement ? true : choice?.measurement === false ? false : undefined,
   };
 }
 

@@ -219,3 +219,32 @@ test('node: frequency caps count what was shown; assignments do not jump when co
   }
   assert.deepEqual([...arms].sort(), ['control', 'personalized']);
 });
+
+test('node: impressions, clicks and conversions are sent only with measurement consent', async () => {
+  const sent = [];
+  const signals = {
+    endpoint: 'https://origin.example/v1/signals',
+    fetch: async (url, init) => { sent.push({ url, body: new Uint8Array(init.body) }); return new Response(null, { status: 202 }); },
+    setTimeout: () => 0, clearTimeout: () => {},
+  };
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null, signals });
+  const d = sw.decide({ slots: ['recs', 'hero'] });
+  sw.click(d.recs, 'sku-road-1');
+  sw.convert({ value: 119, decision: d.recs });
+  await sw.flush();
+  assert.equal(sent.length, 0, 'nothing leaves without measurement consent');
+  sw.setConsent({ measurement: true });
+  await sw.flush();
+  assert.equal(sent.length, 1);
+  const body = sent[0].body;
+  assert.deepEqual([...body.subarray(0, 5)], [0x53, 0x57, 0x47, 0x31, 1]); // SWG1 v1
+  assert.equal(body[5], 4, '2 impressions (recs shows 2 items; hero its default: none) + click + conversion');
+  // Denied: buffered signals are discarded and nothing more is sent.
+  const quiet = [];
+  const sw2 = await Slotwise.load({ bundle: fixtureBytes(), storage: null, signals: { ...signals, fetch: async (u, i) => { quiet.push(i); return new Response(null, { status: 202 }); } } });
+  sw2.decide({ slots: ['recs'] });
+  sw2.setConsent({ measurement: false });
+  sw2.setConsent({ measurement: true });
+  await sw2.flush();
+  assert.equal(quiet.length, 0, 'signals from before the denial are gone');
+});
