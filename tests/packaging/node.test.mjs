@@ -248,3 +248,17 @@ test('node: impressions, clicks and conversions are sent only with measurement c
   await sw2.flush();
   assert.equal(quiet.length, 0, 'signals from before the denial are gone');
 });
+
+test('node: the TC string vectors are what the IAB encoder makes today', async () => {
+  // Runs tests/vectors/make-tcf.mjs (the IAB Tech Lab's @iabtechlabtcf/core encoder)
+  // and checks the committed vectors are exactly its output, so the consent test
+  // above decodes strings built by the reference encoder.
+  const { execFileSync } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const nodePath = `${here}../../node_modules`;
+  const fresh = execFileSync(process.execPath, [`${here}vectors/make-tcf.mjs`], { env: { ...process.env, NODE_PATH: nodePath }, encoding: 'utf8' });
+  const committed = readFileSync(new URL('./vectors/tcf.json', import.meta.url), 'utf8');
+  assert.deepEqual(JSON.parse(fresh), JSON.parse(committed));
+});

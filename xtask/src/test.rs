@@ -201,7 +201,7 @@ fn packaging(pkg: &Path) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     // The shared vectors every runtime replays (snippets, TCF, Ed25519).
     std::fs::create_dir_all(dir.join("vectors")).map_err(|e| e.to_string())?;
-    for name in ["snippets.json", "tcf.json", "ed25519.json"] {
+    for name in ["snippets.json", "tcf.json", "ed25519.json", "make-tcf.mjs"] {
         std::fs::copy(
             root().join("tests/vectors").join(name),
             dir.join("vectors").join(name),
