@@ -13,7 +13,11 @@
 // and the page context: path, device class from the user agent, country/region when
 // the platform provides them (`request.cf`), language. The updated session goes back
 // in `sw_session` (HttpOnly, Secure, SameSite=Lax) only with consent; without it a
-// stored session cookie is deleted. Personalized responses are `private`.
+// stored session cookie is deleted. Personalized responses are `private`. With
+// measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
+// origin's POST /v1/signals) through `ctx.waitUntil`, after the response.
+
+import { encodeBatch, MEDIA_TYPE } from './signals.js';
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
@@ -76,6 +80,21 @@ export function createHandler(Slotwise) {
     } else if (cookies.sw_session) {
       headers.append('set-cookie', 'sw_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax');
     }
+    const signals = options.signals ?? env.SLOTWISE_SIGNALS;
+    if (signals && visitor.consent.measurement && ctx && typeof ctx.waitUntil === 'function') {
+      // Impressions of what this page shows, sent after the response (never delaying
+      // or breaking it): only with measurement consent.
+      const batch = impressionBatch(rewriter.decisions, visitor.consent);
+      if (batch) {
+        ctx.waitUntil(
+          (options.fetch ?? fetch)(signals, {
+            method: 'POST',
+            headers: { 'content-type': MEDIA_TYPE },
+            body: batch,
+          }).catch(() => {}),
+        );
+      }
+    }
     return new Response(upstream.body.pipeThrough(fillSlots(rewriter)), {
       status: upstream.status,
       statusText: upstream.statusText,
@@ -87,6 +106,33 @@ export function createHandler(Slotwise) {
 }
 
 const MAX_COOKIE = 4096;
+
+/** An SWG1 batch of impressions from a page's flat decision records, or null. */
+function impressionBatch(flat, consent) {
+  const hex8 = (n) => (n >>> 0).toString(16).padStart(8, '0');
+  const bits = 1 | (consent.personalization ? 2 : 0) | (consent.measurement ? 4 : 0);
+  const time = Math.floor(Date.now() / 1000);
+  const out = [];
+  for (let at = 0; at < flat.length; ) {
+    const [slotPlus, , reason, , , variation, hi, lo] = flat.subarray(at, at + 8);
+    at += 8;
+    const items = flat.subarray(at + 1, at + 1 + flat[at]);
+    at += 1 + flat[at];
+    at += 1 + flat[at];
+    for (const item of items) {
+      const id = crypto.getRandomValues(new Uint32Array(2));
+      out.push({
+        kind: 'impression', eventId: hex8(id[0]) + hex8(id[1]), decisionId: hex8(hi) + hex8(lo), slot: slotPlus - 1, item, variant: variation,
+        holdout: reason === 2, time, consent: bits,
+      });
+    }
+  }
+  try {
+    return out.length ? encodeBatch(out) : null;
+  } catch {
+    return null;
+  }
+}
 
 /** `name=value` pairs of a Cookie header (bounded; malformed pairs are skipped). */
 function parseCookies(header) {

@@ -25,6 +25,7 @@ const ORIGINAL = page(HERO_DEFAULT, 'Free shipping', '<ul><li>a</li></ul>');
 const FILLED = page(HERO_DEFAULT, 'Free shipping', RECS);
 const TRAIL = '<a class="slotwise-item" href="/p/sku-trail-1"><img class="slotwise-image" src="/img/sku-trail-1.svg" alt="Ridge trail runner"><strong class="slotwise-title">Ridge trail runner</strong><span class="slotwise-price">129.00</span></a>';
 
+const received = [];
 async function origin() {
   const bytes = Buffer.from(fixtureBytes());
   const html = { type: 'text/html; charset=utf-8' };
@@ -35,6 +36,15 @@ async function origin() {
     '/doc.pdf': { type: 'application/pdf', body: '%PDF-1.4 <div data-slotwise-slot="hero">' },
     '/v1/bundle': { body: bytes },
     '/v1/corrupt': { body: bytes.subarray(0, 100) },
+    '/v1/signals': (req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ type: req.headers['content-type'], body: Buffer.concat(chunks) });
+        res.writeHead(202);
+        res.end();
+      });
+    },
   });
 }
 
@@ -98,6 +108,23 @@ test('edge (Node Request/Response): fills slots while streaming, passes the rest
       assert.equal(res.status, 200, bad);
       assert.equal(await res.text(), FILLED, bad);
     }
+    // With measurement consent the page's impressions go to the origin after the response.
+    const pending = [];
+    const ctx = { waitUntil: (p) => pending.push(p) };
+    received.length = 0;
+    const measured = await handle(
+      new Request('https://shop.example/', { headers: { cookie: 'sw_consent=measurement' } }),
+      { ...env, SLOTWISE_SIGNALS: `${server.base}/v1/signals` }, ctx,
+    );
+    assert.equal(await measured.text(), FILLED);
+    await Promise.all(pending);
+    assert.equal(received.length, 1);
+    assert.equal(received[0].type, 'application/vnd.slotwise.signals');
+    assert.deepEqual([...received[0].body.subarray(0, 6)], [0x53, 0x57, 0x47, 0x31, 1, 2], 'SWG1 v1, the 2 recs items');
+    // Without it, nothing is sent.
+    pending.length = 0;
+    await (await handle(new Request('https://shop.example/'), { ...env, SLOTWISE_SIGNALS: `${server.base}/v1/signals` }, ctx)).text();
+    assert.equal(pending.length, 0);
     // No bundle configured at all.
     const none = await handle(new Request('https://shop.example/'), { SLOTWISE_ORIGIN: server.base });
     assert.equal(none.headers.get('x-slotwise'), 'passthrough; reason=no_bundle_configured');

@@ -8,10 +8,12 @@ export const fixtureBytes = () => new Uint8Array(fs.readFileSync(path.join(here,
 
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.swb': 'application/octet-stream' };
 
-/** Serves `routes` (url prefix → directory) plus fixed `files` (url → {type, body}) on loopback. */
+/** Serves `routes` (url prefix → directory) plus fixed `files` (url → {type, body}, or a
+ * `(req, res)` handler) on loopback. */
 export async function serve(routes, files = {}) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x').pathname;
+    if (typeof files[url] === 'function') return files[url](req, res);
     if (files[url]) {
       const f = files[url];
       res.writeHead(f.status ?? 200, { 'content-type': f.type ?? 'application/octet-stream' });
