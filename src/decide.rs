@@ -277,22 +277,29 @@ impl Engine {
         engine
     }
 
-    /// The rules of slot `slot` that target `item`, in rule order.
-    fn rules_for(&self, slot: usize, item: u32) -> Vec<u32> {
-        let mut out: Vec<u32> = self.rules_for_all.get(slot).cloned().unwrap_or_default();
-        if let Some(pairs) = self.rules_by_item.get(slot) {
-            let start = pairs.partition_point(|p| p.0 < item);
-            out.extend(
-                pairs[start..]
-                    .iter()
-                    .take_while(|p| p.0 == item)
-                    .map(|p| p.1),
-            );
-        }
-        if out.len() > 1 {
-            crate::sort::sort_by(&mut out, |a, b| a.cmp(b));
-        }
-        out
+    /// The rules of slot `slot` that target `item`, in rule order: the slot's
+    /// rules for every item merged with the item's own (both lists are sorted), so a
+    /// candidate's lookup allocates nothing.
+    fn rules_for(&self, slot: usize, item: u32) -> impl Iterator<Item = u32> + '_ {
+        let all = self.rules_for_all.get(slot).map_or(&[][..], Vec::as_slice);
+        let pairs = self.rules_by_item.get(slot).map_or(&[][..], Vec::as_slice);
+        let start = pairs.partition_point(|p| p.0 < item);
+        let own = &pairs[start..start + pairs[start..].iter().take_while(|p| p.0 == item).count()];
+        let (mut a, mut b) = (
+            all.iter().copied().peekable(),
+            own.iter().map(|p| p.1).peekable(),
+        );
+        core::iter::from_fn(move || match (a.peek(), b.peek()) {
+            (Some(&x), Some(&y)) if x <= y => {
+                if x == y {
+                    b.next();
+                }
+                a.next()
+            }
+            (_, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => None,
+        })
     }
 
     /// The bundle this engine decides with.
@@ -809,7 +816,8 @@ impl SlotEval<'_, '_> {
         }
         let mut included: Option<Option<u32>> = Some(None);
         let mut any_include = false;
-        for r in self.engine.rules_for(self.slot_index, item) {
+        let engine = self.engine;
+        for r in engine.rules_for(self.slot_index, item) {
             let r = r as usize;
             let Some(action) = self.rules().get(r).map(|rule| rule.action) else {
                 continue;

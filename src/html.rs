@@ -244,35 +244,17 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                 return;
             }
             // `<!doctype ...>`, `<![CDATA[`, `<!x`: a declaration up to `>`.
-            let t = std::mem::take(&mut self.tag);
-            self.emit(&t, out);
-            self.state = if t.last() == Some(&b'>') {
-                State::Data
-            } else {
-                State::Declaration
-            };
+            self.pass_declaration(out);
             return;
         }
         if tag[1] == b'?' {
-            let t = std::mem::take(&mut self.tag);
-            self.emit(&t, out);
-            self.state = if t.last() == Some(&b'>') {
-                State::Data
-            } else {
-                State::Declaration
-            };
+            self.pass_declaration(out);
             return;
         }
         if tag[1] == b'/' && n == 3 && !tag[2].is_ascii_alphabetic() {
             // `</>` is dropped by browsers, `</3` is a bogus comment: pass through as
             // a declaration so nothing inside counts as a tag.
-            let t = std::mem::take(&mut self.tag);
-            self.emit(&t, out);
-            self.state = if t.last() == Some(&b'>') {
-                State::Data
-            } else {
-                State::Declaration
-            };
+            self.pass_declaration(out);
             return;
         }
         if tag[n - 1] == b'>' && self.tag_quote.is_none() {
@@ -284,6 +266,18 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         if n > MAX_TAG_BYTES {
             self.flush_tag_as_text(out);
         }
+    }
+
+    /// `<!doctype>`, `<?...>`, `</3`: written through as they are; if the buffer does
+    /// not end the construct yet, the rest up to `>` follows as a declaration.
+    fn pass_declaration(&mut self, out: &mut Vec<u8>) {
+        let t = std::mem::take(&mut self.tag);
+        self.emit(&t, out);
+        self.state = if t.last() == Some(&b'>') {
+            State::Data
+        } else {
+            State::Declaration
+        };
     }
 
     fn flush_tag_as_text(&mut self, out: &mut Vec<u8>) {

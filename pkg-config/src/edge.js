@@ -18,6 +18,7 @@
 // origin's POST /v1/signals) through `ctx.waitUntil`, after the response.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
+import { decisionRecords } from './slotwise.js';
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
@@ -113,17 +114,12 @@ function impressionBatch(flat, consent) {
   const bits = 1 | (consent.personalization ? 2 : 0) | (consent.measurement ? 4 : 0);
   const time = Math.floor(Date.now() / 1000);
   const out = [];
-  for (let at = 0; at < flat.length; ) {
-    const [slotPlus, , reason, , , variation, hi, lo] = flat.subarray(at, at + 8);
-    at += 8;
-    const items = flat.subarray(at + 1, at + 1 + flat[at]);
-    at += 1 + flat[at];
-    at += 1 + flat[at];
-    for (const item of items) {
+  for (const d of decisionRecords(flat)) {
+    for (const item of d.items) {
       const id = crypto.getRandomValues(new Uint32Array(2));
       out.push({
-        kind: 'impression', eventId: hex8(id[0]) + hex8(id[1]), decisionId: hex8(hi) + hex8(lo), slot: slotPlus - 1, item, variant: variation,
-        holdout: reason === 2, time, consent: bits,
+        kind: 'impression', eventId: hex8(id[0]) + hex8(id[1]), decisionId: d.decisionId, slot: d.slotPlus - 1, item,
+        variant: d.variation, holdout: d.reason === 2, time, consent: bits,
       });
     }
   }

@@ -483,24 +483,12 @@ export function createSlotwise(wasm, init) {
       if (asked.length === 0) return out;
       const [hi, lo] = seed();
       const flat = this.#engine.decide(asked.join(','), hi, lo, encodeContext(request.context), visitor, nowSecs());
-      let at = 0;
-      for (let i = 0; i < asked.length; i++) {
-        const slotPlus = flat[at];
-        const contentPlus = flat[at + 1];
-        const reason = flat[at + 2];
-        const because = flat[at + 3];
-        const exp = flat[at + 4];
-        const variation = flat[at + 5];
-        const decisionId = hex8(flat[at + 6]) + hex8(flat[at + 7]);
-        at += 8;
-        const items = [];
-        const itemIndices = [];
-        for (let n = flat[at++]; n > 0; n--) {
-          itemIndices.push(flat[at]);
-          items.push(this.#itemId(flat[at++]));
-        }
-        const rules = [];
-        for (let n = flat[at++]; n > 0; n--) rules.push(this.#engine.ruleId(slotPlus - 1, flat[at++]));
+      let i = 0;
+      for (const r of decisionRecords(flat)) {
+        const { slotPlus, contentPlus, reason, because, exp, variation, decisionId } = r;
+        const itemIndices = [...r.items];
+        const items = itemIndices.map((n) => this.#itemId(n));
+        const rules = [...r.rules].map((n) => this.#engine.ruleId(slotPlus - 1, n));
         const d = {
           slot: asked[i],
           decisionId,
@@ -514,7 +502,7 @@ export function createSlotwise(wasm, init) {
           rules,
         };
         explainData.set(d, [slotPlus, reason, because, itemIndices, variation]);
-        out[asked[i]] = d;
+        out[asked[i++]] = d;
         if (visitor === this._pageVisitor) this.#signal('impression', d);
       }
       return out;
@@ -588,6 +576,24 @@ export function createSlotwise(wasm, init) {
       return c;
     }
   };
+}
+
+/**
+ * @internal The engine's flat decision output, one record per slot: `[slot + 1,
+ * content + 1, reason, because + 1, experiment + 1, variation + 1, id high, id low,
+ * n, item × n, m, rule × m]` (see `Engine.decide` in src/wasm.rs).
+ */
+export function* decisionRecords(flat) {
+  for (let at = 0; at < flat.length; ) {
+    const n = flat[at + 8];
+    const m = flat[at + 9 + n];
+    yield {
+      slotPlus: flat[at], contentPlus: flat[at + 1], reason: flat[at + 2], because: flat[at + 3],
+      exp: flat[at + 4], variation: flat[at + 5], decisionId: hex8(flat[at + 6]) + hex8(flat[at + 7]),
+      items: flat.subarray(at + 9, at + 9 + n), rules: flat.subarray(at + 10 + n, at + 10 + n + m),
+    };
+    at += 10 + n + m;
+  }
 }
 
 /**
