@@ -136,7 +136,7 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
     assert_eq!(hero_content(&b1.body), "Autumn collection");
 
     // Publish a new authoring set: the hero's default changes.
-    let dir = root().join("www/authoring");
+    let dir = root().join("tests/fixtures/shop");
     let read = |f: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
     };

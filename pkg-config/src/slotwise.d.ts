@@ -92,6 +92,35 @@ export interface TrackEvent {
   value?: number;
 }
 
+export interface HydrateOptions {
+  /** The page attributes rules read; `path` defaults to location.pathname. */
+  context?: Record<string, unknown>;
+  /**
+   * The site's own rendering of a slot (called for every decision, content or not).
+   * Return false to let the SDK render `decision.content` (escaped, safe URLs only).
+   */
+  render?: (element: Element, decision: Decision) => boolean | void;
+}
+
+/** The slots `hydrate` filled. */
+export interface Hydration {
+  /** The latest decision per slot name. */
+  readonly decisions: Record<string, Decision>;
+  /** Re-decides every slot under the root (e.g. after a client-side navigation). */
+  refresh(context?: Record<string, unknown>): Record<string, Decision>;
+  /** Stops live updates and click signals. */
+  stop(): void;
+}
+
+/** The outbound signal queue, for debugging tools. */
+export interface SignalQueueView {
+  readonly size: { queued: number; pending: number };
+  /** Signals with consent to send, waiting for the next batch. */
+  readonly queue: ReadonlyArray<Record<string, unknown>>;
+  /** Signals waiting for a measurement decision (memory only). */
+  readonly pending: ReadonlyArray<Record<string, unknown>>;
+}
+
 export declare class SlotwiseError extends Error {
   readonly name: 'SlotwiseError';
   /** Stable machine code, e.g. "bundle.truncated", "bundle.fetch_failed". */
@@ -103,8 +132,10 @@ export declare class SlotwiseVisitor {
   readonly id: string | null;
   readonly consent: Consent;
   track(event: TrackEvent): void;
-  setConsent(consent: ConsentChoice): void;
+  setConsent(consent: ConsentChoice): { consent: Consent; tcfError: string | null };
   decide(request: DecideRequest): Record<string, Decision>;
+  /** Verifies a profile snippet and uses its claims while personalization is allowed. */
+  useSnippet(token: string, options?: { keys?: Record<string, string>; audience?: string; now?: number }): Promise<{ ok: boolean; reason: string | null }>;
   /** The session to store (a cookie at the edge); empty without personalization consent. */
   sessionBytes(): Uint8Array;
 }
@@ -116,12 +147,14 @@ export declare class Slotwise {
   readonly error: SlotwiseError | null;
   /** The loaded bundle's id, or null. */
   readonly bundleId: string | null;
+  /** The site the bundle is for (the audience snippets must name), or null. */
+  readonly site: string | null;
   /** The page visitor's consent. */
   readonly consent: Consent;
   /** Records an event for the page's visitor. */
   track(event: TrackEvent): void;
   /** Sets the page visitor's consent; revoking deletes the stored session. */
-  setConsent(consent: ConsentChoice): void;
+  setConsent(consent: ConsentChoice): { consent: Consent; tcfError: string | null };
   /** One decision per requested slot, keyed by slot name. Never throws. */
   decide(request: DecideRequest): Record<string, Decision>;
   /** The reason code and a human sentence for "why am I seeing this". */
@@ -132,6 +165,29 @@ export declare class Slotwise {
   convert(options?: { value?: number; decision?: Decision }): void;
   /** Sends queued signals now (with measurement consent). */
   flush(): Promise<void>;
+  /**
+   * Calls `callback` after every decision for the page's visitor (for sites that
+   * render slots themselves). Returns the unsubscribe function.
+   */
+  onDecision(callback: (decisions: Record<string, Decision>, request: DecideRequest) => void): () => void;
+  /**
+   * Decides and fills every `[data-slotwise-slot]` element under `root` (default: the
+   * document). A slot whose decision has no content keeps its markup; a `<template>`
+   * in the slot with `data-slotwise-field` elements is the site's markup for the
+   * content. Each slot then gets `data-slotwise-state` ("decided" | "default"),
+   * `data-slotwise-reason` and `data-slotwise-decision` (the no-flicker CSS waits for
+   * `data-slotwise-state`). Slots marked `data-slotwise-live` re-decide after each
+   * `track` (in-session adaptation without a reload).
+   */
+  hydrate(root?: ParentNode, options?: HydrateOptions): Hydration;
+  /** The page visitor's id (random; stable while the session is stored), or null. */
+  readonly visitorId: string | null;
+  /** The page's snippet check: `{ ok, reason }`, or null without a snippet. */
+  readonly profile: { ok: boolean; reason: string | null } | null;
+  /** Verifies and uses a profile snippet for the page's visitor. */
+  useSnippet(token: string, options?: { keys?: Record<string, string>; audience?: string }): Promise<{ ok: boolean; reason: string | null }>;
+  /** The outbound signal queue (with `signals`), or null. */
+  readonly signalQueue: SignalQueueView | null;
   /** A handle for another visitor on the same bundle. */
   visitor(options?: { session?: Uint8Array; consent?: ConsentChoice; storage?: SessionStorage | null; id?: string }): SlotwiseVisitor;
 }

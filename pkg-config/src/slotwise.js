@@ -1,6 +1,7 @@
 // The package's API over a wasm engine. Each entry file (browser.js, node.js,
 // workerd.js) passes in its module's bindings and how its runtime instantiates it.
 import { SignalQueue } from './signals.js';
+import { hydrate } from './dom.js';
 
 /** An error with a stable machine `code` (e.g. `bundle.truncated`). */
 export class SlotwiseError extends Error {
@@ -355,8 +356,18 @@ export function createSlotwise(wasm, init) {
      * to verify snippets with), `audience` (default: the bundle's site).
      */
     static async load(options = {}) {
-      await ready();
-      loadReasonTables();
+      try {
+        await ready();
+        loadReasonTables();
+      } catch (e) {
+        // The wasm module did not load (blocked, 404, old browser): page defaults.
+        const error = new SlotwiseError('wasm.unavailable', `the wasm module did not load: ${e}`, { cause: e });
+        if (options.strict) throw error;
+        const sw = new Slotwise(null, error);
+        sw.#page = sw.visitor();
+        sw.profile = null;
+        return sw;
+      }
       let sw;
       try {
         const bytes = await bundleBytes(options.bundle, options.fetch);
@@ -385,6 +396,60 @@ export function createSlotwise(wasm, init) {
       /** The page's snippet check: `{ ok, reason }`, or null without a snippet. */
       sw.profile = options.snippet ? await sw.#page.useSnippet(options.snippet) : null;
       return sw;
+    }
+
+    // ---- Page integration: decision listeners, declarative slots (dom.js) ----
+    #listeners = { decision: new Set(), track: new Set() };
+
+    /** @internal Subscribes to `decision` or `track`; returns the unsubscribe function. */
+    _on(kind, callback) {
+      const set = this.#listeners[kind];
+      set.add(callback);
+      return () => set.delete(callback);
+    }
+
+    #emit(kind, ...args) {
+      for (const callback of this.#listeners[kind]) {
+        try {
+          callback(...args);
+        } catch (e) {
+          queueMicrotask(() => { throw e; }); // reported, never thrown into decide/track
+        }
+      }
+    }
+
+    /**
+     * Calls `callback(decisions, request)` after every decision for the page's visitor
+     * (for sites that render slots themselves); returns the unsubscribe function.
+     */
+    onDecision(callback) {
+      return this._on('decision', callback);
+    }
+
+    /**
+     * Decides and fills every `[data-slotwise-slot]` element under `root` (default:
+     * the document); a slot without content keeps its markup. Options: `context`,
+     * `render(el, decision)` (return false to let the SDK render). Returns
+     * `{ decisions, refresh(context?), stop() }`; `data-slotwise-live` slots re-decide
+     * after each `track`. See dom.js.
+     */
+    hydrate(root, options) {
+      return hydrate(this, root, options);
+    }
+
+    /** The page visitor's id (random per visitor; stable while the session is stored), or null. */
+    get visitorId() {
+      return this.#page ? this.#page.id : null;
+    }
+
+    /** Verifies and uses a profile snippet for the page's visitor (see `load`'s `snippet`). */
+    async useSnippet(token, options) {
+      return (this.profile = await this.#page.useSnippet(token, options));
+    }
+
+    /** The outbound signal queue (for debugging tools: `size`, `queue`, `pending`), or null. */
+    get signalQueue() {
+      return this._signals ?? null;
     }
 
     /** The loaded bundle's id, or null. */
@@ -443,6 +508,7 @@ export function createSlotwise(wasm, init) {
     /** Records an event for the page's visitor (see `SlotwiseVisitor.track`). */
     track(event) {
       this.#page.track(event);
+      this.#emit('track', event);
     }
 
     /** Sets the page visitor's consent (any source); revoking deletes the stored session. */
@@ -466,7 +532,9 @@ export function createSlotwise(wasm, init) {
      * (ids of the rules that matched). Never throws for any input.
      */
     decide(request = {}) {
-      return this.#page.decide(request);
+      const decisions = this.#page.decide(request);
+      this.#emit('decision', decisions, request);
+      return decisions;
     }
 
     /** @internal */

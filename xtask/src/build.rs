@@ -117,6 +117,7 @@ pub fn run() -> Result<PathBuf, String> {
         "browser entry, minified (what a production page loads; the budget):",
         &["slotwise_wasm_bg.wasm", "browser.min.js"],
     )?;
+    size::versus_peers(gzip);
     let budget = browser_budget()?;
     println!("  budget (pkg-config/budget.json): {gzip} / {budget} bytes gzip -9");
     if gzip > budget {

@@ -1,119 +1,127 @@
-//! `cargo xtask demo`: builds the package and the demo bundle, then serves `www/`.
+//! `cargo xtask demo`: builds everything and serves the demo shop through the origin.
 //!
-//! Until the origin API serves the demo (issue 6), a small static server here maps
-//! `/pkg/*` to the built package, `/slotwise/bundle` to the demo bundle compiled from
-//! `www/authoring/`, and everything else to `www/`. Loopback only.
+//! 1. the npm package (`cargo xtask build`);
+//! 2. the demo bundle: `slotwise bundle build www/authoring`, then `slotwise train` on
+//!    the generated sessions in `www/training/` (the catalogue, pictures and sessions
+//!    come from `node www/tools/catalogue.mjs`);
+//! 3. the site in `target/demo/site/`: `www/` (without its sources of the bundle) plus
+//!    the package under `/pkg/`;
+//! 4. `slotwise serve --www target/demo/site --bundle ...` with a fresh data directory:
+//!    the shop, `/v1/bundle`, `/v1/signals`, `/v1/snippet`, the lift report, on loopback.
+//!
+//! The end-to-end tests (`tests/e2e/`) start the same server on the same site.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
 use crate::build::{self, path_str};
 use crate::util::{cmd, exec, root, step};
 
+/// What [`prepare`] built.
+pub struct Demo {
+    /// The directory `slotwise serve --www` serves.
+    pub site: PathBuf,
+    /// The trained demo bundle.
+    pub bundle: PathBuf,
+    /// The `slotwise` binary (debug build).
+    pub slotwise: PathBuf,
+}
+
 pub fn run(args: &[String]) -> Result<(), String> {
-    let port = match args {
+    let port: u16 = match args {
         [] => 8080,
         [flag, n] if flag == "--port" => n.parse().map_err(|_| "--port takes a number")?,
         _ => return Err("usage: cargo xtask demo [--port N]".into()),
     };
     let pkg = build::run()?;
-    step("demo: compile www/authoring into a bundle");
-    let bundle = root().join("target/demo/bundle.swb");
-    std::fs::create_dir_all(bundle.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
+    let demo = prepare(&pkg)?;
+    let data = root().join("target/demo/data");
+    // A fresh store each run, so the demo bundle just built is the one published.
+    let _ = std::fs::remove_dir_all(&data);
+    println!(
+        "\nSlotwise demo shop: http://127.0.0.1:{port}/   lift report: http://127.0.0.1:{port}/lift.html   (Ctrl-C to stop)"
+    );
+    let addr = format!("127.0.0.1:{port}");
+    exec(cmd(
+        path_str(&demo.slotwise)?,
+        &[
+            "serve",
+            "--addr",
+            &addr,
+            "--data-dir",
+            path_str(&data)?,
+            "--www",
+            path_str(&demo.site)?,
+            "--bundle",
+            path_str(&demo.bundle)?,
+            "--sync",
+            "normal",
+        ],
+    ))
+}
+
+/// Builds the trained demo bundle, the origin binary and the site around `pkg`.
+pub fn prepare(pkg: &Path) -> Result<Demo, String> {
+    let out = root().join("target/demo");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+
+    step("demo: the origin binary (slotwise)");
     exec(cmd(
         "cargo",
+        &["build", "--quiet", "--package", "slotwise-origin"],
+    ))?;
+    let slotwise = root().join("target/debug/slotwise");
+
+    step("demo: catalogue check, then www/authoring → bundle → trained on www/training");
+    exec(cmd("node", &["www/tools/catalogue.mjs", "--check"]))?;
+    let base = out.join("base.swb");
+    let bundle = out.join("bundle.swb");
+    exec(cmd(
+        path_str(&slotwise)?,
+        &["bundle", "build", "www/authoring", "-o", path_str(&base)?],
+    ))?;
+    exec(cmd(
+        path_str(&slotwise)?,
         &[
-            "run",
-            "--quiet",
-            "--package",
-            "slotwise-origin",
-            "--",
-            "bundle",
-            "build",
-            "www/authoring",
+            "train",
+            "www/training/sessions.tsv",
+            "--bundle",
+            path_str(&base)?,
             "-o",
             path_str(&bundle)?,
         ],
     ))?;
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-    let site = Site {
-        www: root().join("www"),
-        pkg,
+
+    step("demo: the site (www + pkg) in target/demo/site");
+    let site = out.join("site");
+    let _ = std::fs::remove_dir_all(&site);
+    std::fs::create_dir_all(&site).map_err(|e| e.to_string())?;
+    let www = root().join("www");
+    for entry in std::fs::read_dir(&www).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !matches!(name, "authoring" | "training" | "tools") {
+            copy_tree(&path, &site.join(name))?;
+        }
+    }
+    copy_tree(pkg, &site.join("pkg"))?;
+    Ok(Demo {
+        site,
         bundle,
-    };
-    println!("\nSlotwise demo: http://127.0.0.1:{port}/  (Ctrl-C to stop)");
-    for stream in listener.incoming().flatten() {
-        let site = site.clone();
-        std::thread::spawn(move || {
-            let _ = site.answer(stream);
-        });
-    }
-    Ok(())
+        slotwise,
+    })
 }
 
-#[derive(Clone)]
-struct Site {
-    www: PathBuf,
-    pkg: PathBuf,
-    bundle: PathBuf,
-}
-
-impl Site {
-    fn answer(&self, mut stream: TcpStream) -> std::io::Result<()> {
-        let mut line = String::new();
-        BufReader::new(&stream).read_line(&mut line)?;
-        let path = line.split_whitespace().nth(1).unwrap_or("/");
-        let path = path.split(['?', '#']).next().unwrap_or("/");
-        let file = self.resolve(path);
-        match file.and_then(|f| std::fs::read(&f).ok().map(|b| (f, b))) {
-            Some((f, body)) => {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: {}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
-                    content_type(&f),
-                    body.len()
-                );
-                stream.write_all(head.as_bytes())?;
-                stream.write_all(&body)
-            }
-            None => stream.write_all(
-                b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found",
-            ),
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).map_err(|e| e.to_string())?;
+        for entry in std::fs::read_dir(from).map_err(|e| e.to_string())? {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            copy_tree(&path, &to.join(path.file_name().ok_or("no file name")?))?;
         }
-    }
-
-    fn resolve(&self, path: &str) -> Option<PathBuf> {
-        if path == "/slotwise/bundle" {
-            return Some(self.bundle.clone());
-        }
-        let (base, rest) = match path.strip_prefix("/pkg/") {
-            Some(rest) => (&self.pkg, rest),
-            None => (&self.www, path.trim_start_matches('/')),
-        };
-        // Only plain names: no `..`, no absolute parts.
-        if rest
-            .split('/')
-            .any(|part| part == ".." || part.contains('\\'))
-        {
-            return None;
-        }
-        let mut file = base.join(rest);
-        if file.is_dir() {
-            file = file.join("index.html");
-        }
-        file.is_file().then_some(file)
-    }
-}
-
-fn content_type(file: &Path) -> &'static str {
-    match file.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript",
-        Some("css") => "text/css",
-        Some("wasm") => "application/wasm",
-        Some("svg") => "image/svg+xml",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
+        Ok(())
+    } else {
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| format!("cannot copy {}: {e}", from.display()))
     }
 }

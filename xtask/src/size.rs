@@ -45,3 +45,17 @@ pub fn report(dir: &Path, title: &str, files: &[&str]) -> Result<usize, String> 
     println!("  {:<26} {:>9} {:>9} {:>9}", "total", raw, gzip, brotli);
     Ok(gzip)
 }
+
+/// The peers' browser SDKs, gzip bytes as they publish them (issue 8): the line the
+/// browser entry is read against.
+const PEERS: &[(&str, f64)] = &[("GrowthBook", 14.5), ("Uniform Context", 10.5)];
+
+/// Prints the browser entry's gzip size beside the peers', with ratios.
+pub fn versus_peers(gzip: usize) {
+    let kb = gzip as f64 / 1000.0;
+    let mut line = format!("  vs peers (gzip): Slotwise {kb:.1} KB");
+    for (name, peer) in PEERS {
+        line.push_str(&format!(" · {name} {peer:.1} KB ({:.1}×)", kb / peer));
+    }
+    println!("{line}");
+}

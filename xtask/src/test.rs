@@ -2,7 +2,8 @@
 //!
 //! setup → fmt → clippy (native, wasm32) → native tests → build (size budget) →
 //! wasm-bindgen-test in Node and in headless Chromium → fuzz smoke → the packed npm
-//! package in Node, a browser page and workerd (node's test runner closes the run).
+//! package in Node, a browser page and workerd (node's test runner closes the run) →
+//! the demo shop end to end in Chromium, a Vite build of the package (tests/e2e).
 
 use std::path::Path;
 
@@ -89,6 +90,33 @@ pub fn run() -> Result<(), String> {
 
     fuzz_smoke()?;
     packaging(&pkg)?;
+    e2e(&pkg)?;
+    Ok(())
+}
+
+/// The demo shop through the origin in Chromium, the Vite fixture, the types check
+/// (tests/e2e); the home page screenshot lands in target/e2e/home.png.
+fn e2e(pkg: &Path) -> Result<(), String> {
+    let demo = crate::demo::prepare(pkg)?;
+    step("end-to-end: the demo shop in Chromium, a Vite build (tests/e2e)");
+    let mut node = cmd(
+        "node",
+        &[
+            "--test",
+            "--test-reporter=spec",
+            "tests/e2e/shop.test.mjs",
+            "tests/e2e/vite.test.mjs",
+            "tests/e2e/types.test.mjs",
+        ],
+    );
+    node.env("SLOTWISE_BIN", &demo.slotwise)
+        .env("DEMO_SITE", &demo.site)
+        .env("DEMO_BUNDLE", &demo.bundle)
+        .env("E2E_OUT", root().join("target/e2e"))
+        .env("PACKAGING_DIR", root().join("target/packaging"));
+    let start = std::time::Instant::now();
+    exec(node)?;
+    println!("end-to-end tests: {:.1} s", start.elapsed().as_secs_f64());
     Ok(())
 }
 

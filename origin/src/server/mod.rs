@@ -20,6 +20,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod files;
 pub mod lift;
 pub mod metrics;
 pub mod profile;
@@ -288,8 +289,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }));
     if app.config.www.is_some() {
         r = r
-            .route("/", get(get_static))
-            .route("/{file}", get(get_static));
+            .route("/", get(files::get))
+            .route("/{*path}", get(files::get));
     }
     r.fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
@@ -988,30 +989,4 @@ async fn get_openapi() -> Response {
         include_str!("../../openapi.yaml"),
     )
         .into_response()
-}
-
-async fn get_static(State(app): State<Arc<App>>, file: Option<UrlPath<String>>) -> Response {
-    let name = file
-        .map(|UrlPath(f)| f)
-        .unwrap_or_else(|| "index.html".into());
-    let ok = !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    let Some(dir) = app.config.www.as_ref().filter(|_| ok) else {
-        return error(StatusCode::NOT_FOUND, "not_found", "no such file");
-    };
-    let path = dir.join(&name);
-    let Ok(Ok(bytes)) = tokio::task::spawn_blocking(move || std::fs::read(path)).await else {
-        return error(StatusCode::NOT_FOUND, "not_found", "no such file");
-    };
-    let ct = match name.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json") => "application/json",
-        Some("svg") => "image/svg+xml",
-        _ => "application/octet-stream",
-    };
-    ([(header::CONTENT_TYPE, ct)], bytes).into_response()
 }

@@ -25,10 +25,10 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// The demo authoring set compiled to a bundle file in `dir`.
+/// The test shop authoring set (tests/fixtures/shop) compiled to a bundle file in `dir`.
 pub fn demo_bundle(dir: &Path) -> PathBuf {
     let b = slotwise_origin::authoring::build_dir(
-        &root().join("www/authoring"),
+        &root().join("tests/fixtures/shop"),
         &slotwise_origin::authoring::BuildOptions {
             created_at: 1_800_000_000,
         },
