@@ -24,6 +24,7 @@ pub const BROWSER_ENTRY: &[&str] = &[
     "slotwise_wasm_bg.wasm",
     "slotwise_wasm.js",
     "slotwise.js",
+    "dom.js",
     "browser.js",
 ];
 
