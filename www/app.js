@@ -64,7 +64,7 @@ function renderSlot(el, d) {
   if (d.content) {
     if (name === 'hero' || name === 'promo') {
       el.replaceChildren(views.banner(d.content, name === 'hero' ? 'hero' : 'promo'));
-    } else if (name === 'offer') {
+    } else if (name === 'offer' || name === 'basket') {
       el.replaceChildren(views.offerStrip(d.content));
     } else if (d.items.length) {
       const want = name === 'cart-recs' ? 3 : 4;

@@ -110,6 +110,7 @@ export function product(id, { onAdd }) {
         h('p', {}, p.blurb),
         h('p', { class: 'colour' }, h('span', { class: 'swatch', style: `background:${p.colour}` }), ` Colour: ${p.colourName}`),
         h('button', { class: 'button add', type: 'button', onclick: () => onAdd(p) }, 'Add to cart'),
+        slot('basket', 'offer', offerStrip(OFFER_DEFAULT), true),
         h('ul', { class: 'perks' }, h('li', {}, 'Free returns for 60 days'), h('li', {}, 'Ships in 1–2 working days')),
         slot('promo', 'promo-slot', banner({ ...OFFER_DEFAULT, image: null }, 'promo')))),
     slot('similar', 'shelf', shelf('More like this', sameCategory), true));

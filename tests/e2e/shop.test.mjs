@@ -146,6 +146,24 @@ test('rejecting consent: no storage, cookies or signal requests, slots still use
   await context.close();
 });
 
+test('a live slot re-decides in the same page as the visitor acts (in-session adaptation)', async () => {
+  const { context, page, errors } = await visitor();
+  await page.goto(`${base}/p/running-1`);
+  await ready(page);
+  await page.click('#consent-reject');
+  await page.evaluate(() => { window.sameDocument = true; });
+  const before = await slotState(page, 'basket');
+  assert.equal(before.reason, 'default');
+  await page.click('.add');
+  await page.waitForSelector('[data-slotwise-slot="basket"][data-slotwise-reason="rule"]');
+  assert.match((await slotState(page, 'basket')).text, /second pair of running shoes/);
+  await page.click('[data-slotwise-slot="basket"] .why-button');
+  assert.equal(await page.locator('#why .why-text').innerText(), 'Because there is a pair of running shoes in your cart.');
+  assert.equal(await page.evaluate(() => window.sameDocument), true, 'no reload happened');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('"Why this?" shows a human sentence for the slot', async () => {
   const { context, page, errors } = await visitor();
   await page.goto(`${base}/`);

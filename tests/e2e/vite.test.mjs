@@ -50,8 +50,8 @@ test('vite build: the package resolves, its wasm is emitted, hydrate renders saf
     await page.goto(`http://127.0.0.1:${server.address().port}/`);
     const result = await page.waitForFunction(() => window.result).then((h) => h.jsonValue());
     assert.equal(result.error, null);
-    assert.deepEqual(result.reasons, { hero: 'default', card: 'default', nope: 'unknown_slot' });
-    assert.deepEqual(result.seen.sort(), ['card', 'hero', 'nope']);
+    assert.deepEqual(result.reasons, { hero: 'default', card: 'default', tpl: 'default', nope: 'unknown_slot' });
+    assert.deepEqual(result.seen.sort(), ['card', 'hero', 'nope', 'tpl']);
 
     const hero = await page.$eval('[data-slotwise-slot="hero"]', (el) => ({
       title: el.querySelector('.slotwise-title')?.textContent,
@@ -73,6 +73,17 @@ test('vite build: the package resolves, its wasm is emitted, hydrate renders saf
     assert.match(card.href, /^http:\/\/127\.0\.0\.1:\d+\/p\/1\?a=1&b=2$/);
     assert.match(card.img, /\/img\/card\.svg$/);
     assert.equal(card.alt, 'Safe card');
+    // A <template> in the slot is the site's markup: fields filled, empty ones removed.
+    const tpl = await page.$eval('[data-slotwise-slot="tpl"]', (el) => ({
+      h3: el.querySelector(':scope > h3')?.textContent, body: el.querySelector(':scope > p'),
+      href: el.querySelector(':scope > a')?.getAttribute('href'), img: el.querySelector(':scope > a > img')?.getAttribute('src'),
+      template: el.querySelectorAll(':scope > template').length,
+    }));
+    assert.equal(tpl.h3, 'Safe card');
+    assert.equal(tpl.body, null, 'a field without content is removed');
+    assert.match(tpl.href, /\/p\/1\?a=1&b=2$/);
+    assert.match(tpl.img, /\/img\/card\.svg$/);
+    assert.equal(tpl.template, 1, 'the template stays for the next decision');
     const nope = await page.$eval('[data-slotwise-slot="nope"]', (el) => [el.textContent.trim(), el.dataset.slotwiseState]);
     assert.deepEqual(nope, ['page default for a slot the bundle lacks', 'default']);
     assert.deepEqual(errors, []);
