@@ -146,6 +146,25 @@ test('rejecting consent: no storage, cookies or signal requests, slots still use
   await context.close();
 });
 
+test('per-purpose consent: measurement only sends signals and stores nothing', async () => {
+  const { context, page, errors } = await visitor();
+  await page.goto(`${base}/`);
+  await ready(page);
+  await page.click('#consent-choose');
+  await page.check('#consent-form [name="measurement"]');
+  const sent = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/signals' && r.request().method() === 'POST');
+  await page.click('#consent-save');
+  assert.deepEqual(await page.evaluate(() => window.slotwise.consent),
+    { necessary: true, personalization: false, measurement: true, advertising: false });
+  assert.ok((await sent).ok(), 'the impressions waiting for a decision are sent');
+  await spa(page, '/p/hiking-1');
+  await page.waitForSelector('.pdp');
+  assert.equal(await page.evaluate(() => localStorage.length), 0, 'no personalization: nothing stored');
+  assert.deepEqual(await context.cookies(), []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('a live slot re-decides in the same page as the visitor acts (in-session adaptation)', async () => {
   const { context, page, errors } = await visitor();
   await page.goto(`${base}/p/running-1`);
