@@ -139,6 +139,16 @@ test('rejecting consent: no storage, cookies or signal requests, slots still use
   await spa(page, '/p/running-3');
   const response = await sent;
   assert.ok(response.ok(), `signals accepted: ${response.status()}`);
+  // A click on a recommended product is a click signal for its decision.
+  await page.evaluate(() => {
+    const q = window.slotwise.signalQueue;
+    const push = q.push.bind(q);
+    window.kinds = [];
+    q.push = (signal) => { window.kinds.push(signal.kind); return push(signal); };
+  });
+  await page.click('[data-slotwise-slot="similar"] .card >> nth=0');
+  await page.waitForSelector('.pdp');
+  assert.ok((await page.evaluate(() => window.kinds)).includes('click'));
   const local = await page.evaluate(() => Object.keys(localStorage).sort());
   assert.ok(local.includes('slotwise.session'), `the session is stored now: ${local}`);
   assert.equal(await page.evaluate(() => window.sameDocument), true, 'no reload happened');
