@@ -263,28 +263,74 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The machine's load average, as `/proc/loadavg` has it (empty elsewhere).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The snippet phase: one `GET /v1/snippet` per request, for a random visitor.
+fn snippet_phase(addr: SocketAddr, args: &BenchArgs, visitors: u64) -> Phase {
+    run_phase(addr, args, |c, rng| {
+        let path = format!("/v1/snippet?id=anon:{:016x}", 1 + rng.next() % visitors);
+        let r = c
+            .request("GET", &path, &[], &[])
+            .map_err(|e| e.to_string())?;
+        if r.status == 200 {
+            Ok(1)
+        } else {
+            Err(format!("status {}", r.status))
+        }
+    })
+}
+
+fn print_snippets(label: &str, args: &BenchArgs, snip: &Phase) {
+    let l = &snip.latencies_ms;
+    println!(
+        "{label}: {} issued over {} connections in {:.2} s = {:.0} snippets/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+        snip.ok,
+        args.connections,
+        snip.secs,
+        snip.ok as f64 / snip.secs,
+        percentile(l, 0.5),
+        percentile(l, 0.99),
+        snip.errors
+    );
+}
+
+/// A counter of the server's `/metrics` (0 when absent).
+fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let Ok(r) = Client::new(addr).and_then(|mut c| c.request("GET", "/metrics", &[], &[])) else {
+        return 0;
+    };
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Runs the benchmark and prints its report.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
-    let spawned;
+    let mut spawned = None;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let addr = match args.addr {
         Some(a) if a.ip().is_loopback() => a,
         Some(_) => return Err("--addr must be a loopback address".into()),
         None => {
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
             let dir = std::env::temp_dir().join(format!("slotwise-bench-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let (child, addr) = spawn_server(&exe, &dir, &["--sync", &args.sync])?;
-            spawned = Spawned { child, addr, dir };
             println!(
-                "server: slotwise serve on {} (pid {}, --sync {}), client: this process (pid {})",
-                spawned.addr,
-                spawned.child.id(),
+                "server: slotwise serve on {addr} (pid {}, --sync {}), client: this process (pid {})",
+                child.id(),
                 args.sync,
                 std::process::id()
             );
-            spawned.addr
+            spawned.insert(Spawned { child, addr, dir }).addr
         }
     };
+    println!("load average at start: {}", load_average());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -326,28 +372,32 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         ingest.errors
     );
 
-    let snip = run_phase(addr, args, |c, rng| {
-        let path = format!("/v1/snippet?id=anon:{:016x}", 1 + rng.next() % visitors);
-        let r = c
-            .request("GET", &path, &[], &[])
-            .map_err(|e| e.to_string())?;
-        if r.status == 200 {
-            Ok(1)
-        } else {
-            Err(format!("status {}", r.status))
-        }
-    });
-    let l = &snip.latencies_ms;
+    let cached = snippet_phase(addr, args, visitors);
+    print_snippets("snippet", args, &cached);
     println!(
-        "snippet: {} issued over {} connections in {:.2} s = {:.0} snippets/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
-        snip.ok,
-        args.connections,
-        snip.secs,
-        snip.ok as f64 / snip.secs,
-        percentile(l, 0.5),
-        percentile(l, 0.99),
-        snip.errors
+        "  profile cache: {} hits, {} misses (an entry lives {} s; ingest, identify, erase and retention drop entries)",
+        metric(addr, "slotwise_profile_cache_hits_total"),
+        metric(addr, "slotwise_profile_cache_misses_total"),
+        super::profile_cache::MAX_AGE.as_secs()
     );
+    // The same data on a server without the cache: every profile read from SQLite.
+    if let Some(s) = spawned.as_mut() {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+        let (child, addr) = spawn_server(
+            &exe,
+            &s.dir,
+            &["--sync", &args.sync, "--profile-cache-signals", "0"],
+        )?;
+        (s.child, s.addr) = (child, addr);
+        let cold = snippet_phase(addr, args, visitors);
+        print_snippets("snippet, profile cache off (restarted)", args, &cold);
+        println!(
+            "  cache on / off: {:.2}x snippets/s",
+            (cached.ok as f64 / cached.secs) / (cold.ok as f64 / cold.secs).max(1e-9)
+        );
+    }
+    println!("load average at end: {}", load_average());
 
     let mut rng = Rng(seed());
     let sample: Vec<Signal> = (0..100)

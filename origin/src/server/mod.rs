@@ -86,7 +86,11 @@ pub struct Config {
     #[arg(long, env = "SLOTWISE_BUNDLE")]
     pub bundle: Option<PathBuf>,
     /// Most signals the snippet profile cache holds in all (0 turns it off).
-    #[arg(long, env = "SLOTWISE_PROFILE_CACHE_SIGNALS", default_value_t = 1_000_000)]
+    #[arg(
+        long,
+        env = "SLOTWISE_PROFILE_CACHE_SIGNALS",
+        default_value_t = 1_000_000
+    )]
     pub profile_cache_signals: usize,
     /// Static files to serve under `/` (e.g. `www/`).
     #[arg(long, env = "SLOTWISE_WWW")]

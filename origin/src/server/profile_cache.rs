@@ -136,8 +136,8 @@ impl ProfileCache {
         });
         if self.capacity > 0 {
             let mut inner = self.lock();
-            let unchanged = inner.clears == clears
-                && shards.iter().all(|&(s, g)| inner.generations[s] == g);
+            let unchanged =
+                inner.clears == clears && shards.iter().all(|&(s, g)| inner.generations[s] == g);
             if unchanged {
                 inner.insert(id, profile.clone(), self.capacity);
             }
@@ -240,12 +240,7 @@ mod tests {
     use super::*;
     use slotwise::signals::Kind;
 
-    fn load(
-        cache: &ProfileCache,
-        id: &str,
-        ids: &[&str],
-        n: u64,
-    ) -> (Arc<Profile>, Lookup) {
+    fn load(cache: &ProfileCache, id: &str, ids: &[&str], n: u64) -> (Arc<Profile>, Lookup) {
         let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
         cache
             .get_or_load(

@@ -482,7 +482,16 @@ impl Store for SqliteStore {
             "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
              WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
         );
-        self.read(|c| newest_of(c, &sql, ids, limit, |r| row(r).map(|r| r.signal), |s| s.time))
+        self.read(|c| {
+            newest_of(
+                c,
+                &sql,
+                ids,
+                limit,
+                |r| row(r).map(|r| r.signal),
+                |s| s.time,
+            )
+        })
     }
 
     fn erase(&self, id: &str) -> Result<Erased> {
