@@ -31,9 +31,9 @@ pub struct BenchArgs {
     /// Requests per phase at most.
     #[arg(long, default_value_t = 100_000)]
     pub max_requests: u64,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 8)]
-    pub connections: usize,
+    /// Concurrent keep-alive connections; a list runs every phase at each level.
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 64])]
+    pub connections: Vec<usize>,
     /// Signals per ingest batch.
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
@@ -127,6 +127,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 struct Phase {
+    connections: usize,
     ok: u64,
     units: u64,
     errors: u64,
@@ -137,13 +138,14 @@ struct Phase {
 fn run_phase(
     addr: SocketAddr,
     args: &BenchArgs,
+    connections: usize,
     work: impl Fn(&mut Client, &mut Rng) -> Result<u64, String> + Sync,
 ) -> Phase {
     let deadline = Duration::from_secs_f64(args.seconds);
     let issued = AtomicU64::new(0);
     let start = Instant::now();
     let results: Vec<(u64, u64, u64, Vec<f64>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..args.connections)
+        let handles: Vec<_> = (0..connections)
             .map(|_| {
                 let (issued, work) = (&issued, &work);
                 s.spawn(move || {
@@ -173,6 +175,7 @@ fn run_phase(
     });
     let secs = start.elapsed().as_secs_f64();
     let mut p = Phase {
+        connections,
         ok: 0,
         units: 0,
         errors: 0,
@@ -234,9 +237,10 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let batch = args.batch.clamp(1, signals::MAX_SIGNALS);
     let stored = AtomicU64::new(0);
+    let threads = args.connections.first().copied().unwrap_or(8);
     let start = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..args.connections {
+        for _ in 0..threads {
             s.spawn(|| {
                 let mut rng = Rng(seed());
                 while start.elapsed().as_secs_f64() < args.seconds {
@@ -255,7 +259,7 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
     println!(
         "store only (SQLite, --sync {}, {} threads, batches of {batch}, no HTTP): {n} events in {secs:.2} s = {:.0} events/s",
         args.sync,
-        args.connections,
+        threads,
         n as f64 / secs
     );
     drop(store);
@@ -271,8 +275,8 @@ fn load_average() -> String {
 }
 
 /// The snippet phase: one `GET /v1/snippet` per request, for a random visitor.
-fn snippet_phase(addr: SocketAddr, args: &BenchArgs, visitors: u64) -> Phase {
-    run_phase(addr, args, |c, rng| {
+fn snippet_phase(addr: SocketAddr, args: &BenchArgs, connections: usize, visitors: u64) -> Phase {
+    run_phase(addr, args, connections, |c, rng| {
         let path = format!("/v1/snippet?id=anon:{:016x}", 1 + rng.next() % visitors);
         let r = c
             .request("GET", &path, &[], &[])
@@ -285,12 +289,12 @@ fn snippet_phase(addr: SocketAddr, args: &BenchArgs, visitors: u64) -> Phase {
     })
 }
 
-fn print_snippets(label: &str, args: &BenchArgs, snip: &Phase) {
+fn print_snippets(label: &str, snip: &Phase) {
     let l = &snip.latencies_ms;
     println!(
         "{label}: {} issued over {} connections in {:.2} s = {:.0} snippets/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
         snip.ok,
-        args.connections,
+        snip.connections,
         snip.secs,
         snip.ok as f64 / snip.secs,
         percentile(l, 0.5),
@@ -341,45 +345,53 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         store_ceiling(args, now)?;
     }
 
-    let ingest = run_phase(addr, args, |c, rng| {
-        let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
-        let body = signals::encode(&batch).map_err(|e| e.to_string())?;
-        let r = c
-            .request(
-                "POST",
-                "/v1/signals",
-                &[("content-type", SIGNALS_MEDIA_TYPE)],
-                &body,
-            )
-            .map_err(|e| e.to_string())?;
-        if r.status == 200 {
-            Ok(batch.len() as u64)
-        } else {
-            Err(format!("status {}", r.status))
-        }
-    });
-    let l = &ingest.latencies_ms;
-    println!(
-        "ingest: {} events acknowledged in {} batches of {batch} over {} connections in {:.2} s = {:.0} events/s ({:.0} batches/s); batch latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
-        ingest.units,
-        ingest.ok,
-        args.connections,
-        ingest.secs,
-        ingest.units as f64 / ingest.secs,
-        ingest.ok as f64 / ingest.secs,
-        percentile(l, 0.5),
-        percentile(l, 0.99),
-        ingest.errors
-    );
+    for &connections in &args.connections {
+        let ingest = run_phase(addr, args, connections, |c, rng| {
+            let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
+            let body = signals::encode(&batch).map_err(|e| e.to_string())?;
+            let r = c
+                .request(
+                    "POST",
+                    "/v1/signals",
+                    &[("content-type", SIGNALS_MEDIA_TYPE)],
+                    &body,
+                )
+                .map_err(|e| e.to_string())?;
+            if r.status == 200 {
+                Ok(batch.len() as u64)
+            } else {
+                Err(format!("status {}", r.status))
+            }
+        });
+        let l = &ingest.latencies_ms;
+        println!(
+            "ingest: {} events acknowledged in {} batches of {batch} over {connections} connections in {:.2} s = {:.0} events/s ({:.0} batches/s); batch latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+            ingest.units,
+            ingest.ok,
+            ingest.secs,
+            ingest.units as f64 / ingest.secs,
+            ingest.ok as f64 / ingest.secs,
+            percentile(l, 0.5),
+            percentile(l, 0.99),
+            ingest.errors
+        );
+    }
 
-    let cached = snippet_phase(addr, args, visitors);
-    print_snippets("snippet", args, &cached);
-    println!(
-        "  profile cache: {} hits, {} misses (an entry lives {} s; ingest, identify, erase and retention drop entries)",
-        metric(addr, "slotwise_profile_cache_hits_total"),
-        metric(addr, "slotwise_profile_cache_misses_total"),
-        super::profile_cache::MAX_AGE.as_secs()
-    );
+    let hits = || metric(addr, "slotwise_profile_cache_hits_total");
+    let misses = || metric(addr, "slotwise_profile_cache_misses_total");
+    let mut cached = Vec::new();
+    for &connections in &args.connections {
+        let (h, m) = (hits(), misses());
+        let phase = snippet_phase(addr, args, connections, visitors);
+        print_snippets("snippet", &phase);
+        println!(
+            "  profile cache: {} hits, {} misses (an entry lives {} s; ingest, identify, erase and retention drop entries)",
+            hits() - h,
+            misses() - m,
+            super::profile_cache::MAX_AGE.as_secs()
+        );
+        cached.push(phase);
+    }
     // The same data on a server without the cache: every profile read from SQLite.
     if let Some(s) = spawned.as_mut() {
         let _ = s.child.kill();
@@ -390,12 +402,14 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             &["--sync", &args.sync, "--profile-cache-signals", "0"],
         )?;
         (s.child, s.addr) = (child, addr);
-        let cold = snippet_phase(addr, args, visitors);
-        print_snippets("snippet, profile cache off (restarted)", args, &cold);
-        println!(
-            "  cache on / off: {:.2}x snippets/s",
-            (cached.ok as f64 / cached.secs) / (cold.ok as f64 / cold.secs).max(1e-9)
-        );
+        for cached in &cached {
+            let cold = snippet_phase(addr, args, cached.connections, visitors);
+            print_snippets("snippet, profile cache off (restarted)", &cold);
+            println!(
+                "  cache on / off: {:.2}x snippets/s",
+                (cached.ok as f64 / cached.secs) / (cold.ok as f64 / cold.secs).max(1e-9)
+            );
+        }
     }
     println!("load average at end: {}", load_average());
 

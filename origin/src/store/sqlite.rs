@@ -290,10 +290,24 @@ const INSERT_SIGNAL: &str = "INSERT INTO signals (event_id, kind, decision_id, s
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
 
-/// What a profile needs, all in the `signals_subject_profile` index (plus the rowid,
-/// which is the event id): snippet reads never touch the table.
-const PROFILE_COLUMNS: &str = "s.event_id, s.kind, NULL, 0, s.item, 0, s.time,
-    s.consent, s.channel, 0, s.value, NULL, NULL";
+/// What a profile needs, all in the `signals_subject_profile` index: snippet reads
+/// never touch the table. Read by [`profile_signal`].
+const PROFILE_COLUMNS: &str = "s.event_id, s.kind, s.item, s.time, s.consent, s.channel, s.value";
+
+/// A [`PROFILE_COLUMNS`] row: only the fields a profile reads, the others zero.
+fn profile_signal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Signal> {
+    let bad = || rusqlite::Error::IntegralValueOutOfRange(1, 0);
+    let mut s = Signal::new(
+        kind_of(r.get(1)?).ok_or_else(bad)?,
+        r.get::<_, i64>(0)? as u64,
+        r.get::<_, i64>(3)? as u64,
+    );
+    s.item = r.get(2)?;
+    s.consent = r.get(4)?;
+    s.channel = channel_of(r.get(5)?).ok_or_else(bad)?;
+    s.value = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
+    Ok(s)
+}
 
 /// The same columns without the identity join (the caller knows the cluster).
 const SUBJECT_COLUMNS: &str =
@@ -482,16 +496,7 @@ impl Store for SqliteStore {
             "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
              WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
         );
-        self.read(|c| {
-            newest_of(
-                c,
-                &sql,
-                ids,
-                limit,
-                |r| row(r).map(|r| r.signal),
-                |s| s.time,
-            )
-        })
+        self.read(|c| newest_of(c, &sql, ids, limit, profile_signal, |s| s.time))
     }
 
     fn erase(&self, id: &str) -> Result<Erased> {
