@@ -1,11 +1,18 @@
 //! `slotwise bench-origin`: a load benchmark of the origin from a second process.
 //!
 //! Spawns `slotwise serve` on 127.0.0.1 with a temporary data directory (or targets a
-//! running server given by `--addr`, loopback only), then runs two bounded phases —
-//! ingest (SWG1 batches) and snippet issues — over keep-alive connections, each
-//! stopping at `--seconds` or `--max-requests`, whichever comes first. Prints
-//! events/s, snippets/s, p50/p99 latency, and the wire size per signal beside a
-//! Segment-style JSON `track` call for the same event.
+//! running server given by `--addr`, loopback only), then runs bounded phases over
+//! keep-alive connections, each at every `--connections` level and stopping at
+//! `--seconds` or `--max-requests`, whichever comes first:
+//! - ingest: SWG1 batches of `--batch` impressions, each for a random one of
+//!   `--visitors` subjects (a pessimistic mix: a device's own batch has one subject);
+//! - snippets for random visitors, with the profile cache as served (its hits and
+//!   misses printed), then — on a spawned server — the same data after a restart with
+//!   the cache off, so every profile is read from SQLite: the anchor, side by side.
+//!
+//! Prints events/s, snippets/s, p50/p99 latency, the load average (the machine may be
+//! shared), and the wire size per signal beside a Segment-style JSON `track` call for
+//! the same event.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

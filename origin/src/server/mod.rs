@@ -12,7 +12,9 @@
 //!
 //! Every error is a 4xx/5xx with a JSON body `{"error": {"code", "message"}}`; bad
 //! input never panics and never reaches the store. The server keeps no state another
-//! replica would need: the bundle is re-read from the store when its version changes.
+//! replica would need: the bundle is re-read from the store when its version changes,
+//! and snippet profiles are cached for at most [`profile_cache::MAX_AGE`], dropped at
+//! once by this replica's own ingests, links and erasures.
 
 // Handlers return `Result<_, Response>` so `?` turns any refusal into its answer; a
 // `Response` is large, but it is built only on the way out.
@@ -66,7 +68,9 @@ pub struct Config {
     /// Admin bearer token (default: read or create `<data-dir>/admin.token`).
     #[arg(long, env = "SLOTWISE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Delete signals older than this many days.
+    /// Delete signals older than this many days (by the signal's own time). Also the
+    /// window in which a retried event id is recognised: a retry of an older signal is
+    /// acknowledged as expired and never stored.
     #[arg(long, env = "SLOTWISE_RETENTION_DAYS", default_value_t = 395)]
     pub retention_days: u64,
     /// Snippet lifetime in seconds.
