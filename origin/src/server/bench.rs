@@ -274,6 +274,67 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// CPU time of a spawned server's threads, from Linux's `/proc/<pid>/task/*/schedstat`
+/// (nanoseconds on a CPU, and runnable but waiting for one): all threads, and the
+/// SQLite writer alone. Zero elsewhere.
+#[derive(Clone, Copy, Default)]
+struct ServerCpu {
+    all_ns: u64,
+    writer_ns: u64,
+    writer_wait_ns: u64,
+}
+
+impl ServerCpu {
+    fn read(pid: Option<u32>) -> ServerCpu {
+        let mut cpu = ServerCpu::default();
+        let Some(pid) = pid else { return cpu };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return cpu;
+        };
+        for task in tasks.flatten() {
+            let path = task.path();
+            let stat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+            let mut f = stat
+                .split_whitespace()
+                .map(|v| v.parse::<u64>().unwrap_or(0));
+            let (run, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+            cpu.all_ns += run;
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim() == "slotwise-sqlite" {
+                cpu.writer_ns += run;
+                cpu.writer_wait_ns += wait;
+            }
+        }
+        cpu
+    }
+
+    /// What the server spent between `self` and `later`, per `units` of work in
+    /// `secs` seconds, as a report line (empty when nothing was measured).
+    fn report(&self, later: ServerCpu, units: u64, secs: f64, unit: &str) -> String {
+        let all = later.all_ns.saturating_sub(self.all_ns);
+        if all == 0 || units == 0 {
+            return String::new();
+        }
+        let per = |ns: u64| ns as f64 / 1e3 / units as f64;
+        let mut line = format!(
+            "  server CPU {:.1} us/{unit} ({:.2} cores)",
+            per(all),
+            all as f64 / 1e9 / secs
+        );
+        let writer = later.writer_ns.saturating_sub(self.writer_ns);
+        let wait = later.writer_wait_ns.saturating_sub(self.writer_wait_ns);
+        if writer > 0 {
+            line += &format!(
+                "; SQLite writer {:.1} us/{unit}, on a CPU {:.0}% of the phase and runnable but waiting for one {:.0}%",
+                per(writer),
+                writer as f64 / 1e9 / secs * 100.0,
+                wait as f64 / 1e9 / secs * 100.0
+            );
+        }
+        line
+    }
+}
+
 /// The machine's load average, as `/proc/loadavg` has it (empty elsewhere).
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -352,7 +413,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         store_ceiling(args, now)?;
     }
 
+    let pid = || spawned.as_ref().map(|s: &Spawned| s.child.id());
     for &connections in &args.connections {
+        let before = ServerCpu::read(pid());
         let ingest = run_phase(addr, args, connections, |c, rng| {
             let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
             let body = signals::encode(&batch).map_err(|e| e.to_string())?;
@@ -382,6 +445,10 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             percentile(l, 0.99),
             ingest.errors
         );
+        let cpu = before.report(ServerCpu::read(pid()), ingest.units, ingest.secs, "event");
+        if !cpu.is_empty() {
+            println!("{cpu}");
+        }
     }
 
     let hits = || metric(addr, "slotwise_profile_cache_hits_total");
@@ -389,8 +456,13 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let mut cached = Vec::new();
     for &connections in &args.connections {
         let (h, m) = (hits(), misses());
+        let before = ServerCpu::read(pid());
         let phase = snippet_phase(addr, args, connections, visitors);
         print_snippets("snippet", &phase);
+        let cpu = before.report(ServerCpu::read(pid()), phase.ok, phase.secs, "snippet");
+        if !cpu.is_empty() {
+            println!("{cpu}");
+        }
         println!(
             "  profile cache: {} hits, {} misses (an entry lives {} s; ingest, identify, erase and retention drop entries)",
             hits() - h,
@@ -410,8 +482,18 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         )?;
         (s.child, s.addr) = (child, addr);
         for cached in &cached {
+            let before = ServerCpu::read(Some(s.child.id()));
             let cold = snippet_phase(addr, args, cached.connections, visitors);
             print_snippets("snippet, profile cache off (restarted)", &cold);
+            let cpu = before.report(
+                ServerCpu::read(Some(s.child.id())),
+                cold.ok,
+                cold.secs,
+                "snippet",
+            );
+            if !cpu.is_empty() {
+                println!("{cpu}");
+            }
             println!(
                 "  cache on / off: {:.2}x snippets/s",
                 (cached.ok as f64 / cached.secs) / (cold.ok as f64 / cold.secs).max(1e-9)

@@ -107,10 +107,11 @@ pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Cl
     c.subject = Some(issue.subject.to_string());
     let categories = &bundle.categories;
 
-    let mut affinity: HashMap<u16, f64> = HashMap::new();
+    // Per category number (a category with only ancient signals still counts, at 0).
+    let mut affinity: Vec<Option<f64>> = Vec::new();
     let mut purchases: Vec<(u64, u32)> = Vec::new();
-    let mut impressions: HashMap<u32, u32> = HashMap::new();
-    let mut channels = BTreeSet::new();
+    let mut impressions: Vec<u32> = Vec::new();
+    let mut channels = 0u64;
     let (mut clicks, mut last_cart, mut last_purchase) = (0, None::<u64>, None::<u64>);
     for s in signals {
         let age = now.saturating_sub(s.time);
@@ -124,10 +125,14 @@ pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Cl
         if weight > 0.0
             && let Some(&cat) = categories.get(s.item as usize)
         {
-            *affinity.entry(cat).or_default() += weight * (-(age as f64) / HALF_LIFE_SECS).exp2();
+            let i = usize::from(cat);
+            if affinity.len() <= i {
+                affinity.resize(i + 1, None);
+            }
+            *affinity[i].get_or_insert(0.0) += weight * (-(age as f64) / HALF_LIFE_SECS).exp2();
         }
         if age <= 30 * DAY {
-            channels.insert(s.channel as u8);
+            channels |= 1 << (s.channel as u8);
             if s.kind == Kind::Click {
                 clicks += 1;
             }
@@ -140,12 +145,16 @@ pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Cl
                 }
             }
             Kind::AddToCart if age <= 7 * DAY => last_cart = last_cart.max(Some(s.time)),
-            Kind::Impression if age <= DAY => *impressions.entry(s.item).or_default() += 1,
+            Kind::Impression if age <= DAY => impressions.push(s.item),
             _ => {}
         }
     }
 
-    let mut aff: Vec<(u16, f64)> = affinity.into_iter().collect();
+    let mut aff: Vec<(u16, f64)> = affinity
+        .into_iter()
+        .enumerate()
+        .filter_map(|(cat, w)| Some((cat as u16, w?)))
+        .collect();
     aff.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     aff.truncate(MAX_AFFINITIES);
     let top = aff.first().map_or(1.0, |a| a.1.max(f64::MIN_POSITIVE));
@@ -166,7 +175,11 @@ pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Cl
         .take(8)
         .collect();
 
-    let mut counters: Vec<(u32, u32)> = impressions.into_iter().collect();
+    impressions.sort_unstable();
+    let mut counters: Vec<(u32, u32)> = impressions
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len() as u32))
+        .collect();
     counters.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     c.counters = counters
         .into_iter()
@@ -181,7 +194,7 @@ pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Cl
     if last_purchase.is_some() {
         c.segments.push(SEG_PURCHASER);
     }
-    if channels.len() >= 2 {
+    if channels.count_ones() >= 2 {
         c.segments.push(SEG_CROSS_CHANNEL);
     }
     if clicks >= 3 {
