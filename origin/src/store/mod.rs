@@ -14,7 +14,9 @@
 //!   as expired). A retry carries the signal's original time, so an id is forgotten
 //!   only once every retry of it would be refused anyway: the window in which a retry
 //!   is recognised as a duplicate is the whole retention period (`--retention-days`,
-//!   measured on the signal's time), and after it a retry is acknowledged, not stored;
+//!   measured on the signal's time), and after it a retry is acknowledged, not stored.
+//!   A backend reads the floor inside the ingest transaction, ordered with the floor's
+//!   update (SQLite: one writer; PostgreSQL: a share lock on the floor's row);
 //! - [`Store::ingest`] returns only once the batch is durable (committed), so a 2xx
 //!   after it never loses data on `kill -9`;
 //! - identity links are one transaction that merges clusters into the smallest cluster
