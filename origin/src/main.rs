@@ -68,7 +68,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Generate a key pair: <kid>.secret.json (mode 0600) and <kid>.public.json.
+    /// Generate a key pair: KID.secret.json (mode 0600) and KID.public.json.
     Generate {
         /// Directory to write the key files into.
         #[arg(long, default_value = ".")]

@@ -38,8 +38,8 @@ pub fn sign(key_path: &Path, claims_path: &Path) -> Result<String, String> {
             claims_path.display()
         ));
     }
-    claims.key_id = key.kid;
-    Ok(profile::sign(&claims, &key.secret))
+    claims.key_id = key.kid.clone();
+    Ok(key.sign(&claims))
 }
 
 /// Signs the typical claims (as `slotwise sizes` measures them) for `audience`, valid
@@ -48,8 +48,8 @@ pub fn typical(key_path: &Path, audience: &str, now: u64) -> Result<String, Stri
     let key = keys::read_secret(key_path)?;
     let mut claims = Claims::typical(now);
     claims.audience = audience.into();
-    claims.key_id = key.kid;
-    Ok(profile::sign(&claims, &key.secret))
+    claims.key_id = key.kid.clone();
+    Ok(key.sign(&claims))
 }
 
 /// Verifies a token against a key ring; returns the claims as pretty JSON, or the

@@ -72,13 +72,6 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
         .unwrap();
     assert_eq!(r.status, 200);
 
-    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
-    let mut ring = KeyRing::new();
-    ring.insert_base64url(
-        keys["keys"][0]["kid"].as_str().unwrap(),
-        keys["keys"][0]["public"].as_str().unwrap(),
-    )
-    .unwrap();
     let r = c
         .request("GET", "/v1/snippet?id=login:alice", &[], &[])
         .unwrap();
@@ -87,28 +80,8 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
         .request("GET", "/v1/snippet?id=anon:0000000000005eed", &[], &[])
         .unwrap();
     assert_eq!(anon.status, 200);
-    let r = c
-        .request(
-            "GET",
-            "/v1/snippet?id=login:alice",
-            &[("authorization", &auth)],
-            &[],
-        )
-        .unwrap();
-    assert_eq!(r.status, 200);
-    let token = r.json()["token"].as_str().unwrap().to_string();
+    let (token, claims) = snippet(&mut c, "login:alice");
     assert!(token.len() <= 800, "snippet {} chars", token.len());
-    let parts = profile::parse_unverified(&token).unwrap();
-    let v = profile::verify_native(
-        parts,
-        &ring,
-        Expect {
-            now,
-            audience: "shop.example",
-        },
-    )
-    .unwrap();
-    let claims = v.claims();
     assert_eq!(claims.purchases, vec![2]);
     assert_eq!(claims.consent, ALL);
     assert!(
@@ -320,4 +293,89 @@ fn a_replayed_batch_is_stored_once() {
         }
     });
     assert_eq!(server.count("SELECT COUNT(*) FROM signals"), 200);
+}
+
+/// A fresh snippet for `id` (asked with the admin token) and its claims, the signature
+/// checked with the server's published key.
+fn snippet(c: &mut slotwise_origin::server::client::Client, id: &str) -> (String, profile::Claims) {
+    let auth = format!("Bearer {TOKEN}");
+    let r = c
+        .request(
+            "GET",
+            &format!("/v1/snippet?id={id}"),
+            &[("authorization", &auth)],
+            &[],
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
+    let mut ring = KeyRing::new();
+    ring.insert_base64url(
+        keys["keys"][0]["kid"].as_str().unwrap(),
+        keys["keys"][0]["public"].as_str().unwrap(),
+    )
+    .unwrap();
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let parts = profile::parse_unverified(&token).unwrap();
+    let expect = Expect {
+        now: now(),
+        audience: "shop.example",
+    };
+    let claims = profile::verify_native(parts, &ring, expect).unwrap();
+    (token, claims.claims().clone())
+}
+
+fn snippet_claims(c: &mut slotwise_origin::server::client::Client, id: &str) -> profile::Claims {
+    snippet(c, id).1
+}
+
+#[test]
+fn cached_profiles_follow_ingest_identify_and_erase() {
+    // Every step runs well inside the cache's entry lifetime: a stale entry would show.
+    let server = Server::start("cache");
+    let mut c = server.client();
+    let now = now();
+    let anon = "anon:0000000000000b0b";
+    assert!(snippet_claims(&mut c, anon).purchases.is_empty());
+    assert!(snippet_claims(&mut c, "login:bob").purchases.is_empty());
+
+    let buy = [Signal::new(Kind::Purchase, 0xb0b1, now - 5)
+        .item(2)
+        .value(500)
+        .consent(ALL)
+        .subject(0xb0b)];
+    assert_eq!(
+        post_signals(&mut c, &signals::encode(&buy).unwrap()).status,
+        200
+    );
+    assert_eq!(snippet_claims(&mut c, anon).purchases, vec![2], "ingest");
+    assert!(snippet_claims(&mut c, "login:bob").purchases.is_empty());
+
+    let admin = [
+        ("content-type", "application/json"),
+        ("authorization", &format!("Bearer {TOKEN}")),
+    ];
+    let link = format!(r#"{{"ids":["{anon}","login:bob"]}}"#);
+    let r = c
+        .request("POST", "/v1/identify", &admin, link.as_bytes())
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        snippet_claims(&mut c, "login:bob").purchases,
+        vec![2],
+        "identify"
+    );
+
+    let r = c
+        .request("DELETE", "/v1/subjects/login:bob", &admin[1..], &[])
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let after = snippet_claims(&mut c, anon);
+    assert!(
+        after.purchases.is_empty() && after.subject.is_none(),
+        "erase"
+    );
+    let metrics = c.request("GET", "/metrics", &[], &[]).unwrap();
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(text.contains("slotwise_profile_cache_hits_total"));
 }

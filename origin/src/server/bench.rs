@@ -1,11 +1,18 @@
 //! `slotwise bench-origin`: a load benchmark of the origin from a second process.
 //!
 //! Spawns `slotwise serve` on 127.0.0.1 with a temporary data directory (or targets a
-//! running server given by `--addr`, loopback only), then runs two bounded phases —
-//! ingest (SWG1 batches) and snippet issues — over keep-alive connections, each
-//! stopping at `--seconds` or `--max-requests`, whichever comes first. Prints
-//! events/s, snippets/s, p50/p99 latency, and the wire size per signal beside a
-//! Segment-style JSON `track` call for the same event.
+//! running server given by `--addr`, loopback only), then runs bounded phases over
+//! keep-alive connections, each at every `--connections` level and stopping at
+//! `--seconds` or `--max-requests`, whichever comes first:
+//! - ingest: SWG1 batches of `--batch` impressions, each for a random one of
+//!   `--visitors` subjects (a pessimistic mix: a device's own batch has one subject);
+//! - snippets for random visitors, with the profile cache as served (its hits and
+//!   misses printed), then — on a spawned server — the same data after a restart with
+//!   the cache off, so every profile is read from SQLite: the anchor, side by side.
+//!
+//! Prints events/s, snippets/s, p50/p99 latency, the load average (the machine may be
+//! shared), and the wire size per signal beside a Segment-style JSON `track` call for
+//! the same event.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,9 +38,9 @@ pub struct BenchArgs {
     /// Requests per phase at most.
     #[arg(long, default_value_t = 100_000)]
     pub max_requests: u64,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 8)]
-    pub connections: usize,
+    /// Concurrent keep-alive connections; a list runs every phase at each level.
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 64])]
+    pub connections: Vec<usize>,
     /// Signals per ingest batch.
     #[arg(long, default_value_t = 100)]
     pub batch: usize,
@@ -127,6 +134,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 struct Phase {
+    connections: usize,
     ok: u64,
     units: u64,
     errors: u64,
@@ -137,13 +145,14 @@ struct Phase {
 fn run_phase(
     addr: SocketAddr,
     args: &BenchArgs,
+    connections: usize,
     work: impl Fn(&mut Client, &mut Rng) -> Result<u64, String> + Sync,
 ) -> Phase {
     let deadline = Duration::from_secs_f64(args.seconds);
     let issued = AtomicU64::new(0);
     let start = Instant::now();
     let results: Vec<(u64, u64, u64, Vec<f64>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..args.connections)
+        let handles: Vec<_> = (0..connections)
             .map(|_| {
                 let (issued, work) = (&issued, &work);
                 s.spawn(move || {
@@ -173,6 +182,7 @@ fn run_phase(
     });
     let secs = start.elapsed().as_secs_f64();
     let mut p = Phase {
+        connections,
         ok: 0,
         units: 0,
         errors: 0,
@@ -234,9 +244,10 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let batch = args.batch.clamp(1, signals::MAX_SIGNALS);
     let stored = AtomicU64::new(0);
+    let threads = args.connections.first().copied().unwrap_or(8);
     let start = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..args.connections {
+        for _ in 0..threads {
             s.spawn(|| {
                 let mut rng = Rng(seed());
                 while start.elapsed().as_secs_f64() < args.seconds {
@@ -255,7 +266,7 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
     println!(
         "store only (SQLite, --sync {}, {} threads, batches of {batch}, no HTTP): {n} events in {secs:.2} s = {:.0} events/s",
         args.sync,
-        args.connections,
+        threads,
         n as f64 / secs
     );
     drop(store);
@@ -263,28 +274,135 @@ fn store_ceiling(args: &BenchArgs, now: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// CPU time of a spawned server's threads, from Linux's `/proc/<pid>/task/*/schedstat`
+/// (nanoseconds on a CPU, and runnable but waiting for one): all threads, and the
+/// SQLite writer alone. Zero elsewhere.
+#[derive(Clone, Copy, Default)]
+struct ServerCpu {
+    all_ns: u64,
+    writer_ns: u64,
+    writer_wait_ns: u64,
+}
+
+impl ServerCpu {
+    fn read(pid: Option<u32>) -> ServerCpu {
+        let mut cpu = ServerCpu::default();
+        let Some(pid) = pid else { return cpu };
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return cpu;
+        };
+        for task in tasks.flatten() {
+            let path = task.path();
+            let stat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+            let mut f = stat
+                .split_whitespace()
+                .map(|v| v.parse::<u64>().unwrap_or(0));
+            let (run, wait) = (f.next().unwrap_or(0), f.next().unwrap_or(0));
+            cpu.all_ns += run;
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim() == "slotwise-sqlite" {
+                cpu.writer_ns += run;
+                cpu.writer_wait_ns += wait;
+            }
+        }
+        cpu
+    }
+
+    /// What the server spent between `self` and `later`, per `units` of work in
+    /// `secs` seconds, as a report line (empty when nothing was measured).
+    fn report(&self, later: ServerCpu, units: u64, secs: f64, unit: &str) -> String {
+        let all = later.all_ns.saturating_sub(self.all_ns);
+        if all == 0 || units == 0 {
+            return String::new();
+        }
+        let per = |ns: u64| ns as f64 / 1e3 / units as f64;
+        let mut line = format!(
+            "  server CPU {:.1} us/{unit} ({:.2} cores)",
+            per(all),
+            all as f64 / 1e9 / secs
+        );
+        let writer = later.writer_ns.saturating_sub(self.writer_ns);
+        let wait = later.writer_wait_ns.saturating_sub(self.writer_wait_ns);
+        if writer > 0 {
+            line += &format!(
+                "; SQLite writer {:.1} us/{unit}, on a CPU {:.0}% of the phase and runnable but waiting for one {:.0}%",
+                per(writer),
+                writer as f64 / 1e9 / secs * 100.0,
+                wait as f64 / 1e9 / secs * 100.0
+            );
+        }
+        line
+    }
+}
+
+/// The machine's load average, as `/proc/loadavg` has it (empty elsewhere).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The snippet phase: one `GET /v1/snippet` per request, for a random visitor.
+fn snippet_phase(addr: SocketAddr, args: &BenchArgs, connections: usize, visitors: u64) -> Phase {
+    run_phase(addr, args, connections, |c, rng| {
+        let path = format!("/v1/snippet?id=anon:{:016x}", 1 + rng.next() % visitors);
+        let r = c
+            .request("GET", &path, &[], &[])
+            .map_err(|e| e.to_string())?;
+        if r.status == 200 {
+            Ok(1)
+        } else {
+            Err(format!("status {}", r.status))
+        }
+    })
+}
+
+fn print_snippets(label: &str, snip: &Phase) {
+    let l = &snip.latencies_ms;
+    println!(
+        "{label}: {} issued over {} connections in {:.2} s = {:.0} snippets/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+        snip.ok,
+        snip.connections,
+        snip.secs,
+        snip.ok as f64 / snip.secs,
+        percentile(l, 0.5),
+        percentile(l, 0.99),
+        snip.errors
+    );
+}
+
+/// A counter of the server's `/metrics` (0 when absent).
+fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let Ok(r) = Client::new(addr).and_then(|mut c| c.request("GET", "/metrics", &[], &[])) else {
+        return 0;
+    };
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Runs the benchmark and prints its report.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
-    let spawned;
+    let mut spawned = None;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let addr = match args.addr {
         Some(a) if a.ip().is_loopback() => a,
         Some(_) => return Err("--addr must be a loopback address".into()),
         None => {
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
             let dir = std::env::temp_dir().join(format!("slotwise-bench-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             let (child, addr) = spawn_server(&exe, &dir, &["--sync", &args.sync])?;
-            spawned = Spawned { child, addr, dir };
             println!(
-                "server: slotwise serve on {} (pid {}, --sync {}), client: this process (pid {})",
-                spawned.addr,
-                spawned.child.id(),
+                "server: slotwise serve on {addr} (pid {}, --sync {}), client: this process (pid {})",
+                child.id(),
                 args.sync,
                 std::process::id()
             );
-            spawned.addr
+            spawned.insert(Spawned { child, addr, dir }).addr
         }
     };
+    println!("load average at start: {}", load_average());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -295,59 +413,94 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         store_ceiling(args, now)?;
     }
 
-    let ingest = run_phase(addr, args, |c, rng| {
-        let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
-        let body = signals::encode(&batch).map_err(|e| e.to_string())?;
-        let r = c
-            .request(
-                "POST",
-                "/v1/signals",
-                &[("content-type", SIGNALS_MEDIA_TYPE)],
-                &body,
-            )
-            .map_err(|e| e.to_string())?;
-        if r.status == 200 {
-            Ok(batch.len() as u64)
-        } else {
-            Err(format!("status {}", r.status))
+    let pid = || spawned.as_ref().map(|s: &Spawned| s.child.id());
+    for &connections in &args.connections {
+        let before = ServerCpu::read(pid());
+        let ingest = run_phase(addr, args, connections, |c, rng| {
+            let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
+            let body = signals::encode(&batch).map_err(|e| e.to_string())?;
+            let r = c
+                .request(
+                    "POST",
+                    "/v1/signals",
+                    &[("content-type", SIGNALS_MEDIA_TYPE)],
+                    &body,
+                )
+                .map_err(|e| e.to_string())?;
+            if r.status == 200 {
+                Ok(batch.len() as u64)
+            } else {
+                Err(format!("status {}", r.status))
+            }
+        });
+        let l = &ingest.latencies_ms;
+        println!(
+            "ingest: {} events acknowledged in {} batches of {batch} over {connections} connections in {:.2} s = {:.0} events/s ({:.0} batches/s); batch latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+            ingest.units,
+            ingest.ok,
+            ingest.secs,
+            ingest.units as f64 / ingest.secs,
+            ingest.ok as f64 / ingest.secs,
+            percentile(l, 0.5),
+            percentile(l, 0.99),
+            ingest.errors
+        );
+        let cpu = before.report(ServerCpu::read(pid()), ingest.units, ingest.secs, "event");
+        if !cpu.is_empty() {
+            println!("{cpu}");
         }
-    });
-    let l = &ingest.latencies_ms;
-    println!(
-        "ingest: {} events acknowledged in {} batches of {batch} over {} connections in {:.2} s = {:.0} events/s ({:.0} batches/s); batch latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
-        ingest.units,
-        ingest.ok,
-        args.connections,
-        ingest.secs,
-        ingest.units as f64 / ingest.secs,
-        ingest.ok as f64 / ingest.secs,
-        percentile(l, 0.5),
-        percentile(l, 0.99),
-        ingest.errors
-    );
+    }
 
-    let snip = run_phase(addr, args, |c, rng| {
-        let path = format!("/v1/snippet?id=anon:{:016x}", 1 + rng.next() % visitors);
-        let r = c
-            .request("GET", &path, &[], &[])
-            .map_err(|e| e.to_string())?;
-        if r.status == 200 {
-            Ok(1)
-        } else {
-            Err(format!("status {}", r.status))
+    let hits = || metric(addr, "slotwise_profile_cache_hits_total");
+    let misses = || metric(addr, "slotwise_profile_cache_misses_total");
+    let mut cached = Vec::new();
+    for &connections in &args.connections {
+        let (h, m) = (hits(), misses());
+        let before = ServerCpu::read(pid());
+        let phase = snippet_phase(addr, args, connections, visitors);
+        print_snippets("snippet", &phase);
+        let cpu = before.report(ServerCpu::read(pid()), phase.ok, phase.secs, "snippet");
+        if !cpu.is_empty() {
+            println!("{cpu}");
         }
-    });
-    let l = &snip.latencies_ms;
-    println!(
-        "snippet: {} issued over {} connections in {:.2} s = {:.0} snippets/s; latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
-        snip.ok,
-        args.connections,
-        snip.secs,
-        snip.ok as f64 / snip.secs,
-        percentile(l, 0.5),
-        percentile(l, 0.99),
-        snip.errors
-    );
+        println!(
+            "  profile cache: {} hits, {} misses (an entry lives {} s; ingest, identify, erase and retention drop entries)",
+            hits() - h,
+            misses() - m,
+            super::profile_cache::MAX_AGE.as_secs()
+        );
+        cached.push(phase);
+    }
+    // The same data on a server without the cache: every profile read from SQLite.
+    if let Some(s) = spawned.as_mut() {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+        let (child, addr) = spawn_server(
+            &exe,
+            &s.dir,
+            &["--sync", &args.sync, "--profile-cache-signals", "0"],
+        )?;
+        (s.child, s.addr) = (child, addr);
+        for cached in &cached {
+            let before = ServerCpu::read(Some(s.child.id()));
+            let cold = snippet_phase(addr, args, cached.connections, visitors);
+            print_snippets("snippet, profile cache off (restarted)", &cold);
+            let cpu = before.report(
+                ServerCpu::read(Some(s.child.id())),
+                cold.ok,
+                cold.secs,
+                "snippet",
+            );
+            if !cpu.is_empty() {
+                println!("{cpu}");
+            }
+            println!(
+                "  cache on / off: {:.2}x snippets/s",
+                (cached.ok as f64 / cached.secs) / (cold.ok as f64 / cold.secs).max(1e-9)
+            );
+        }
+    }
+    println!("load average at end: {}", load_average());
 
     let mut rng = Rng(seed());
     let sample: Vec<Signal> = (0..100)

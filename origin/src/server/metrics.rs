@@ -22,6 +22,12 @@ pub struct Metrics {
     pub snippets_issued: AtomicU64,
     /// Signals deleted by retention.
     pub signals_expired: AtomicU64,
+    /// Signals acknowledged but not stored: older than the retention floor.
+    pub signals_too_old: AtomicU64,
+    /// Snippets issued from a cached profile.
+    pub profile_cache_hits: AtomicU64,
+    /// Snippets whose profile was read from the store.
+    pub profile_cache_misses: AtomicU64,
 }
 
 impl Metrics {
@@ -81,6 +87,21 @@ impl Metrics {
                 "signals_expired_total",
                 "Signals deleted by retention.",
                 &self.signals_expired,
+            ),
+            (
+                "signals_too_old_total",
+                "Signals acknowledged but not stored: older than the retention floor.",
+                &self.signals_too_old,
+            ),
+            (
+                "profile_cache_hits_total",
+                "Snippets issued from a cached profile.",
+                &self.profile_cache_hits,
+            ),
+            (
+                "profile_cache_misses_total",
+                "Snippets whose profile was read from the store.",
+                &self.profile_cache_misses,
             ),
         ];
         for (name, help, v) in counters {

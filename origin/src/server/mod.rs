@@ -12,7 +12,9 @@
 //!
 //! Every error is a 4xx/5xx with a JSON body `{"error": {"code", "message"}}`; bad
 //! input never panics and never reaches the store. The server keeps no state another
-//! replica would need: the bundle is re-read from the store when its version changes.
+//! replica would need: the bundle is re-read from the store when its version changes,
+//! and snippet profiles are cached for at most [`profile_cache::MAX_AGE`], dropped at
+//! once by this replica's own ingests, links and erasures.
 
 // Handlers return `Result<_, Response>` so `?` turns any refusal into its answer; a
 // `Response` is large, but it is built only on the way out.
@@ -24,6 +26,7 @@ pub mod files;
 pub mod lift;
 pub mod metrics;
 pub mod profile;
+pub mod profile_cache;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,7 +69,9 @@ pub struct Config {
     /// Admin bearer token (default: read or create `<data-dir>/admin.token`).
     #[arg(long, env = "SLOTWISE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Delete signals older than this many days.
+    /// Delete signals older than this many days (by the signal's own time). Also the
+    /// window in which a retried event id is recognised: a retry of an older signal is
+    /// acknowledged as expired and never stored.
     #[arg(long, env = "SLOTWISE_RETENTION_DAYS", default_value_t = 395)]
     pub retention_days: u64,
     /// Snippet lifetime in seconds.
@@ -85,6 +90,13 @@ pub struct Config {
     /// A compiled bundle to publish at start when the store has none.
     #[arg(long, env = "SLOTWISE_BUNDLE")]
     pub bundle: Option<PathBuf>,
+    /// Most signals the snippet profile cache holds in all (0 turns it off).
+    #[arg(
+        long,
+        env = "SLOTWISE_PROFILE_CACHE_SIGNALS",
+        default_value_t = 1_000_000
+    )]
+    pub profile_cache_signals: usize,
     /// Static files to serve under `/` (e.g. `www/`).
     #[arg(long, env = "SLOTWISE_WWW")]
     pub www: Option<PathBuf>,
@@ -97,6 +109,7 @@ pub struct App {
     key: SigningKey,
     admin_token: String,
     bundle: RwLock<Option<Current>>,
+    profiles: profile_cache::ProfileCache,
     /// Counters for `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -108,6 +121,7 @@ struct Current {
     etag: String,
     bytes: Arc<Vec<u8>>,
     decoded: Arc<Bundle>,
+    index: Arc<profile::BundleIndex>,
 }
 
 fn now_unix() -> u64 {
@@ -198,6 +212,7 @@ impl App {
         };
         let app = App {
             store: Arc::new(store),
+            profiles: profile_cache::ProfileCache::new(config.profile_cache_signals),
             config,
             key,
             admin_token,
@@ -263,6 +278,7 @@ impl App {
             version: stored.version,
             etag: stored.etag,
             bytes: Arc::new(stored.bytes),
+            index: Arc::new(profile::BundleIndex::of(Some(&decoded))),
             decoded: Arc::new(decoded),
         };
         if let Ok(mut guard) = self.bundle.write() {
@@ -324,6 +340,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 if let Ok(n) = app.store.expire(cutoff) {
                     app.metrics.signals_expired.fetch_add(n, Ordering::Relaxed);
                 }
+                app.profiles.clear();
             })
             .await;
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -472,23 +489,51 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
             "signals without measurement consent may not be stored; nothing was stored",
         ));
     }
-    let now = now_unix();
-    let store = app.store.clone();
     let n = batch.len();
-    let done = blocking(move || store.ingest(&batch, now))
-        .await?
+    let mut subjects: Vec<u64> = batch.iter().filter_map(|s| s.subject).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    // The writer answers through the channel once the batch is committed: no thread
+    // waits for it meanwhile.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.store.ingest_then(
+        batch,
+        now_unix(),
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    let done = rx
+        .await
+        .map_err(|_| unavailable("the store dropped the batch"))?
         .map_err(unavailable)?;
-    app.metrics
-        .signals_stored
-        .fetch_add(done.stored, Ordering::Relaxed);
-    app.metrics
-        .signals_duplicate
+    // Durable now: no cached profile of these subjects may be served any more.
+    app.profiles.invalidate_subjects(&subjects);
+    let m = &app.metrics;
+    m.signals_stored.fetch_add(done.stored, Ordering::Relaxed);
+    m.signals_duplicate
         .fetch_add(done.duplicates, Ordering::Relaxed);
+    m.signals_too_old.fetch_add(done.expired, Ordering::Relaxed);
     Ok((
         StatusCode::OK,
-        axum::Json(json!({ "received": n, "stored": done.stored, "duplicates": done.duplicates })),
+        axum::Json(IngestAnswer {
+            received: n,
+            stored: done.stored,
+            duplicates: done.duplicates,
+            expired: done.expired,
+        }),
     )
         .into_response())
+}
+
+/// The answer to an accepted batch: every signal is durable, a duplicate of a stored
+/// one, or older than the retention floor (acknowledged, not kept).
+#[derive(serde::Serialize)]
+struct IngestAnswer {
+    received: usize,
+    stored: u64,
+    duplicates: u64,
+    expired: u64,
 }
 
 async fn get_snippet(
@@ -539,43 +584,60 @@ async fn snippet(
     if !id.starts_with("anon:") {
         authorized(app, &headers)?;
     }
-    let app2 = app.clone();
-    // Inline on the async worker: two indexed reads on a pooled connection and one
-    // signature take well under a millisecond, less than a hop to the blocking pool.
-    let token = (move || -> Result<(String, u64, String), Response> {
-        let (cluster, ids) = app2.store.cluster(&id).map_err(unavailable)?;
-        let rows = app2.store.profile_signals(&ids, 500).map_err(unavailable)?;
-        let current = app2.current()?;
-        let bundle = current.as_ref().map(|c| c.decoded.as_ref());
-        let site = app2
-            .config
-            .site
-            .clone()
-            .or_else(|| bundle.map(|b| b.header.site.clone()))
-            .unwrap_or_else(|| "localhost".into());
-        let issue = profile::Issue {
-            key_id: &app2.key.kid,
-            audience: &site,
-            subject: &id,
-            now: now_unix(),
-            ttl: app2.config.snippet_ttl,
-        };
-        let claims = profile::claims(&issue, bundle, &rows);
-        let expires = claims.expires_at;
-        Ok((
-            slotwise::profile::sign(&claims, &app2.key.secret),
-            expires,
-            cluster,
-        ))
-    })()?;
+    // Inline on the async worker: a cache hit takes microseconds, and a miss is two
+    // indexed reads on a pooled connection, less than a hop to the blocking pool.
+    let store = &app.store;
+    let (profile, lookup) = app
+        .profiles
+        .get_or_load(
+            &id,
+            |id| store.cluster(id),
+            |ids| store.profile_signals(ids, PROFILE_SIGNALS),
+        )
+        .map_err(unavailable)?;
+    let counter = match lookup {
+        profile_cache::Lookup::Hit => &app.metrics.profile_cache_hits,
+        profile_cache::Lookup::Miss => &app.metrics.profile_cache_misses,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let current = app.current()?;
+    let site = match (&app.config.site, &current) {
+        (Some(site), _) => site.as_str(),
+        (None, Some(c)) => c.decoded.header.site.as_str(),
+        (None, None) => "localhost",
+    };
+    let issue = profile::Issue {
+        key_id: &app.key.kid,
+        audience: site,
+        subject: &id,
+        now: now_unix(),
+        ttl: app.config.snippet_ttl,
+    };
+    let no_bundle = profile::BundleIndex::default();
+    let index = current.as_ref().map_or(&no_bundle, |c| c.index.as_ref());
+    let claims = profile::claims(&issue, index, &profile.signals);
+    let answer = SnippetAnswer {
+        token: app.key.sign(&claims),
+        expires_at: claims.expires_at,
+        cluster: &profile.cluster,
+    };
     app.metrics.snippets_issued.fetch_add(1, Ordering::Relaxed);
-    let mut r = axum::Json(json!({ "token": token.0, "expires_at": token.1, "cluster": token.2 }))
-        .into_response();
+    let mut r = axum::Json(answer).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
     Ok(r)
+}
+
+/// Signals a snippet's profile is computed from, newest first.
+const PROFILE_SIGNALS: usize = 500;
+
+#[derive(serde::Serialize)]
+struct SnippetAnswer<'a> {
+    token: String,
+    expires_at: u64,
+    cluster: &'a str,
 }
 
 async fn get_bundle(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
@@ -659,6 +721,8 @@ async fn post_identify(State(app): State<Arc<App>>, headers: HeaderMap, body: Bo
         let cluster = blocking(move || store.link(&b.ids))
             .await?
             .map_err(unavailable)?;
+        // Clusters merged: cached profiles may now miss ids.
+        app.profiles.clear();
         Ok(axum::Json(json!({ "cluster": cluster })).into_response())
     }
     .await
@@ -678,11 +742,18 @@ fn row_json(r: &Row) -> serde_json::Value {
     })
 }
 
-async fn get_subject(
-    State(app): State<Arc<App>>,
-    UrlPath(id): UrlPath<String>,
+/// An admin request about one subject: checks the token and the id, then answers
+/// with `f(app, id)`; timed as `route`.
+async fn subject_request<F>(
+    app: Arc<App>,
+    id: String,
     headers: HeaderMap,
-) -> Response {
+    route: &'static str,
+    f: impl FnOnce(Arc<App>, String) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Result<Response, Response>>,
+{
     let start = Instant::now();
     let r = async {
         authorized(&app, &headers)?;
@@ -693,6 +764,19 @@ async fn get_subject(
                 "not a valid identity id",
             ));
         }
+        f(app.clone(), id).await
+    }
+    .await
+    .unwrap_or_else(|e| e);
+    timed(&app, route, start, r)
+}
+
+async fn get_subject(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    subject_request(app, id, headers, "subject_export", |app, id| async move {
         let store = app.store.clone();
         let (cluster, ids, rows) = blocking(move || {
             let (cluster, ids) = store.cluster(&id)?;
@@ -709,10 +793,8 @@ async fn get_subject(
             HeaderValue::from_static("private, no-store"),
         );
         Ok(r)
-    }
+    })
     .await
-    .unwrap_or_else(|e| e);
-    timed(&app, "subject_export", start, r)
 }
 
 async fn delete_subject(
@@ -720,25 +802,16 @@ async fn delete_subject(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    let start = Instant::now();
-    let r = async {
-        authorized(&app, &headers)?;
-        if !valid_id(&id) {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "id.invalid",
-                "not a valid identity id",
-            ));
-        }
+    subject_request(app, id, headers, "subject_erase", |app, id| async move {
         let store = app.store.clone();
         let erased = blocking(move || store.erase(&id))
             .await?
             .map_err(unavailable)?;
+        // Nothing of the cluster may be served from memory either.
+        app.profiles.clear();
         Ok(axum::Json(json!({ "erased": erased })).into_response())
-    }
+    })
     .await
-    .unwrap_or_else(|e| e);
-    timed(&app, "subject_erase", start, r)
 }
 
 async fn get_lift(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Response {
@@ -772,7 +845,7 @@ async fn get_lift(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> Respons
 }
 
 async fn get_keys(State(app): State<Arc<App>>) -> Response {
-    let public = slotwise::base64url::encode(&slotwise::profile::public_key(&app.key.secret));
+    let public = slotwise::base64url::encode(&app.key.public());
     axum::Json(json!({ "keys": [{ "kid": app.key.kid, "alg": "Ed25519", "public": public }] }))
         .into_response()
 }

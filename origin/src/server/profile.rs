@@ -1,6 +1,7 @@
 //! The profile of an identity cluster, aggregated across channels, as snippet claims.
 //!
-//! Pure: rows, the bundle and the time in; [`Claims`] out. What goes in:
+//! Pure: the cluster's signals, the bundle's [`BundleIndex`] and the time in;
+//! [`Claims`] out. What goes in:
 //! - **consent**: the bits of the cluster's newest signal (as recorded at the origin).
 //!   Without `personalization` the claims carry consent only: no subject, no profile;
 //! - **affinities**: per category (categories numbered in order of first appearance in
@@ -18,9 +19,7 @@ use slotwise::bundle::Bundle;
 use slotwise::caps::{CapScope, Counter};
 use slotwise::consent::BIT_PERSONALIZATION;
 use slotwise::profile::{Affinity, Claims};
-use slotwise::signals::Kind;
-
-use crate::store::Row;
+use slotwise::signals::{Kind, Signal};
 
 /// Affinity half-life: a week.
 pub const HALF_LIFE_SECS: f64 = 7.0 * 86_400.0;
@@ -52,10 +51,24 @@ pub fn category_index(bundle: &Bundle) -> Vec<u16> {
         .collect()
 }
 
-/// The bundle vocabulary fingerprint snippets carry (the engine's: items and their
-/// categories), so index-based claims are only used with the bundle they index.
-pub fn vocabulary(bundle: Option<&Bundle>) -> u32 {
-    bundle.map_or(0, slotwise::bundle::vocabulary)
+/// What claims read from the bundle, computed once per bundle version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BundleIndex {
+    /// The vocabulary fingerprint snippets carry (the engine's: items and their
+    /// categories), so index-based claims are only used with the bundle they index.
+    pub vocabulary: u32,
+    /// [`category_index`] of the bundle.
+    pub categories: Vec<u16>,
+}
+
+impl BundleIndex {
+    /// The index of `bundle` (empty without one).
+    pub fn of(bundle: Option<&Bundle>) -> BundleIndex {
+        BundleIndex {
+            vocabulary: bundle.map_or(0, slotwise::bundle::vocabulary),
+            categories: bundle.map(category_index).unwrap_or_default(),
+        }
+    }
 }
 
 /// What a snippet is issued with, besides the rows.
@@ -72,8 +85,8 @@ pub struct Issue<'a> {
     pub ttl: u64,
 }
 
-/// The claims for a cluster whose signals are `rows` (any order).
-pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claims {
+/// The claims for a cluster whose signals are `signals` (any order).
+pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Claims {
     let now = issue.now;
     let mut c = Claims {
         key_id: issue.key_id.to_string(),
@@ -81,29 +94,26 @@ pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claim
         not_before: now,
         expires_at: now + issue.ttl,
         audience: issue.audience.to_string(),
-        vocabulary: vocabulary(bundle),
+        vocabulary: bundle.vocabulary,
         ..Claims::default()
     };
-    let Some(newest) = rows
-        .iter()
-        .max_by_key(|r| (r.signal.time, r.signal.event_id))
-    else {
+    let Some(newest) = signals.iter().max_by_key(|s| (s.time, s.event_id)) else {
         return c;
     };
-    c.consent = newest.signal.consent;
+    c.consent = newest.consent;
     if c.consent & BIT_PERSONALIZATION == 0 {
         return c;
     }
     c.subject = Some(issue.subject.to_string());
-    let categories = bundle.map(category_index).unwrap_or_default();
+    let categories = &bundle.categories;
 
-    let mut affinity: HashMap<u16, f64> = HashMap::new();
+    // Per category number (a category with only ancient signals still counts, at 0).
+    let mut affinity: Vec<Option<f64>> = Vec::new();
     let mut purchases: Vec<(u64, u32)> = Vec::new();
-    let mut impressions: HashMap<u32, u32> = HashMap::new();
-    let mut channels = BTreeSet::new();
+    let mut impressions: Vec<u32> = Vec::new();
+    let mut channels = 0u64;
     let (mut clicks, mut last_cart, mut last_purchase) = (0, None::<u64>, None::<u64>);
-    for r in rows {
-        let s = &r.signal;
+    for s in signals {
         let age = now.saturating_sub(s.time);
         let weight = match s.kind {
             Kind::View => 1.0,
@@ -115,10 +125,14 @@ pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claim
         if weight > 0.0
             && let Some(&cat) = categories.get(s.item as usize)
         {
-            *affinity.entry(cat).or_default() += weight * (-(age as f64) / HALF_LIFE_SECS).exp2();
+            let i = usize::from(cat);
+            if affinity.len() <= i {
+                affinity.resize(i + 1, None);
+            }
+            *affinity[i].get_or_insert(0.0) += weight * (-(age as f64) / HALF_LIFE_SECS).exp2();
         }
         if age <= 30 * DAY {
-            channels.insert(s.channel as u8);
+            channels |= 1 << (s.channel as u8);
             if s.kind == Kind::Click {
                 clicks += 1;
             }
@@ -131,12 +145,16 @@ pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claim
                 }
             }
             Kind::AddToCart if age <= 7 * DAY => last_cart = last_cart.max(Some(s.time)),
-            Kind::Impression if age <= DAY => *impressions.entry(s.item).or_default() += 1,
+            Kind::Impression if age <= DAY => impressions.push(s.item),
             _ => {}
         }
     }
 
-    let mut aff: Vec<(u16, f64)> = affinity.into_iter().collect();
+    let mut aff: Vec<(u16, f64)> = affinity
+        .into_iter()
+        .enumerate()
+        .filter_map(|(cat, w)| Some((cat as u16, w?)))
+        .collect();
     aff.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     aff.truncate(MAX_AFFINITIES);
     let top = aff.first().map_or(1.0, |a| a.1.max(f64::MIN_POSITIVE));
@@ -157,7 +175,11 @@ pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claim
         .take(8)
         .collect();
 
-    let mut counters: Vec<(u32, u32)> = impressions.into_iter().collect();
+    impressions.sort_unstable();
+    let mut counters: Vec<(u32, u32)> = impressions
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len() as u32))
+        .collect();
     counters.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     c.counters = counters
         .into_iter()
@@ -172,7 +194,7 @@ pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claim
     if last_purchase.is_some() {
         c.segments.push(SEG_PURCHASER);
     }
-    if channels.len() >= 2 {
+    if channels.count_ones() >= 2 {
         c.segments.push(SEG_CROSS_CHANNEL);
     }
     if clicks >= 3 {
@@ -189,19 +211,11 @@ pub fn claims(issue: &Issue<'_>, bundle: Option<&Bundle>, rows: &[Row]) -> Claim
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slotwise::signals::{Channel, Signal};
-
-    fn row(s: Signal) -> Row {
-        Row {
-            signal: s,
-            subject: None,
-            cluster: None,
-        }
-    }
+    use slotwise::signals::Channel;
 
     #[test]
     fn profile_follows_the_signals_and_the_consent() {
-        let b = Bundle::example();
+        let b = BundleIndex::of(Some(&Bundle::example()));
         let now = 1_800_000_000;
         let issue = Issue {
             key_id: "k",
@@ -211,24 +225,24 @@ mod tests {
             ttl: 600,
         };
         let rows = vec![
-            row(Signal::new(Kind::Purchase, 1, now - 60)
+            Signal::new(Kind::Purchase, 1, now - 60)
                 .item(0)
                 .consent(7)
-                .value(999)),
-            row(Signal::new(Kind::Impression, 2, now - 30)
+                .value(999),
+            Signal::new(Kind::Impression, 2, now - 30)
                 .decision(5, 0, 0, 0)
                 .consent(7)
-                .channel(Channel::Email)),
+                .channel(Channel::Email),
         ];
-        let c = claims(&issue, Some(&b), &rows);
+        let c = claims(&issue, &b, &rows);
         assert_eq!(c.purchases, vec![0]);
         assert_eq!(c.segments, vec![SEG_PURCHASER, SEG_CROSS_CHANNEL]);
         assert_eq!(c.counters.len(), 1);
         assert_eq!(c.affinities[0].weight, 255);
         // The newest signal withdrew personalization: consent only.
         let mut no = rows.clone();
-        no.push(row(Signal::new(Kind::View, 3, now).consent(5)));
-        let c = claims(&issue, Some(&b), &no);
+        no.push(Signal::new(Kind::View, 3, now).consent(5));
+        let c = claims(&issue, &b, &no);
         assert!(c.subject.is_none() && c.affinities.is_empty() && c.purchases.is_empty());
         assert_eq!(c.consent, 5);
     }

@@ -7,6 +7,16 @@
 //!   in the same transaction as the rows, so a replayed or retried batch is stored
 //!   once whichever replica receives it (erased signals are not resurrected by a
 //!   replay: the bare ids stay);
+//! - retention keeps that guarantee while it forgets ids: [`Store::expire`] first
+//!   raises a durable *retention floor* to the cutoff, then deletes the signals older
+//!   than it together with their ids (and the bare ids of erased signals older than
+//!   it). Ingest never stores a signal whose own time is below the floor (it counts it
+//!   as expired). A retry carries the signal's original time, so an id is forgotten
+//!   only once every retry of it would be refused anyway: the window in which a retry
+//!   is recognised as a duplicate is the whole retention period (`--retention-days`,
+//!   measured on the signal's time), and after it a retry is acknowledged, not stored.
+//!   A backend reads the floor inside the ingest transaction, ordered with the floor's
+//!   update (SQLite: one writer; PostgreSQL: a share lock on the floor's row);
 //! - [`Store::ingest`] returns only once the batch is durable (committed), so a 2xx
 //!   after it never loses data on `kill -9`;
 //! - identity links are one transaction that merges clusters into the smallest cluster
@@ -42,6 +52,8 @@ pub struct Ingested {
     pub stored: u64,
     /// Signals whose event id was already stored (replays, retries).
     pub duplicates: u64,
+    /// Signals older than the retention floor: acknowledged, never stored.
+    pub expired: u64,
 }
 
 /// A stored signal: the decoded signal plus the identity id its subject maps to.
@@ -120,14 +132,21 @@ pub trait Store: Send + Sync + 'static {
     /// Like [`Store::subject_signals`] but with only what a profile reads: kind, item,
     /// time, consent, channel, value and event id (other fields are zero / `None`).
     /// Backends may answer it from an index alone.
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
-        self.subject_signals(ids, limit)
+    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
+        Ok(self
+            .subject_signals(ids, limit)?
+            .into_iter()
+            .map(|r| r.signal)
+            .collect())
     }
     /// Erases the whole cluster of `id`: its signals and its identity links.
     fn erase(&self, id: &str) -> Result<Erased>;
     /// Signals with `since <= time < until`, with their subject's cluster resolved.
     fn signals_between(&self, since: u64, until: u64) -> Result<Vec<Row>>;
-    /// Deletes signals older than `before` (Unix seconds); returns how many.
+    /// Raises the retention floor to `before` (Unix seconds; it never goes down), then
+    /// deletes the signals older than the floor and the event ids of every signal
+    /// older than it (stored or erased); returns how many signals. From the moment the
+    /// floor is raised, ingest refuses signals older than it (see the module docs).
     fn expire(&self, before: u64) -> Result<u64>;
     /// Publishes a new bundle version; returns it.
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64>;

@@ -9,16 +9,19 @@
 //! Schema (portable to PostgreSQL): `event_ids(event_id PRIMARY KEY)` is the
 //! idempotency key — a narrow table, because random 64-bit ids scatter inserts over its
 //! B-tree and every page touched is rewritten per commit; `signals` rows are appended
-//! in arrival order (a rowid key) only for ids that table newly took. Erasure and
-//! retention delete `signals` rows and keep the bare ids (no personal data), so a
-//! replayed batch never brings erased signals back. `identities(id PRIMARY KEY,
+//! in arrival order (a rowid key) only for ids that table newly took. Erasure deletes
+//! `signals` rows and keeps the bare ids (no personal data), so a replayed batch never
+//! brings erased signals back; `erased_ids(time, event_id)` remembers their times so
+//! that retention can forget them too. Retention raises `meta.retention_floor` in its
+//! own commit, then deletes, in chunks of [`EXPIRE_CHUNK`] rows per commit (ingests
+//! run between them), the signals older than the floor and their ids. Every ingest
+//! commit reads the floor and refuses signals below it. `identities(id PRIMARY KEY,
 //! cluster)`, `bundles(version PRIMARY KEY, etag, published_at, bytes)`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
-use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
@@ -57,6 +60,15 @@ CREATE TABLE IF NOT EXISTS identities (
     cluster TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS identities_cluster ON identities(cluster);
+CREATE TABLE IF NOT EXISTS erased_ids (
+    time     INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (time, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bundles (
     version      INTEGER PRIMARY KEY,
     etag         TEXT NOT NULL,
@@ -70,6 +82,11 @@ pub const DEFAULT_CHECKPOINT_PAGES: u32 = 20_000;
 
 /// Most ingest batches one commit takes.
 const GROUP_MAX: usize = 256;
+
+/// Signals retention deletes per commit, so ingests are never held up for long.
+pub const EXPIRE_CHUNK: usize = 10_000;
+
+const FLOOR: &str = "SELECT value FROM meta WHERE key = 'retention_floor'";
 
 enum Job {
     Ingest(Vec<Signal>, u64, IngestDone),
@@ -208,31 +225,44 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         {
-            // Multi-row statements: one VM run per CHUNK rows instead of per row.
-            let mut many = tx.prepare_cached(&insert_sql(CHUNK))?;
-            let mut one = tx.prepare_cached(&insert_sql(1))?;
+            // One row per statement run: a multi-row statement makes SQLite keep a
+            // statement journal (a page copy per page it touches) in case it aborts.
+            let mut insert = tx.prepare_cached(INSERT_SIGNAL)?;
             let mut claim =
                 tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
+            let floor = retention_floor(&tx)?;
             for (signals, at, _) in jobs.iter() {
-                let mut stored = 0u64;
-                // The narrow key table decides what is new; the wide rows are appended.
-                let mut fresh = Vec::with_capacity(signals.len());
+                let (mut stored, mut expired) = (0u64, 0u64);
                 for s in signals {
-                    if claim.execute([s.event_id as i64])? == 1 {
-                        fresh.push(*s);
+                    // Below the floor, the id may already be forgotten: never store it.
+                    if s.time < floor {
+                        expired += 1;
+                        continue;
                     }
-                }
-                let mut chunks = fresh.chunks_exact(CHUNK);
-                for chunk in &mut chunks {
-                    let values: Vec<Value> = chunk.iter().flat_map(|s| values(s, *at)).collect();
-                    stored += many.execute(rusqlite::params_from_iter(values))? as u64;
-                }
-                for s in chunks.remainder() {
-                    stored += one.execute(rusqlite::params_from_iter(values(s, *at)))? as u64;
+                    // The narrow key table decides what is new; the wide rows are appended.
+                    if claim.execute([s.event_id as i64])? == 1 {
+                        insert.execute(params![
+                            s.event_id as i64,
+                            s.kind as u8,
+                            s.decision_id.map(|d| d as i64),
+                            s.slot,
+                            s.item,
+                            s.variant,
+                            s.time as i64,
+                            s.consent,
+                            s.channel as u8,
+                            s.holdout,
+                            s.value.map(|v| v as i64),
+                            s.subject.map(anon_id),
+                            *at as i64,
+                        ])?;
+                        stored += 1;
+                    }
                 }
                 outcomes.push(Ingested {
                     stored,
-                    duplicates: signals.len() as u64 - stored,
+                    duplicates: signals.len() as u64 - stored - expired,
+                    expired,
                 });
             }
         }
@@ -253,49 +283,31 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
     }
 }
 
-/// Rows per multi-row insert statement (13 parameters each, under SQLite's limit).
-const CHUNK: usize = 32;
-
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO signals (event_id, kind, decision_id, slot, item, variant, \
-         time, consent, channel, holdout, value, subject, received_at) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    }
-    sql
-}
-
-fn values(s: &Signal, at: u64) -> [Value; 13] {
-    let opt = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
-    [
-        Value::Integer(s.event_id as i64),
-        Value::Integer(i64::from(s.kind as u8)),
-        opt(s.decision_id.map(|d| d as i64)),
-        Value::Integer(i64::from(s.slot)),
-        Value::Integer(i64::from(s.item)),
-        Value::Integer(i64::from(s.variant)),
-        Value::Integer(s.time as i64),
-        Value::Integer(i64::from(s.consent)),
-        Value::Integer(i64::from(s.channel as u8)),
-        Value::Integer(i64::from(s.holdout)),
-        opt(s.value.map(|v| v as i64)),
-        s.subject.map_or(Value::Null, |x| Value::Text(anon_id(x))),
-        Value::Integer(at as i64),
-    ]
-}
+const INSERT_SIGNAL: &str = "INSERT INTO signals (event_id, kind, decision_id, slot, item, \
+    variant, time, consent, channel, holdout, value, subject, received_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
 
-/// What a profile needs, all in the `signals_subject_profile` index (plus the rowid,
-/// which is the event id): snippet reads never touch the table.
-const PROFILE_COLUMNS: &str = "s.event_id, s.kind, NULL, 0, s.item, 0, s.time,
-    s.consent, s.channel, 0, s.value, NULL, NULL";
+/// What a profile needs, all in the `signals_subject_profile` index: snippet reads
+/// never touch the table. Read by [`profile_signal`].
+const PROFILE_COLUMNS: &str = "s.event_id, s.kind, s.item, s.time, s.consent, s.channel, s.value";
+
+/// A [`PROFILE_COLUMNS`] row: only the fields a profile reads, the others zero.
+fn profile_signal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Signal> {
+    let bad = || rusqlite::Error::IntegralValueOutOfRange(1, 0);
+    let mut s = Signal::new(
+        kind_of(r.get(1)?).ok_or_else(bad)?,
+        r.get::<_, i64>(0)? as u64,
+        r.get::<_, i64>(3)? as u64,
+    );
+    s.item = r.get(2)?;
+    s.consent = r.get(4)?;
+    s.channel = channel_of(r.get(5)?).ok_or_else(bad)?;
+    s.value = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
+    Ok(s)
+}
 
 /// The same columns without the identity join (the caller knows the cluster).
 const SUBJECT_COLUMNS: &str =
@@ -327,6 +339,73 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         subject,
         cluster: r.get(12)?,
     })
+}
+
+/// The newest `limit` rows of the subjects `ids` by `sql` (`?1` the subject, `?2` the
+/// limit, newest first), mapped by `map`; `time` orders the union of the subjects.
+fn newest_of<T>(
+    c: &Connection,
+    sql: &str,
+    ids: &[String],
+    limit: usize,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    time: impl Fn(&T) -> u64,
+) -> Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql).map_err(err)?;
+    let mut out = Vec::new();
+    for id in ids {
+        let rows = stmt
+            .query_map(params![id, limit as i64], &map)
+            .map_err(err)?;
+        for r in rows {
+            out.push(r.map_err(err)?);
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(time(r)));
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// The retention floor (0 before the first sweep), in Unix seconds.
+fn retention_floor(conn: &Connection) -> rusqlite::Result<u64> {
+    let floor: Option<i64> = conn
+        .prepare_cached(FLOOR)?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    Ok(floor.map_or(0, |f| f as u64))
+}
+
+/// One retention commit: at most [`EXPIRE_CHUNK`] of the oldest signals below `floor`
+/// and their ids, else (when none are left) that many bare ids of erased signals.
+/// Returns the signals deleted and whether anything was.
+fn expire_chunk(conn: &mut Connection, floor: u64) -> rusqlite::Result<(u64, bool)> {
+    let tx = conn.transaction()?;
+    let (floor, chunk) = (floor as i64, EXPIRE_CHUNK as i64);
+    tx.execute(
+        "DELETE FROM event_ids WHERE event_id IN
+         (SELECT event_id FROM signals WHERE time < ?1 ORDER BY time, id LIMIT ?2)",
+        params![floor, chunk],
+    )?;
+    let signals = tx.execute(
+        "DELETE FROM signals WHERE id IN
+         (SELECT id FROM signals WHERE time < ?1 ORDER BY time, id LIMIT ?2)",
+        params![floor, chunk],
+    )? as u64;
+    let mut erased = 0;
+    if signals == 0 {
+        tx.execute(
+            "DELETE FROM event_ids WHERE event_id IN
+             (SELECT event_id FROM erased_ids WHERE time < ?1 ORDER BY time LIMIT ?2)",
+            params![floor, chunk],
+        )?;
+        erased = tx.execute(
+            "DELETE FROM erased_ids WHERE (time, event_id) IN
+             (SELECT time, event_id FROM erased_ids WHERE time < ?1 ORDER BY time LIMIT ?2)",
+            params![floor, chunk],
+        )?;
+    }
+    tx.commit()?;
+    Ok((signals, signals > 0 || erased > 0))
 }
 
 fn cluster_of(conn: &Connection, id: &str) -> rusqlite::Result<(String, Vec<String>)> {
@@ -405,49 +484,19 @@ impl Store for SqliteStore {
     }
 
     fn subject_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {SUBJECT_COLUMNS} FROM signals s
-                     WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
-                ))
-                .map_err(err)?;
-            let mut out = Vec::new();
-            for id in ids {
-                let rows = stmt
-                    .query_map(params![id, limit as i64], row)
-                    .map_err(err)?;
-                for r in rows {
-                    out.push(r.map_err(err)?);
-                }
-            }
-            out.sort_by_key(|r| std::cmp::Reverse(r.signal.time));
-            out.truncate(limit);
-            Ok(out)
-        })
+        let sql = format!(
+            "SELECT {SUBJECT_COLUMNS} FROM signals s
+             WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
+        );
+        self.read(|c| newest_of(c, &sql, ids, limit, row, |r| r.signal.time))
     }
 
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
-                     WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
-                ))
-                .map_err(err)?;
-            let mut out = Vec::new();
-            for id in ids {
-                let rows = stmt
-                    .query_map(params![id, limit as i64], row)
-                    .map_err(err)?;
-                for r in rows {
-                    out.push(r.map_err(err)?);
-                }
-            }
-            out.sort_by_key(|r| std::cmp::Reverse(r.signal.time));
-            out.truncate(limit);
-            Ok(out)
-        })
+    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
+        let sql = format!(
+            "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
+             WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
+        );
+        self.read(|c| newest_of(c, &sql, ids, limit, profile_signal, |s| s.time))
     }
 
     fn erase(&self, id: &str) -> Result<Erased> {
@@ -457,6 +506,14 @@ impl Store for SqliteStore {
             let (cluster, ids) = cluster_of(&tx, &id).map_err(err)?;
             let mut erased = Erased::default();
             for i in &ids {
+                // The bare ids stay claimed (a replay stores nothing); their times let
+                // retention forget them later.
+                tx.execute(
+                    "INSERT OR IGNORE INTO erased_ids (time, event_id)
+                     SELECT time, event_id FROM signals WHERE subject = ?1",
+                    [i],
+                )
+                .map_err(err)?;
                 erased.signals += tx
                     .execute("DELETE FROM signals WHERE subject = ?1", [i])
                     .map_err(err)? as u64;
@@ -488,11 +545,28 @@ impl Store for SqliteStore {
     }
 
     fn expire(&self, before: u64) -> Result<u64> {
-        self.write(move |conn| {
-            conn.execute("DELETE FROM signals WHERE time < ?1", [before as i64])
-                .map(|n| n as u64)
-                .map_err(err)
-        })
+        // First the floor, durably: from this commit on, no ingest stores a signal
+        // whose id the deletions below may forget.
+        let floor = self.write(move |conn| {
+            let tx = conn.transaction().map_err(err)?;
+            let floor = retention_floor(&tx).map_err(err)?.max(before);
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('retention_floor', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [floor as i64],
+            )
+            .map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(floor)
+        })?;
+        let mut deleted = 0;
+        loop {
+            let (n, more) = self.write(move |conn| expire_chunk(conn, floor).map_err(err))?;
+            deleted += n;
+            if !more {
+                return Ok(deleted);
+            }
+        }
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
@@ -614,6 +688,71 @@ mod tests {
         store.ingest(&s, 1).unwrap();
         assert_eq!(store.expire(105).unwrap(), 5);
         assert_eq!(store.counts().unwrap().signals, 5);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn count(dir: &Path, sql: &str) -> i64 {
+        Connection::open(dir.join("slotwise.db"))
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn retention_forgets_ids_only_below_the_floor() {
+        let dir = temp();
+        let store = SqliteStore::open(&dir, false).unwrap();
+        // More than two retention chunks of old signals, times 1000..; subject 1 owns
+        // the even event ids, subject 2 the odd ones.
+        let n = 2 * EXPIRE_CHUNK as u64 + 5;
+        let old: Vec<Signal> = (0..n)
+            .map(|i| {
+                Signal::new(Kind::View, i, 1000 + i % 100)
+                    .consent(6)
+                    .subject(1 + i % 2)
+            })
+            .collect();
+        for chunk in old.chunks(slotwise::signals::MAX_SIGNALS) {
+            assert_eq!(store.ingest(chunk, 1).unwrap().stored, chunk.len() as u64);
+        }
+        let young: Vec<Signal> = (0..10)
+            .map(|i| Signal::new(Kind::View, n + i, 5000).consent(6).subject(2))
+            .collect();
+        store.ingest(&young, 1).unwrap();
+        // Erasing subject 2 keeps its bare ids, old and young.
+        let erased = store.erase(&anon_id(2)).unwrap();
+        assert_eq!(erased.signals, n / 2 + 10);
+        assert_eq!(store.ingest(&old, 1).unwrap().stored, 0);
+
+        // Retention at 2000: every old signal and every old id goes, the young stay.
+        assert_eq!(store.expire(2000).unwrap(), n - n / 2);
+        assert_eq!(store.counts().unwrap().signals, 0);
+        assert_eq!(count(&dir, "SELECT COUNT(*) FROM event_ids"), 10);
+        assert_eq!(count(&dir, "SELECT COUNT(*) FROM erased_ids"), 10);
+
+        // A retry of a forgotten id is acknowledged as expired, never stored again;
+        // a retry of a young erased signal is still a duplicate.
+        let again = store.ingest(&old[..100], 1).unwrap();
+        assert_eq!(
+            again,
+            Ingested {
+                stored: 0,
+                duplicates: 0,
+                expired: 100
+            }
+        );
+        assert_eq!(store.ingest(&young, 1).unwrap().duplicates, 10);
+        // The floor never goes down: an earlier cutoff changes nothing.
+        assert_eq!(store.expire(10).unwrap(), 0);
+        assert_eq!(store.ingest(&old[..1], 1).unwrap().expired, 1);
+        // A signal at or above the floor is stored as usual.
+        let fresh = [Signal::new(Kind::View, 7 * n, 2000).consent(6)];
+        assert_eq!(store.ingest(&fresh, 1).unwrap().stored, 1);
+        // Once the young ones pass the floor too, their erased ids are forgotten.
+        store.expire(6000).unwrap();
+        assert_eq!(count(&dir, "SELECT COUNT(*) FROM event_ids"), 0);
+        assert_eq!(count(&dir, "SELECT COUNT(*) FROM erased_ids"), 0);
+        assert_eq!(store.ingest(&young, 1).unwrap().expired, 10);
         let _ = std::fs::remove_dir_all(dir);
     }
 }
