@@ -113,6 +113,27 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         &self.seen
     }
 
+    /// How many of the last input bytes are held back, neither written out nor
+    /// dropped yet: an unfinished tag, or what may be the end tag of raw text. They
+    /// are always the *last* `held()` bytes fed, unchanged, so a caller that stops
+    /// using the rewriter mid-page writes them out itself and loses no byte.
+    ///
+    /// ```
+    /// use slotwise::html::SlotRewriter;
+    ///
+    /// let mut rw = SlotRewriter::new(|_| None);
+    /// let mut out = Vec::new();
+    /// rw.write(b"<p>a</p><div cla", &mut out);
+    /// assert_eq!(out, b"<p>a</p>");
+    /// assert_eq!(rw.held(), b"<div cla".len());
+    /// ```
+    pub fn held(&self) -> usize {
+        match self.state {
+            State::Tag | State::RawText { .. } => self.tag.len(),
+            _ => 0,
+        }
+    }
+
     /// Feeds the next chunk; rewritten bytes are appended to `out`.
     pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
@@ -642,6 +663,33 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = page.as_bytes().chunks(1).collect();
         assert_eq!(rewrite_chunks(&bytes), whole);
+    }
+
+    /// Whatever the cut, the output so far plus the held-back bytes (the input's
+    /// tail) is the input so far: a caller that gives up mid-page loses nothing.
+    #[test]
+    fn held_bytes_are_the_unwritten_tail_of_the_input() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html");
+        let mut pages: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        pages.push(b"<script>a</scr</script x><div title='>'".to_vec());
+        pages.push(b"<textarea></textare</TEXTAREA\n>z<!-- x --".to_vec());
+        for page in &pages {
+            let mut rw = SlotRewriter::new(|_| None);
+            let mut out = Vec::new();
+            for (i, &b) in page.iter().enumerate() {
+                rw.write(&[b], &mut out);
+                let fed = &page[..=i];
+                let mut whole = out.clone();
+                whole.extend_from_slice(&fed[fed.len() - rw.held()..]);
+                assert_eq!(whole, fed, "after byte {i}");
+            }
+            rw.end(&mut out);
+            assert_eq!(rw.held(), 0);
+            assert_eq!(&out, page);
+        }
     }
 
     #[test]

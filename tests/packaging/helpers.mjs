@@ -9,9 +9,10 @@ export const fixtureBytes = () => new Uint8Array(fs.readFileSync(path.join(here,
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.swb': 'application/octet-stream' };
 
 /** Serves `routes` (url prefix → directory) plus fixed `files` (url → {type, body}, or a
- * `(req, res)` handler) on loopback. */
-export async function serve(routes, files = {}) {
+ * `(req, res)` handler) on loopback; `onRequest(req)` sees every request first. */
+export async function serve(routes, files = {}, onRequest = () => {}) {
   const server = http.createServer((req, res) => {
+    onRequest(req);
     const url = new URL(req.url, 'http://x').pathname;
     if (typeof files[url] === 'function') return files[url](req, res);
     if (files[url]) {
