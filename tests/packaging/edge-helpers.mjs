@@ -64,10 +64,10 @@ export async function startOrigin() {
   return { ...server, seen, signals };
 }
 
-/** Resolves once `check()` is true (polling), or fails after `ms`. */
+/** Resolves once `check()` (which may be async) is true, polling; fails after `ms`. */
 export async function eventually(check, ms = 5000) {
   const until = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > until) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 10));
   }

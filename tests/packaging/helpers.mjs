@@ -54,9 +54,10 @@ let workerBuilds = 0;
  * Bundles `entry` (a file next to the tests) as a site would for workerd — esbuild
  * with wrangler's conditions, the .wasm (and `.swb` bundles) left as separate
  * modules — and starts it in miniflare with `bindings`. Each call gets its own
- * directory: miniflare reads modules lazily.
+ * directory: miniflare reads modules lazily. `options`: more Miniflare options
+ * (KV namespaces, service bindings...).
  */
-export async function startWorker(entry, bindings = {}) {
+export async function startWorker(entry, bindings = {}, options = {}) {
   const { build } = await import('esbuild');
   const { Miniflare } = await import('miniflare');
   const out = path.join(here, `worker-dist-${workerBuilds++}`);
@@ -85,6 +86,7 @@ export async function startWorker(entry, bindings = {}) {
     ],
     compatibilityDate: '2026-04-01',
     bindings,
+    ...options,
   });
   return { mf, source };
 }
