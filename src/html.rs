@@ -150,12 +150,14 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                         i += 1;
                     }
                 }
-                State::Tag => {
+                State::Tag if self.tag.len() < 4 => {
+                    // The first bytes decide what the construct is (`<!--`, `</`...).
                     let b = chunk[i];
                     i += 1;
                     self.push_tag_byte(b);
                     self.after_tag_byte(out);
                 }
+                State::Tag => i = self.tag_run(chunk, i, out),
                 State::Comment { dashes } => {
                     let b = chunk[i];
                     i += 1;
@@ -212,6 +214,57 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         self.tag_quote = None;
         self.tag_after_eq = false;
         self.state = State::Tag;
+    }
+
+    /// The rest of a tag whose kind is known (4+ bytes buffered): copies bytes in
+    /// runs up to the closing `>` outside quotes, or up to the length limit, with the
+    /// same quote rules as [`Self::push_tag_byte`]. Returns where it stopped.
+    fn tag_run(&mut self, chunk: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
+        let room = (MAX_TAG_BYTES + 1).saturating_sub(self.tag.len()).max(1);
+        let end = chunk.len().min(from + room);
+        let mut i = from;
+        let mut closed = false;
+        while i < end {
+            match self.tag_quote {
+                Some(q) => match chunk[i..end].iter().position(|&b| b == q) {
+                    Some(p) => {
+                        i += p + 1;
+                        self.tag_quote = None;
+                    }
+                    None => i = end,
+                },
+                None => {
+                    let b = chunk[i];
+                    i += 1;
+                    if b == b'>' {
+                        closed = true;
+                        break;
+                    }
+                    if (b == b'"' || b == b'\'') && self.tag_after_eq {
+                        self.tag_quote = Some(b);
+                    }
+                    if !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ') {
+                        self.tag_after_eq = b == b'=';
+                    }
+                }
+            }
+        }
+        self.tag.extend_from_slice(&chunk[from..i]);
+        if closed {
+            self.finish_tag(out);
+        } else if self.tag.len() > MAX_TAG_BYTES {
+            self.flush_tag_as_text(out);
+        }
+        i
+    }
+
+    /// The buffered tag is whole: handle it, keeping the buffer's capacity.
+    fn finish_tag(&mut self, out: &mut Vec<u8>) {
+        let t = std::mem::take(&mut self.tag);
+        self.state = State::Data;
+        self.complete_tag(&t, out);
+        self.tag = t;
+        self.tag.clear();
     }
 
     /// Appends a byte to the tag, tracking attribute quotes (only a quote right
@@ -279,9 +332,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             return;
         }
         if tag[n - 1] == b'>' && self.tag_quote.is_none() {
-            let t = std::mem::take(&mut self.tag);
-            self.state = State::Data;
-            self.complete_tag(t, out);
+            self.finish_tag(out);
             return;
         }
         if n > MAX_TAG_BYTES {
@@ -308,13 +359,13 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 
     /// A whole start or end tag, `<` to `>`.
-    fn complete_tag(&mut self, tag: Vec<u8>, out: &mut Vec<u8>) {
+    fn complete_tag(&mut self, tag: &[u8], out: &mut Vec<u8>) {
         let is_end = tag[1] == b'/';
         let name = tag_name(&tag[if is_end { 2 } else { 1 }..]);
         let self_closing = !is_end && tag.len() >= 3 && tag[tag.len() - 2] == b'/';
 
         if let Some(skip) = &mut self.skipping {
-            if name == skip.name {
+            if name.eq_ignore_ascii_case(&skip.name) {
                 if is_end {
                     skip.depth -= 1;
                 } else if !self_closing {
@@ -323,26 +374,32 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             }
             if skip.depth == 0 {
                 self.skipping = None;
-                out.extend_from_slice(&tag);
+                out.extend_from_slice(tag);
             } else if !is_end {
-                self.enter_raw_text_if_needed(&name);
+                self.enter_raw_text_if_needed(name);
             }
             return;
         }
 
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag);
         if is_end {
             return;
         }
-        if let Some(slot) = attribute(&tag, SLOT_ATTRIBUTE.as_bytes()) {
+        let slot = if may_have_slot(tag) {
+            attribute(tag, SLOT_ATTRIBUTE.as_bytes())
+        } else {
+            None
+        };
+        if let Some(slot) = slot {
             let slot = String::from_utf8_lossy(&slot).into_owned();
-            let replaced = !self_closing && rewritable(&name);
+            let lower = name.to_ascii_lowercase();
+            let replaced = !self_closing && rewritable(&lower);
             let replaced = replaced
                 && match (self.replacement)(&slot) {
                     Some(html) => {
                         out.extend_from_slice(html.as_bytes());
                         self.skipping = Some(Skipping {
-                            name: name.clone(),
+                            name: lower,
                             depth: 1,
                         });
                         true
@@ -357,14 +414,14 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                 return;
             }
         }
-        self.enter_raw_text_if_needed(&name);
+        self.enter_raw_text_if_needed(name);
     }
 
     fn enter_raw_text_if_needed(&mut self, name: &[u8]) {
-        if name == b"plaintext" {
+        if name.eq_ignore_ascii_case(b"plaintext") {
             self.state = State::Plaintext;
-        } else if RAW_TEXT.contains(&name) {
-            self.raw_end = name.to_vec();
+        } else if RAW_TEXT.iter().any(|raw| name.eq_ignore_ascii_case(raw)) {
+            self.raw_end = name.to_ascii_lowercase();
             self.state = State::RawText { matched: 0 };
         }
     }
@@ -408,9 +465,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     }
                     self.push_tag_byte(b);
                     if b == b'>' {
-                        let t = std::mem::take(&mut self.tag);
-                        self.state = State::Data;
-                        self.complete_tag(t, out);
+                        self.finish_tag(out);
                     }
                 } else {
                     let held = std::mem::take(&mut self.tag);
@@ -479,12 +534,31 @@ pub fn rewritable(name: &[u8]) -> bool {
     OK.contains(&name) || name.contains(&b'-')
 }
 
-/// The lower-case tag name at the start of `s` (after `<` or `</`).
-fn tag_name(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .take_while(|&&b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'))
-        .map(u8::to_ascii_lowercase)
-        .collect()
+/// The tag name at the start of `s` (after `<` or `</`), as written (any case).
+fn tag_name(s: &[u8]) -> &[u8] {
+    let end = s
+        .iter()
+        .position(|&b| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// Whether `tag` may carry the slot attribute: it contains `-slotwise-` in any case
+/// (a cheap test that spares the attribute parse on almost every tag of a page).
+fn may_have_slot(tag: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"-slotwise-";
+    let mut from = 0;
+    while let Some(p) = tag[from..].iter().position(|&b| b == b'-') {
+        let at = from + p;
+        if tag.len() - at < NEEDLE.len() {
+            return false;
+        }
+        if tag[at..at + NEEDLE.len()].eq_ignore_ascii_case(NEEDLE) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// The value of attribute `name` (ASCII case-insensitive) in a complete start tag,

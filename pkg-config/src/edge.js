@@ -73,6 +73,7 @@ export function createHandler(newInstance) {
    * Handles one request: `env.SLOTWISE_ORIGIN` (or `options.origin`) is the origin to
    * fetch pages from (omit it to fetch the request as is), `env.SLOTWISE_BUNDLE` (or
    * `options.bundle`) the bundle: bytes, a URL, a Fetcher or a KV binding.
+   * `options.snippetCache: false` verifies every snippet (no per-isolate cache).
    */
   async function handle(request, env = {}, ctx = undefined, options = {}) {
     const upstream = await fetchOrigin(request, options.origin ?? env.SLOTWISE_ORIGIN, options.fetch);
@@ -107,7 +108,15 @@ export function createHandler(newInstance) {
       const keys = keysOf(options.keys ?? env.SLOTWISE_KEYS);
       const audience = String(options.audience ?? env.SLOTWISE_AUDIENCE ?? sw.site);
       try {
-        const cached = await snippets.use(instance.bindings, visitor._wasm, cookies.sw_profile, keys, audience, Date.now() / 1000);
+        const now = Date.now() / 1000;
+        let cached = false;
+        if (options.snippetCache === false) {
+          const snippet = await instance.bindings.verifySnippet(cookies.sw_profile, Object.keys(keys), Object.values(keys), audience, now);
+          visitor._wasm.setProfile(snippet);
+          snippet.free();
+        } else {
+          cached = await snippets.use(instance.bindings, visitor._wasm, cookies.sw_profile, keys, audience, now);
+        }
         notes.push(cached ? 'snippet=cached' : 'snippet=verified');
       } catch (e) {
         if (e instanceof WebAssembly.RuntimeError) throw e;

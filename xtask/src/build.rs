@@ -37,6 +37,10 @@ struct Module {
     features: &'static str,
     /// Whether its glue is turned into a factory (see [`factory_glue`]).
     factory: bool,
+    /// The cargo profile and the wasm-opt level: size for the browser, speed for
+    /// the edge (the rewriter reads every byte of every page).
+    profile: &'static str,
+    wasm_opt: &'static str,
 }
 
 /// The browser module stays small; the edge module adds the page rewriter.
@@ -45,11 +49,15 @@ const MODULES: &[Module] = &[
         name: "slotwise_wasm",
         features: "",
         factory: false,
+        profile: "wasm",
+        wasm_opt: "-Oz",
     },
     Module {
         name: "slotwise_edge",
         features: "edge",
         factory: true,
+        profile: "wasm-edge",
+        wasm_opt: "-O3",
     },
 ];
 
@@ -136,8 +144,8 @@ pub fn run() -> Result<PathBuf, String> {
 
 fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Result<(), String> {
     step(&format!(
-        "build: {} (cargo, profile wasm, features [{}])",
-        m.name, m.features
+        "build: {} (cargo, profile {}, features [{}])",
+        m.name, m.profile, m.features
     ));
     let mut args = vec![
         "build",
@@ -147,13 +155,16 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         "--target",
         "wasm32-unknown-unknown",
         "--profile",
-        "wasm",
+        m.profile,
     ];
     if !m.features.is_empty() {
         args.extend(["--features", m.features]);
     }
     exec(cmd("cargo", &args))?;
-    let module = target.join("wasm32-unknown-unknown/wasm/slotwise.wasm");
+    let module = target
+        .join("wasm32-unknown-unknown")
+        .join(m.profile)
+        .join("slotwise.wasm");
 
     step(&format!("build: {} wasm-bindgen --target web", m.name));
     exec(cmd(
@@ -169,8 +180,8 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         ],
     ))?;
 
-    step(&format!("build: {} wasm-opt -Oz", m.name));
-    let mut args = vec!["-Oz"];
+    step(&format!("build: {} wasm-opt {}", m.name, m.wasm_opt));
+    let mut args = vec![m.wasm_opt];
     args.extend_from_slice(WASM_FEATURES);
     let input = bindgen_dir.join(format!("{}_bg.wasm", m.name));
     let output = pkg.join(format!("{}_bg.wasm", m.name));
