@@ -23,6 +23,8 @@
 //! the parser's tree rules, which a streaming copy cannot see, so such slots pass
 //! through untouched. Self-closing (`<div ... />`) and void slots pass through too.
 
+use memchr::{memchr, memchr3};
+
 /// Longest tag (from `<` to `>`) the rewriter buffers before giving up on it.
 pub const MAX_TAG_BYTES: usize = 16 * 1024;
 
@@ -141,13 +143,18 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             match self.state {
                 State::Data => {
                     // Copy the run of text up to the next '<' in one go.
-                    let run = chunk[i..].iter().position(|&b| b == b'<');
-                    let end = run.map_or(chunk.len(), |p| i + p);
+                    let end = memchr(b'<', &chunk[i..]).map_or(chunk.len(), |p| i + p);
                     self.emit(&chunk[i..end], out);
                     i = end;
                     if i < chunk.len() {
-                        self.start_tag_buffer();
-                        i += 1;
+                        if let Some(len) = whole_tag(&chunk[i..]) {
+                            // The common case: a start or end tag wholly in this chunk.
+                            self.complete_tag(&chunk[i..i + len], out);
+                            i += len;
+                        } else {
+                            self.start_tag_buffer();
+                            i += 1;
+                        }
                     }
                 }
                 State::Tag if self.tag.len() < 4 => {
@@ -158,6 +165,17 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     self.after_tag_byte(out);
                 }
                 State::Tag => i = self.tag_run(chunk, i, out),
+                State::Comment { dashes: 0 } => {
+                    // Nothing pending: copy up to the next '-' in one go.
+                    let end = memchr(b'-', &chunk[i..]).map_or(chunk.len(), |p| i + p);
+                    self.emit(&chunk[i..end], out);
+                    i = end;
+                    if i < chunk.len() {
+                        i += 1;
+                        self.emit(b"-", out);
+                        self.state = State::Comment { dashes: 1 };
+                    }
+                }
                 State::Comment { dashes } => {
                     let b = chunk[i];
                     i += 1;
@@ -173,12 +191,22 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     };
                 }
                 State::Declaration => {
-                    let run = chunk[i..].iter().position(|&b| b == b'>');
+                    let run = memchr(b'>', &chunk[i..]);
                     let end = run.map_or(chunk.len(), |p| i + p + 1);
                     self.emit(&chunk[i..end], out);
                     i = end;
                     if run.is_some() {
                         self.state = State::Data;
+                    }
+                }
+                State::RawText { matched: 0 } => {
+                    // Raw text: copy up to the next '<' (a possible end tag) in one go.
+                    let end = memchr(b'<', &chunk[i..]).map_or(chunk.len(), |p| i + p);
+                    self.emit(&chunk[i..end], out);
+                    i = end;
+                    if i < chunk.len() {
+                        i += 1;
+                        self.raw_text_byte(b'<', 0, out);
                     }
                 }
                 State::RawText { matched } => {
@@ -218,7 +246,8 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
 
     /// The rest of a tag whose kind is known (4+ bytes buffered): copies bytes in
     /// runs up to the closing `>` outside quotes, or up to the length limit, with the
-    /// same quote rules as [`Self::push_tag_byte`]. Returns where it stopped.
+    /// quote rules of [`Self::push_tag_byte`] (a quote opens a value only when the
+    /// last non-space byte before it is `=`). Returns where it stopped.
     fn tag_run(&mut self, chunk: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
         let room = (MAX_TAG_BYTES + 1).saturating_sub(self.tag.len()).max(1);
         let end = chunk.len().min(from + room);
@@ -226,27 +255,33 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         let mut closed = false;
         while i < end {
             match self.tag_quote {
-                Some(q) => match chunk[i..end].iter().position(|&b| b == q) {
+                Some(q) => match memchr(q, &chunk[i..end]) {
                     Some(p) => {
                         i += p + 1;
                         self.tag_quote = None;
+                        self.tag_after_eq = false;
                     }
                     None => i = end,
                 },
-                None => {
-                    let b = chunk[i];
-                    i += 1;
-                    if b == b'>' {
-                        closed = true;
-                        break;
+                None => match memchr3(b'>', b'"', b'\'', &chunk[i..end]) {
+                    None => {
+                        self.tag_after_eq = ends_after_eq(&chunk[i..end], self.tag_after_eq);
+                        i = end;
                     }
-                    if (b == b'"' || b == b'\'') && self.tag_after_eq {
-                        self.tag_quote = Some(b);
+                    Some(p) => {
+                        let at = i + p;
+                        let opens = ends_after_eq(&chunk[i..at], self.tag_after_eq);
+                        i = at + 1;
+                        if chunk[at] == b'>' {
+                            closed = true;
+                            break;
+                        }
+                        if opens {
+                            self.tag_quote = Some(chunk[at]);
+                        }
+                        self.tag_after_eq = false;
                     }
-                    if !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ') {
-                        self.tag_after_eq = b == b'=';
-                    }
-                }
+                },
             }
         }
         self.tag.extend_from_slice(&chunk[from..i]);
@@ -480,6 +515,43 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                 }
             }
         }
+    }
+}
+
+/// Whether the last non-space byte of `run` is `=` (`before` when `run` is all
+/// spaces): a quote right after it opens an attribute value.
+fn ends_after_eq(run: &[u8], before: bool) -> bool {
+    run.iter()
+        .rev()
+        .find(|&&b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
+        .map_or(before, |&b| b == b'=')
+}
+
+/// The length of the start or end tag (`<a...>`, `</a...>`) at the start of `s`
+/// when it ends within `s` and within [`MAX_TAG_BYTES`], with the same quote rules as
+/// the byte-by-byte path; `None` for anything else (comments, declarations, a tag
+/// cut by the chunk boundary), which that path handles.
+fn whole_tag(s: &[u8]) -> Option<usize> {
+    let name = if *s.get(1)? == b'/' { 2 } else { 1 };
+    if !s.get(name)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let limit = s.len().min(MAX_TAG_BYTES + 1);
+    let s = &s[..limit];
+    let mut j = name + 1;
+    let mut after_eq = false;
+    loop {
+        let p = memchr3(b'>', b'"', b'\'', &s[j..])?;
+        let at = j + p;
+        let opens = ends_after_eq(&s[j..at], after_eq);
+        j = at + 1;
+        if s[at] == b'>' {
+            return Some(j);
+        }
+        if opens {
+            j += memchr(s[at], &s[j..])? + 1;
+        }
+        after_eq = false;
     }
 }
 
