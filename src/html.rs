@@ -396,6 +396,11 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     /// A whole start or end tag, `<` to `>`.
     fn complete_tag(&mut self, tag: &[u8], out: &mut Vec<u8>) {
         let is_end = tag[1] == b'/';
+        if is_end && self.skipping.is_none() {
+            // Half the tags of a page: nothing to look at.
+            out.extend_from_slice(tag);
+            return;
+        }
         let name = tag_name(&tag[if is_end { 2 } else { 1 }..]);
         let self_closing = !is_end && tag.len() >= 3 && tag[tag.len() - 2] == b'/';
 
@@ -536,23 +541,31 @@ fn whole_tag(s: &[u8]) -> Option<usize> {
     if !s.get(name)?.is_ascii_alphabetic() {
         return None;
     }
+    // Tags are short: one pass over the bytes beats a search call per quote.
     let limit = s.len().min(MAX_TAG_BYTES + 1);
-    let s = &s[..limit];
-    let mut j = name + 1;
+    let mut quote = 0u8;
     let mut after_eq = false;
-    loop {
-        let p = memchr3(b'>', b'"', b'\'', &s[j..])?;
-        let at = j + p;
-        let opens = ends_after_eq(&s[j..at], after_eq);
-        j = at + 1;
-        if s[at] == b'>' {
-            return Some(j);
+    for (j, &b) in s[..limit].iter().enumerate().skip(name + 1) {
+        if quote != 0 {
+            if b == quote {
+                quote = 0;
+            }
+            continue;
         }
-        if opens {
-            j += memchr(s[at], &s[j..])? + 1;
+        match b {
+            b'>' => return Some(j + 1),
+            b'"' | b'\'' => {
+                if after_eq {
+                    quote = b;
+                }
+                after_eq = false;
+            }
+            b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' => {}
+            b'=' => after_eq = true,
+            _ => after_eq = false,
         }
-        after_eq = false;
     }
+    None
 }
 
 /// Elements whose contents are raw text (no tags inside) until their own end tag.

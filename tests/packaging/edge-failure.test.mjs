@@ -9,7 +9,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtureBytes, here, serve } from './helpers.mjs';
+import { fixtureBytes, here, serve, startWorker } from './helpers.mjs';
 import { FILLED, ORIGINAL, ROAD, TRAIL } from './edge-helpers.mjs';
 
 const pkg = path.join(here, 'node_modules/slotwise');
@@ -156,6 +156,25 @@ test('a rewriter error that is not a trap: bytes kept in order, the instance kep
     assert.equal(await (await handle(new Request('https://shop.example/'), env)).text(), ORIGINAL);
     assert.equal(instances(), 1);
   } finally {
+    await server.close();
+  }
+});
+
+test('workerd: a trap while the page streams loses no byte; the next request gets a fresh instance', async () => {
+  const [c1, rest] = cut(ORIGINAL, ORIGINAL.indexOf("<section data-slotwise-slot='offer'>") + 17);
+  const server = await origin([c1, rest]);
+  const { mf } = await startWorker('edge-trap-worker.mjs', { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` });
+  try {
+    const res = await mf.dispatchFetch('https://shop.example/');
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), ORIGINAL);
+    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text(), '1');
+    const next = await mf.dispatchFetch('https://shop.example/');
+    assert.equal(await next.text(), FILLED);
+    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text(), '2');
+    assert.equal(server.bundleFetches(), 1);
+  } finally {
+    await mf.dispose();
     await server.close();
   }
 });
