@@ -25,7 +25,9 @@
 // any visitor. The personalized response is `private` (the origin's `max-age` and
 // `no-*` directives kept, its shared-cache ones dropped), without the origin's ETag
 // (it names other bytes), with `Vary: Cookie, Sec-GPC, User-Agent, Accept-Language`
-// (what changes the page). A visitor in the bundle's holdout gets every slot's
+// (what changes the page), and without `Content-Encoding` (fetch decoded the origin's
+// gzip / br; the runtime compresses again as it does for any response). A visitor in
+// the bundle's holdout gets every slot's
 // default: the page as the origin sent it. With measurement consent, the page's
 // impressions go to `env.SLOTWISE_SIGNALS` (the origin's POST /v1/signals) through
 // `ctx.waitUntil`, after the response. The bundle: see edge-bundle.js.
@@ -128,6 +130,7 @@ export function createHandler(newInstance) {
 
     const headers = new Headers(upstream.headers);
     headers.delete('content-length'); // the length changes; the runtime streams chunked
+    headers.delete('content-encoding'); // the body fetch gave is decoded; the runtime may compress it again
     headers.delete('etag');
     headers.set('cache-control', privateCacheControl(upstream.headers.get('cache-control')));
     headers.set('vary', mergeVary(upstream.headers.get('vary'), VARY));
@@ -164,12 +167,7 @@ export function createHandler(newInstance) {
     });
   }
 
-  return {
-    handle,
-    handler: { fetch: (request, env, ctx) => handle(request, env, ctx) },
-    /** @internal for tests: the current instance and bundle cache. */
-    _state: { runtime: () => runtime, bundles, snippets },
-  };
+  return { handle, handler: { fetch: (request, env, ctx) => handle(request, env, ctx) } };
 }
 
 const MAX_COOKIE = 4096;
@@ -308,6 +306,9 @@ function mergeVary(origin, names) {
   return out.join(', ');
 }
 
+/** Content codings fetch decodes: the body is HTML whatever the header says. */
+const DECODED_BY_FETCH = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
+
 /** Why a response is passed through as it is, or null when its slots can be filled. */
 function notRewritable(request, response) {
   if (request.method !== 'GET') return 'method';
@@ -315,8 +316,10 @@ function notRewritable(request, response) {
   if (!response.body) return 'no_body';
   const type = (response.headers.get('content-type') ?? '').toLowerCase();
   if (!type.startsWith('text/html')) return 'content_type';
-  const encoding = (response.headers.get('content-encoding') ?? 'identity').toLowerCase();
-  if (encoding !== 'identity') return 'content_encoding';
+  // fetch (workerd, Node, Deno: the Fetch standard) hands the body over decoded
+  // whatever the Content-Encoding says; other codings are passed through.
+  const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (!DECODED_BY_FETCH.has(encoding)) return 'content_encoding';
   return null;
 }
 

@@ -1,6 +1,7 @@
 // What the edge tests share: the origin's page and what the fixture bundle fills it
 // with, and a local origin on loopback that records what it was asked.
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { fixtureBytes, here, serve } from './helpers.mjs';
 
@@ -44,6 +45,10 @@ export async function startOrigin() {
     '/cached': (req, res) => {
       res.writeHead(200, { 'content-type': html.type, 'cache-control': 'public, max-age=300, s-maxage=600', etag: '"page-1"', vary: 'Accept-Encoding' });
       res.end(ORIGINAL);
+    },
+    '/gzip': (req, res) => {
+      res.writeHead(200, { 'content-type': html.type, 'content-encoding': 'gzip' });
+      res.end(zlib.gzipSync(ORIGINAL));
     },
     '/missing': { ...html, status: 404, body: '<div data-slotwise-slot="hero">404 page</div>' },
     '/broken': { ...html, status: 500, body: 'origin error' },

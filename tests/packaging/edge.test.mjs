@@ -138,6 +138,12 @@ async function checkVisitors(fetchPage, origin) {
   await res.text();
   const asked = origin.seen.find((r) => r.url === '/cached');
   assert.equal(asked.cookie, 'theme=dark; sw_consent=personalization');
+  // A compressed page: fetch decodes it, the slots are filled, and the answer no
+  // longer claims an encoding it does not have.
+  res = await fetchPage('/gzip');
+  assert.equal(res.headers.get('x-slotwise'), 'filled');
+  assert.equal(res.headers.get('content-encoding'), null);
+  assert.equal(await res.text(), FILLED);
   // A page passed through keeps the origin's headers as they are.
   res = await fetchPage('/missing', { headers: { cookie: `sw_session=${session}` } });
   assert.equal(res.headers.get('cache-control'), null);
