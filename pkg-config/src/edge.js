@@ -27,10 +27,10 @@
 // (it names other bytes), with `Vary: Cookie, Sec-GPC, User-Agent, Accept-Language`
 // (what changes the page), and without `Content-Encoding` (fetch decoded the origin's
 // gzip / br; the runtime compresses again as it does for any response). A visitor in
-// the bundle's holdout gets every slot's
-// default: the page as the origin sent it. With measurement consent, the page's
-// impressions go to `env.SLOTWISE_SIGNALS` (the origin's POST /v1/signals) through
-// `ctx.waitUntil`, after the response. The bundle: see edge-bundle.js.
+// the bundle's holdout gets every slot's default: the page as the origin sent it.
+// With measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
+// origin's POST /v1/signals) through `ctx.waitUntil`, after the response. The
+// bundle: see edge-bundle.js.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
 import { decisionRecords } from './slotwise.js';
