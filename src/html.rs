@@ -142,18 +142,30 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         while i < chunk.len() {
             match self.state {
                 State::Data => {
-                    // Copy the run of text up to the next '<' in one go.
-                    let end = memchr(b'<', &chunk[i..]).map_or(chunk.len(), |p| i + p);
-                    self.emit(&chunk[i..end], out);
-                    i = end;
-                    if i < chunk.len() {
-                        if let Some(len) = whole_tag(&chunk[i..]) {
-                            // The common case: a start or end tag wholly in this chunk.
-                            self.complete_tag(&chunk[i..i + len], out);
-                            i += len;
-                        } else {
-                            self.start_tag_buffer();
-                            i += 1;
+                    // Text and plain tags (no slot, no raw text: most of a page) are
+                    // copied in one run; the run stops at anything else.
+                    let start = i;
+                    loop {
+                        let Some(p) = memchr(b'<', &chunk[i..]) else {
+                            i = chunk.len();
+                            self.emit(&chunk[start..], out);
+                            break;
+                        };
+                        let at = i + p;
+                        match whole_tag(&chunk[at..]) {
+                            Some(tag) if tag.plain && self.skipping.is_none() => i = at + tag.len,
+                            Some(tag) => {
+                                self.emit(&chunk[start..at], out);
+                                self.complete_tag(&chunk[at..at + tag.len], out);
+                                i = at + tag.len;
+                                break;
+                            }
+                            None => {
+                                self.emit(&chunk[start..at], out);
+                                self.start_tag_buffer();
+                                i = at + 1;
+                                break;
+                            }
                         }
                     }
                 }
@@ -532,40 +544,65 @@ fn ends_after_eq(run: &[u8], before: bool) -> bool {
         .map_or(before, |&b| b == b'=')
 }
 
-/// The length of the start or end tag (`<a...>`, `</a...>`) at the start of `s`
-/// when it ends within `s` and within [`MAX_TAG_BYTES`], with the same quote rules as
-/// the byte-by-byte path; `None` for anything else (comments, declarations, a tag
-/// cut by the chunk boundary), which that path handles.
-fn whole_tag(s: &[u8]) -> Option<usize> {
-    let name = if *s.get(1)? == b'/' { 2 } else { 1 };
+/// A start or end tag found whole by [`whole_tag`].
+struct WholeTag {
+    /// Its length, `<` to `>`.
+    len: usize,
+    /// Nothing in it can change the rewriter's state: an end tag, or a start tag
+    /// that opens no raw text and cannot carry the slot attribute (no `-s`).
+    plain: bool,
+}
+
+/// The start or end tag (`<a...>`, `</a...>`) at the start of `s` when it ends
+/// within `s` and within [`MAX_TAG_BYTES`], with the same quote rules as the
+/// byte-by-byte path; `None` for anything else (comments, declarations, a tag cut by
+/// the chunk boundary), which that path handles.
+fn whole_tag(s: &[u8]) -> Option<WholeTag> {
+    let is_end = *s.get(1)? == b'/';
+    let name = if is_end { 2 } else { 1 };
     if !s.get(name)?.is_ascii_alphabetic() {
         return None;
     }
-    // Tags are short: one pass over the bytes beats a search call per quote.
-    let limit = s.len().min(MAX_TAG_BYTES + 1);
-    let mut quote = 0u8;
+    let s = &s[..s.len().min(MAX_TAG_BYTES + 1)];
+    let name_end = name
+        + 1
+        + s[name + 1..]
+            .iter()
+            .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
+    // Runs between quotes and `>` are found with memchr; a quote opens a value only
+    // right after `=` (as in the byte-by-byte path), and then its match ends it.
+    let mut j = name + 1;
     let mut after_eq = false;
-    for (j, &b) in s[..limit].iter().enumerate().skip(name + 1) {
-        if quote != 0 {
-            if b == quote {
-                quote = 0;
-            }
-            continue;
+    let mut dash_s = false;
+    loop {
+        let at = j + memchr3(b'>', b'"', b'\'', &s[j..])?;
+        let run = &s[j..at];
+        dash_s |= run
+            .windows(2)
+            .any(|w| w[0] == b'-' && (w[1] | 0x20) == b's');
+        let opens = ends_after_eq(run, after_eq);
+        if s[at] == b'>' {
+            let plain = is_end || !(dash_s || raw_text(&s[name..name_end]));
+            return Some(WholeTag { len: at + 1, plain });
         }
-        match b {
-            b'>' => return Some(j + 1),
-            b'"' | b'\'' => {
-                if after_eq {
-                    quote = b;
-                }
-                after_eq = false;
-            }
-            b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' => {}
-            b'=' => after_eq = true,
-            _ => after_eq = false,
+        j = at + 1;
+        if opens {
+            j += memchr(s[at], &s[j..])? + 1;
         }
+        after_eq = false;
     }
-    None
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// Whether an element's contents are raw text: [`RAW_TEXT`] or `plaintext`.
+fn raw_text(name: &[u8]) -> bool {
+    // Most names are rejected by their length alone.
+    matches!(name.len(), 3 | 5..=9)
+        && (RAW_TEXT.iter().any(|r| name.eq_ignore_ascii_case(r))
+            || name.eq_ignore_ascii_case(b"plaintext"))
 }
 
 /// Elements whose contents are raw text (no tags inside) until their own end tag.

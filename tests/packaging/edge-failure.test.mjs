@@ -39,7 +39,7 @@ async function origin(chunks) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       for (const c of chunks) {
         res.write(c);
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 150)); // workerd reads what has arrived: one chunk
       }
       res.end();
     },
@@ -54,13 +54,30 @@ async function origin(chunks) {
 
 const cut = (text, at) => [text.slice(0, at), text.slice(at)];
 
+/**
+ * The handler's fetch for Node: the page as exactly these `chunks` (a stream made
+ * here, so no network can merge or split them), the rest (the bundle) from `server`.
+ */
+const chunkedFetch = (chunks) => async (request) => {
+  if (new URL(request.url).pathname !== '/') return fetch(request);
+  const bytes = chunks.map((c) => new TextEncoder().encode(c));
+  const body = new ReadableStream({
+    pull(controller) {
+      if (bytes.length) controller.enqueue(bytes.shift());
+      else controller.close();
+    },
+  });
+  return new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } });
+};
+
 test('a trap while the page streams: every byte still arrives, in order, and the instance is replaced', async () => {
   // The first chunk ends inside the offer's start tag: the rewriter holds
   // `<section data-slo` back when the second write traps. Nothing was filled before
   // (the anonymous visitor's first filled slot is the recs, further on).
   const [c1, rest] = cut(ORIGINAL, ORIGINAL.indexOf("<section data-slotwise-slot='offer'>") + 17);
   const [c2, c3] = cut(rest, 40);
-  const server = await origin([c1, c2, c3]);
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([c1, c2, c3]) };
   const { handle, instances } = handlerWith((bindings, n) => {
     if (n !== 1) return;
     const write = bindings.PageRewriter.prototype.write;
@@ -72,14 +89,14 @@ test('a trap while the page streams: every byte still arrives, in order, and the
   });
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
-    const res = await handle(new Request('https://shop.example/'), env);
+    const res = await handle(new Request('https://shop.example/'), env, undefined, options);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-slotwise'), 'filled'); // sent before the trap
     assert.equal(await res.text(), ORIGINAL);
     assert.equal(instances(), 1);
     // The next request runs on a fresh instance, with the bundle bytes kept (not
     // fetched again), and fills the page.
-    const next = await handle(new Request('https://shop.example/'), env);
+    const next = await handle(new Request('https://shop.example/'), env, undefined, options);
     assert.equal(await next.text(), FILLED);
     assert.equal(instances(), 2);
     assert.equal(server.bundleFetches(), 1);
@@ -93,7 +110,8 @@ test('a trap inside a slot being filled: the replacement, then the rest of the p
   // out, its default is being dropped, when the trap comes.
   const at = ORIGINAL.indexOf('<aside data-slotwise-slot=recs>') + '<aside data-slotwise-slot=recs><ul><li>'.length;
   const [c1, c2] = cut(ORIGINAL, at);
-  const server = await origin([c1, c2]);
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([c1, c2]) };
   const { handle } = handlerWith((bindings, n) => {
     if (n !== 1) return;
     const write = bindings.PageRewriter.prototype.write;
@@ -105,7 +123,7 @@ test('a trap inside a slot being filled: the replacement, then the rest of the p
   });
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
-    const html = await (await handle(new Request('https://shop.example/'), env)).text();
+    const html = await (await handle(new Request('https://shop.example/'), env, undefined, options)).text();
     const slotStart = ORIGINAL.indexOf('<aside data-slotwise-slot=recs>') + '<aside data-slotwise-slot=recs>'.length;
     assert.equal(html, ORIGINAL.slice(0, slotStart) + TRAIL + ROAD + c2);
   } finally {
@@ -141,7 +159,8 @@ test('a trap before the page streams: the origin page untouched, reason wasm_tra
 
 test('a rewriter error that is not a trap: bytes kept in order, the instance kept', async () => {
   const [c1, c2] = cut(ORIGINAL, ORIGINAL.indexOf('<aside') + 3);
-  const server = await origin([c1, c2]);
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([c1, c2]) };
   const { handle, instances } = handlerWith((bindings, n) => {
     if (n !== 1) return;
     const write = bindings.PageRewriter.prototype.write;
@@ -153,7 +172,7 @@ test('a rewriter error that is not a trap: bytes kept in order, the instance kep
   });
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
-    assert.equal(await (await handle(new Request('https://shop.example/'), env)).text(), ORIGINAL);
+    assert.equal(await (await handle(new Request('https://shop.example/'), env, undefined, options)).text(), ORIGINAL);
     assert.equal(instances(), 1);
   } finally {
     await server.close();
