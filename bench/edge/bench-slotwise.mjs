@@ -16,7 +16,8 @@
 // (verified snippets from the isolate's cache), interleaved over RUNS requests each.
 // Added time = mode − pass, at the median and the p99 of the RUNS per-request means
 // (a p99 of means of N: it smooths single slow iterations; with RUNS < 100 it is the
-// slowest request).
+// slowest request). The anchor's worker runs interleaved with ours, request by
+// request, measured the same way (its own /pass and /rewrite).
 //
 // Prints one JSON line.
 import fs from 'node:fs';
@@ -92,11 +93,21 @@ const mf = new Miniflare({
   dataBlobBindings: { BUNDLE: path.resolve(bundlePath) },
 });
 
+// The anchor's worker (HTMLRewriter, from the copied harness next to this file),
+// configured as its bench.mjs does, interleaved with ours request by request so both
+// see the same machine (2 shared cores: the load moves between minutes).
+const anchorDir = path.dirname(new URL(import.meta.url).pathname);
+const anchor = new Miniflare({
+  modules: true, scriptPath: path.join(anchorDir, 'htmlrewriter-worker.js'), compatibilityDate: '2025-01-01',
+  modulesRules: [{ type: 'Text', include: ['**/*.html'] }, { type: 'ESModule', include: ['**/*.js'] }],
+});
+
 const modes = ['pass', 'uncached', 'cached'];
-const times = { pass: [], uncached: [], cached: [] };
+const times = { pass: [], uncached: [], cached: [], anchor_pass: [], anchor_rewrite: [] };
 const last = {};
 try {
   for (const mode of modes) await (await mf.dispatchFetch(`http://x/${mode}?n=20`)).json(); // warm-up
+  for (const p of ['pass', 'rewrite']) await (await anchor.dispatchFetch(`http://x/${p}`)).text();
   for (let r = 0; r < RUNS; r++) {
     for (const mode of modes) {
       const res = await mf.dispatchFetch(`http://x/${mode}?n=${N}`);
@@ -105,9 +116,11 @@ try {
       times[mode].push(out.ms);
       last[mode] = out;
     }
+    for (const p of ['pass', 'rewrite']) times[`anchor_${p}`].push(+(await (await anchor.dispatchFetch(`http://x/${p}`)).text()));
   }
 } finally {
   await mf.dispose();
+  await anchor.dispose();
 }
 
 // The work must be the real thing: every slot filled, the snippet verified or cached.
@@ -136,4 +149,12 @@ for (const mode of ['uncached', 'cached']) {
   const s = stats(times[mode]);
   result[mode] = { ...s, added_median_ms: s.median_ms - pass.median_ms, added_p99_ms: s.p99_ms - pass.median_ms };
 }
+const anchorPass = stats(times.anchor_pass);
+const anchorRewrite = stats(times.anchor_rewrite);
+result.anchor = {
+  what: 'HTMLRewriter, the anchor worker, interleaved (200 iterations per request)',
+  pass: anchorPass, rewrite: anchorRewrite,
+  added_median_ms: anchorRewrite.median_ms - anchorPass.median_ms,
+  added_p99_ms: anchorRewrite.p99_ms - anchorPass.median_ms,
+};
 console.log(JSON.stringify(result));
