@@ -23,6 +23,8 @@
 //! the parser's tree rules, which a streaming copy cannot see, so such slots pass
 //! through untouched. Self-closing (`<div ... />`) and void slots pass through too.
 
+use memchr::{memchr, memchr3};
+
 /// Longest tag (from `<` to `>`) the rewriter buffers before giving up on it.
 pub const MAX_TAG_BYTES: usize = 16 * 1024;
 
@@ -113,27 +115,78 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         &self.seen
     }
 
+    /// How many of the last input bytes are held back, neither written out nor
+    /// dropped yet: an unfinished tag, or what may be the end tag of raw text. They
+    /// are always the *last* `held()` bytes fed, unchanged, so a caller that stops
+    /// using the rewriter mid-page writes them out itself and loses no byte.
+    ///
+    /// ```
+    /// use slotwise::html::SlotRewriter;
+    ///
+    /// let mut rw = SlotRewriter::new(|_| None);
+    /// let mut out = Vec::new();
+    /// rw.write(b"<p>a</p><div cla", &mut out);
+    /// assert_eq!(out, b"<p>a</p>");
+    /// assert_eq!(rw.held(), b"<div cla".len());
+    /// ```
+    pub fn held(&self) -> usize {
+        match self.state {
+            State::Tag | State::RawText { .. } => self.tag.len(),
+            _ => 0,
+        }
+    }
+
     /// Feeds the next chunk; rewritten bytes are appended to `out`.
     pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
         while i < chunk.len() {
             match self.state {
                 State::Data => {
-                    // Copy the run of text up to the next '<' in one go.
-                    let run = chunk[i..].iter().position(|&b| b == b'<');
-                    let end = run.map_or(chunk.len(), |p| i + p);
-                    self.emit(&chunk[i..end], out);
-                    i = end;
-                    if i < chunk.len() {
-                        self.start_tag_buffer();
-                        i += 1;
+                    // Text and plain tags (no slot, no raw text: most of a page) are
+                    // copied in one run; the run stops at anything else.
+                    let start = i;
+                    loop {
+                        let Some(p) = memchr(b'<', &chunk[i..]) else {
+                            i = chunk.len();
+                            self.emit(&chunk[start..], out);
+                            break;
+                        };
+                        let at = i + p;
+                        match whole_tag(&chunk[at..]) {
+                            Some(tag) if tag.plain && self.skipping.is_none() => i = at + tag.len,
+                            Some(tag) => {
+                                self.emit(&chunk[start..at], out);
+                                self.complete_tag(&chunk[at..at + tag.len], out);
+                                i = at + tag.len;
+                                break;
+                            }
+                            None => {
+                                self.emit(&chunk[start..at], out);
+                                self.start_tag_buffer();
+                                i = at + 1;
+                                break;
+                            }
+                        }
                     }
                 }
-                State::Tag => {
+                State::Tag if self.tag.len() < 4 => {
+                    // The first bytes decide what the construct is (`<!--`, `</`...).
                     let b = chunk[i];
                     i += 1;
                     self.push_tag_byte(b);
                     self.after_tag_byte(out);
+                }
+                State::Tag => i = self.tag_run(chunk, i, out),
+                State::Comment { dashes: 0 } => {
+                    // Nothing pending: copy up to the next '-' in one go.
+                    let end = memchr(b'-', &chunk[i..]).map_or(chunk.len(), |p| i + p);
+                    self.emit(&chunk[i..end], out);
+                    i = end;
+                    if i < chunk.len() {
+                        i += 1;
+                        self.emit(b"-", out);
+                        self.state = State::Comment { dashes: 1 };
+                    }
                 }
                 State::Comment { dashes } => {
                     let b = chunk[i];
@@ -150,12 +203,22 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     };
                 }
                 State::Declaration => {
-                    let run = chunk[i..].iter().position(|&b| b == b'>');
+                    let run = memchr(b'>', &chunk[i..]);
                     let end = run.map_or(chunk.len(), |p| i + p + 1);
                     self.emit(&chunk[i..end], out);
                     i = end;
                     if run.is_some() {
                         self.state = State::Data;
+                    }
+                }
+                State::RawText { matched: 0 } => {
+                    // Raw text: copy up to the next '<' (a possible end tag) in one go.
+                    let end = memchr(b'<', &chunk[i..]).map_or(chunk.len(), |p| i + p);
+                    self.emit(&chunk[i..end], out);
+                    i = end;
+                    if i < chunk.len() {
+                        i += 1;
+                        self.raw_text_byte(b'<', 0, out);
                     }
                 }
                 State::RawText { matched } => {
@@ -191,6 +254,64 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         self.tag_quote = None;
         self.tag_after_eq = false;
         self.state = State::Tag;
+    }
+
+    /// The rest of a tag whose kind is known (4+ bytes buffered): copies bytes in
+    /// runs up to the closing `>` outside quotes, or up to the length limit, with the
+    /// quote rules of [`Self::push_tag_byte`] (a quote opens a value only when the
+    /// last non-space byte before it is `=`). Returns where it stopped.
+    fn tag_run(&mut self, chunk: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
+        let room = (MAX_TAG_BYTES + 1).saturating_sub(self.tag.len()).max(1);
+        let end = chunk.len().min(from + room);
+        let mut i = from;
+        let mut closed = false;
+        while i < end {
+            match self.tag_quote {
+                Some(q) => match memchr(q, &chunk[i..end]) {
+                    Some(p) => {
+                        i += p + 1;
+                        self.tag_quote = None;
+                        self.tag_after_eq = false;
+                    }
+                    None => i = end,
+                },
+                None => match memchr3(b'>', b'"', b'\'', &chunk[i..end]) {
+                    None => {
+                        self.tag_after_eq = ends_after_eq(&chunk[i..end], self.tag_after_eq);
+                        i = end;
+                    }
+                    Some(p) => {
+                        let at = i + p;
+                        let opens = ends_after_eq(&chunk[i..at], self.tag_after_eq);
+                        i = at + 1;
+                        if chunk[at] == b'>' {
+                            closed = true;
+                            break;
+                        }
+                        if opens {
+                            self.tag_quote = Some(chunk[at]);
+                        }
+                        self.tag_after_eq = false;
+                    }
+                },
+            }
+        }
+        self.tag.extend_from_slice(&chunk[from..i]);
+        if closed {
+            self.finish_tag(out);
+        } else if self.tag.len() > MAX_TAG_BYTES {
+            self.flush_tag_as_text(out);
+        }
+        i
+    }
+
+    /// The buffered tag is whole: handle it, keeping the buffer's capacity.
+    fn finish_tag(&mut self, out: &mut Vec<u8>) {
+        let t = std::mem::take(&mut self.tag);
+        self.state = State::Data;
+        self.complete_tag(&t, out);
+        self.tag = t;
+        self.tag.clear();
     }
 
     /// Appends a byte to the tag, tracking attribute quotes (only a quote right
@@ -258,9 +379,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             return;
         }
         if tag[n - 1] == b'>' && self.tag_quote.is_none() {
-            let t = std::mem::take(&mut self.tag);
-            self.state = State::Data;
-            self.complete_tag(t, out);
+            self.finish_tag(out);
             return;
         }
         if n > MAX_TAG_BYTES {
@@ -287,13 +406,18 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 
     /// A whole start or end tag, `<` to `>`.
-    fn complete_tag(&mut self, tag: Vec<u8>, out: &mut Vec<u8>) {
+    fn complete_tag(&mut self, tag: &[u8], out: &mut Vec<u8>) {
         let is_end = tag[1] == b'/';
+        if is_end && self.skipping.is_none() {
+            // Half the tags of a page: nothing to look at.
+            out.extend_from_slice(tag);
+            return;
+        }
         let name = tag_name(&tag[if is_end { 2 } else { 1 }..]);
         let self_closing = !is_end && tag.len() >= 3 && tag[tag.len() - 2] == b'/';
 
         if let Some(skip) = &mut self.skipping {
-            if name == skip.name {
+            if name.eq_ignore_ascii_case(&skip.name) {
                 if is_end {
                     skip.depth -= 1;
                 } else if !self_closing {
@@ -302,26 +426,32 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             }
             if skip.depth == 0 {
                 self.skipping = None;
-                out.extend_from_slice(&tag);
+                out.extend_from_slice(tag);
             } else if !is_end {
-                self.enter_raw_text_if_needed(&name);
+                self.enter_raw_text_if_needed(name);
             }
             return;
         }
 
-        out.extend_from_slice(&tag);
+        out.extend_from_slice(tag);
         if is_end {
             return;
         }
-        if let Some(slot) = attribute(&tag, SLOT_ATTRIBUTE.as_bytes()) {
+        let slot = if may_have_slot(tag) {
+            attribute(tag, SLOT_ATTRIBUTE.as_bytes())
+        } else {
+            None
+        };
+        if let Some(slot) = slot {
             let slot = String::from_utf8_lossy(&slot).into_owned();
-            let replaced = !self_closing && rewritable(&name);
+            let lower = name.to_ascii_lowercase();
+            let replaced = !self_closing && rewritable(&lower);
             let replaced = replaced
                 && match (self.replacement)(&slot) {
                     Some(html) => {
                         out.extend_from_slice(html.as_bytes());
                         self.skipping = Some(Skipping {
-                            name: name.clone(),
+                            name: lower,
                             depth: 1,
                         });
                         true
@@ -336,14 +466,14 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                 return;
             }
         }
-        self.enter_raw_text_if_needed(&name);
+        self.enter_raw_text_if_needed(name);
     }
 
     fn enter_raw_text_if_needed(&mut self, name: &[u8]) {
-        if name == b"plaintext" {
+        if name.eq_ignore_ascii_case(b"plaintext") {
             self.state = State::Plaintext;
-        } else if RAW_TEXT.contains(&name) {
-            self.raw_end = name.to_vec();
+        } else if RAW_TEXT.iter().any(|raw| name.eq_ignore_ascii_case(raw)) {
+            self.raw_end = name.to_ascii_lowercase();
             self.state = State::RawText { matched: 0 };
         }
     }
@@ -387,9 +517,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     }
                     self.push_tag_byte(b);
                     if b == b'>' {
-                        let t = std::mem::take(&mut self.tag);
-                        self.state = State::Data;
-                        self.complete_tag(t, out);
+                        self.finish_tag(out);
                     }
                 } else {
                     let held = std::mem::take(&mut self.tag);
@@ -405,6 +533,76 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             }
         }
     }
+}
+
+/// Whether the last non-space byte of `run` is `=` (`before` when `run` is all
+/// spaces): a quote right after it opens an attribute value.
+fn ends_after_eq(run: &[u8], before: bool) -> bool {
+    run.iter()
+        .rev()
+        .find(|&&b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
+        .map_or(before, |&b| b == b'=')
+}
+
+/// A start or end tag found whole by [`whole_tag`].
+struct WholeTag {
+    /// Its length, `<` to `>`.
+    len: usize,
+    /// Nothing in it can change the rewriter's state: an end tag, or a start tag
+    /// that opens no raw text and cannot carry the slot attribute (no `-s`).
+    plain: bool,
+}
+
+/// The start or end tag (`<a...>`, `</a...>`) at the start of `s` when it ends
+/// within `s` and within [`MAX_TAG_BYTES`], with the same quote rules as the
+/// byte-by-byte path; `None` for anything else (comments, declarations, a tag cut by
+/// the chunk boundary), which that path handles.
+fn whole_tag(s: &[u8]) -> Option<WholeTag> {
+    let is_end = *s.get(1)? == b'/';
+    let name = if is_end { 2 } else { 1 };
+    if !s.get(name)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let s = &s[..s.len().min(MAX_TAG_BYTES + 1)];
+    let name_end = name
+        + 1
+        + s[name + 1..]
+            .iter()
+            .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
+    // Runs between quotes and `>` are found with memchr; a quote opens a value only
+    // right after `=` (as in the byte-by-byte path), and then its match ends it.
+    let mut j = name + 1;
+    let mut after_eq = false;
+    let mut dash_s = false;
+    loop {
+        let at = j + memchr3(b'>', b'"', b'\'', &s[j..])?;
+        let run = &s[j..at];
+        dash_s |= run
+            .windows(2)
+            .any(|w| w[0] == b'-' && (w[1] | 0x20) == b's');
+        let opens = ends_after_eq(run, after_eq);
+        if s[at] == b'>' {
+            let plain = is_end || !(dash_s || raw_text(&s[name..name_end]));
+            return Some(WholeTag { len: at + 1, plain });
+        }
+        j = at + 1;
+        if opens {
+            j += memchr(s[at], &s[j..])? + 1;
+        }
+        after_eq = false;
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
+}
+
+/// Whether an element's contents are raw text: [`RAW_TEXT`] or `plaintext`.
+fn raw_text(name: &[u8]) -> bool {
+    // Most names are rejected by their length alone.
+    matches!(name.len(), 3 | 5..=9)
+        && (RAW_TEXT.iter().any(|r| name.eq_ignore_ascii_case(r))
+            || name.eq_ignore_ascii_case(b"plaintext"))
 }
 
 /// Elements whose contents are raw text (no tags inside) until their own end tag.
@@ -458,12 +656,31 @@ pub fn rewritable(name: &[u8]) -> bool {
     OK.contains(&name) || name.contains(&b'-')
 }
 
-/// The lower-case tag name at the start of `s` (after `<` or `</`).
-fn tag_name(s: &[u8]) -> Vec<u8> {
-    s.iter()
-        .take_while(|&&b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'))
-        .map(u8::to_ascii_lowercase)
-        .collect()
+/// The tag name at the start of `s` (after `<` or `</`), as written (any case).
+fn tag_name(s: &[u8]) -> &[u8] {
+    let end = s
+        .iter()
+        .position(|&b| matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'))
+        .unwrap_or(s.len());
+    &s[..end]
+}
+
+/// Whether `tag` may carry the slot attribute: it contains `-slotwise-` in any case
+/// (a cheap test that spares the attribute parse on almost every tag of a page).
+fn may_have_slot(tag: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"-slotwise-";
+    let mut from = 0;
+    while let Some(p) = tag[from..].iter().position(|&b| b == b'-') {
+        let at = from + p;
+        if tag.len() - at < NEEDLE.len() {
+            return false;
+        }
+        if tag[at..at + NEEDLE.len()].eq_ignore_ascii_case(NEEDLE) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// The value of attribute `name` (ASCII case-insensitive) in a complete start tag,
@@ -642,6 +859,33 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = page.as_bytes().chunks(1).collect();
         assert_eq!(rewrite_chunks(&bytes), whole);
+    }
+
+    /// Whatever the cut, the output so far plus the held-back bytes (the input's
+    /// tail) is the input so far: a caller that gives up mid-page loses nothing.
+    #[test]
+    fn held_bytes_are_the_unwritten_tail_of_the_input() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html");
+        let mut pages: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        pages.push(b"<script>a</scr</script x><div title='>'".to_vec());
+        pages.push(b"<textarea></textare</TEXTAREA\n>z<!-- x --".to_vec());
+        for page in &pages {
+            let mut rw = SlotRewriter::new(|_| None);
+            let mut out = Vec::new();
+            for (i, &b) in page.iter().enumerate() {
+                rw.write(&[b], &mut out);
+                let fed = &page[..=i];
+                let mut whole = out.clone();
+                whole.extend_from_slice(&fed[fed.len() - rw.held()..]);
+                assert_eq!(whole, fed, "after byte {i}");
+            }
+            rw.end(&mut out);
+            assert_eq!(rw.held(), 0);
+            assert_eq!(&out, page);
+        }
     }
 
     #[test]

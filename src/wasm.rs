@@ -561,6 +561,13 @@ impl PageRewriter {
         out
     }
 
+    /// How many of the last bytes written are held back (an unfinished tag): if the
+    /// caller stops using the rewriter, it writes them out raw and loses nothing.
+    #[wasm_bindgen(getter)]
+    pub fn held(&self) -> u32 {
+        self.rewriter.held() as u32
+    }
+
     /// How many slots of the page were filled so far.
     #[wasm_bindgen(getter)]
     pub fn filled(&self) -> u32 {
@@ -571,5 +578,16 @@ impl PageRewriter {
     #[wasm_bindgen(getter)]
     pub fn decisions(&self) -> Vec<u32> {
         self.decisions.clone()
+    }
+}
+
+#[cfg(feature = "edge")]
+#[wasm_bindgen]
+impl Snippet {
+    /// When the snippet expires (Unix seconds): how long an edge worker may keep it
+    /// verified in its per-isolate cache.
+    #[wasm_bindgen(getter, js_name = expiresAt)]
+    pub fn expires_at(&self) -> f64 {
+        self.0.claims().expires_at as f64
     }
 }

@@ -4,80 +4,141 @@
 //
 // Failure isolation: whatever goes wrong on Slotwise's side (no bundle, a bad one, a
 // trap in wasm), the origin response goes out untouched, with the reason in the
-// `x-slotwise` header. Slotwise never turns an origin 200 into an error.
+// `x-slotwise` header. Slotwise never turns an origin 200 into an error. A trap in
+// wasm (a `WebAssembly.RuntimeError`) retires the instance: the next request gets a
+// fresh one (see `createBindings` in xtask/src/build.rs). If the rewriter fails while
+// the page streams, the bytes it held back go out raw and the rest is copied as it
+// comes: nothing is lost or reordered.
 //
 // Per request it reads: consent from the `sw_consent` cookie (granted purposes,
 // comma-separated), the IAB `euconsent-v2` cookie and the `Sec-GPC` header; with
 // personalization consent, the session from `sw_session` and the profile snippet from
-// `sw_profile` (verified against `env.SLOTWISE_KEYS`, JSON `{ kid: public key }`);
-// and the page context: path, device class from the user agent, country/region when
-// the platform provides them (`request.cf`), language. The updated session goes back
-// in `sw_session` (HttpOnly, Secure, SameSite=Lax) only with consent; without it a
-// stored session cookie is deleted. Personalized responses are `private`. With
-// measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
-// origin's POST /v1/signals) through `ctx.waitUntil`, after the response.
+// `sw_profile` (verified against `env.SLOTWISE_KEYS`, JSON `{ kid: public key }`, for
+// the audience `env.SLOTWISE_AUDIENCE`, default the bundle's site; verified snippets
+// are cached per isolate until they expire); and the page context: path, device class
+// from the user agent, country/region when the platform provides them (`request.cf`),
+// language. The updated session goes back in `sw_session` (HttpOnly, Secure,
+// SameSite=Lax) only with consent; without it a stored session cookie is deleted.
+//
+// Caching: the request to the origin goes without Slotwise's per-visitor cookies
+// (`sw_session`, `sw_profile`), so the origin page can be cached at the edge as for
+// any visitor. The personalized response is `private` (the origin's `max-age` and
+// `no-*` directives kept, its shared-cache ones dropped), without the origin's ETag
+// (it names other bytes), with `Vary: Cookie, Sec-GPC, User-Agent, Accept-Language`
+// (what changes the page), and without `Content-Encoding` (fetch decoded the origin's
+// gzip / br; the runtime compresses again as it does for any response). A visitor in
+// the bundle's holdout gets every slot's default: the page as the origin sent it.
+// With measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
+// origin's POST /v1/signals) through `ctx.waitUntil`, after the response. The
+// bundle: see edge-bundle.js.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
 import { decisionRecords } from './slotwise.js';
+import { BundleCache, bundleSource, bundleTtlMs } from './edge-bundle.js';
+import { SnippetCache } from './edge-snippets.js';
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
 
-/** @internal Builds `handle` and a ready module-worker `handler` over a Slotwise class. */
-export function createHandler(Slotwise) {
-  let loaded = null; // { source, promise } — one bundle per isolate
+/** Request headers that change the personalized page (with the cookies). */
+const VARY = ['Cookie', 'Sec-GPC', 'User-Agent', 'Accept-Language'];
 
-  function bundleSource(env, options) {
-    return options.bundle ?? env.SLOTWISE_BUNDLE ?? null;
+/**
+ * @internal Builds `handle` and a ready module-worker `handler`. `newInstance()`
+ * makes a fresh wasm instance, `{ bindings, Slotwise }`: one is used until it traps.
+ */
+export function createHandler(newInstance) {
+  let runtime = null;
+  const bundles = new BundleCache((trapped) => retire(trapped));
+  const snippets = new SnippetCache();
+  let keysText;
+  let keysParsed = {};
+
+  /** Drops an instance that trapped; the next request makes a new one. */
+  function retire(trapped) {
+    if (runtime !== trapped) return;
+    runtime = null;
+    bundles.dropRuntime(trapped);
+    snippets.clear();
   }
 
-  function load(source) {
-    if (!loaded || loaded.source !== source) {
-      loaded = { source, promise: Slotwise.load({ bundle: source }) };
+  function keysOf(keys) {
+    if (keys && typeof keys === 'object') return keys;
+    if (keys !== keysText) {
+      keysText = keys;
+      keysParsed = parseKeys(keys);
     }
-    return loaded.promise;
+    return keysParsed;
   }
 
   /**
    * Handles one request: `env.SLOTWISE_ORIGIN` (or `options.origin`) is the origin to
    * fetch pages from (omit it to fetch the request as is), `env.SLOTWISE_BUNDLE` (or
-   * `options.bundle`) the bundle: bytes from a binding, or a URL.
+   * `options.bundle`) the bundle: bytes, a URL, a Fetcher or a KV binding.
+   * `options.snippetCache: false` verifies every snippet (no per-isolate cache).
    */
   async function handle(request, env = {}, ctx = undefined, options = {}) {
     const upstream = await fetchOrigin(request, options.origin ?? env.SLOTWISE_ORIGIN, options.fetch);
+    const instance = (runtime ??= newInstance());
+    try {
+      return await personalize(instance, request, upstream, env, ctx, options);
+    } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError) retire(instance);
+      return withReason(upstream, e instanceof WebAssembly.RuntimeError ? 'wasm_trap' : 'internal');
+    }
+  }
+
+  async function personalize(instance, request, upstream, env, ctx, options) {
     const skip = notRewritable(request, upstream);
     if (skip) return withReason(upstream, skip);
     const source = bundleSource(env, options);
     if (source == null) return withReason(upstream, 'no_bundle_configured');
-    let rewriter;
-    let visitor;
+    const got = await bundles.current(source, instance, { ctx, ttlMs: bundleTtlMs(env, options) });
+    if (got.error) return withReason(upstream, got.error);
+    const sw = got.sw;
+    const notes = [];
     const cookies = parseCookies(request.headers.get('cookie'));
-    try {
-      const sw = await load(source);
-      if (sw.error) return withReason(upstream, sw.error.code);
-      const consent = {
-        ...grantedPurposes(cookies.sw_consent),
-        tcf: cookies['euconsent-v2'],
-        gpc: request.headers.get('sec-gpc') === '1',
-      };
-      const session = cookies.sw_session ? fromBase64url(cookies.sw_session) : null;
-      visitor = sw.visitor({ session, consent });
-      if (visitor.consent.personalization && cookies.sw_profile) {
-        await visitor.useSnippet(cookies.sw_profile, { keys: parseKeys(options.keys ?? env.SLOTWISE_KEYS) });
+    const consent = {
+      ...grantedPurposes(cookies.sw_consent),
+      tcf: cookies['euconsent-v2'],
+      gpc: request.headers.get('sec-gpc') === '1',
+    };
+    const session = cookies.sw_session ? fromBase64url(cookies.sw_session) : null;
+    if (cookies.sw_session && !session) notes.push('session=unreadable');
+    const visitor = sw.visitor({ session, consent });
+    if (visitor.consent.personalization && cookies.sw_profile) {
+      const keys = keysOf(options.keys ?? env.SLOTWISE_KEYS);
+      const audience = String(options.audience ?? env.SLOTWISE_AUDIENCE ?? sw.site);
+      try {
+        const now = Date.now() / 1000;
+        let cached = false;
+        if (options.snippetCache === false) {
+          const snippet = await instance.bindings.verifySnippet(cookies.sw_profile, Object.keys(keys), Object.values(keys), audience, now);
+          visitor._wasm.setProfile(snippet);
+          snippet.free();
+        } else {
+          cached = await snippets.use(instance.bindings, visitor._wasm, cookies.sw_profile, keys, audience, now);
+        }
+        notes.push(cached ? 'snippet=cached' : 'snippet=verified');
+      } catch (e) {
+        if (e instanceof WebAssembly.RuntimeError) throw e;
+        notes.push(`snippet=${e && e.code ? e.code : 'invalid'}`); // the visitor stays anonymous
       }
-      rewriter = visitor._pageRewriter(requestContext(request));
-      if (!rewriter) return withReason(upstream, 'no_rewriter');
-    } catch {
-      return withReason(upstream, 'internal');
     }
+    const rewriter = visitor._pageRewriter(requestContext(request));
+    if (!rewriter) return withReason(upstream, 'no_rewriter');
+
     const headers = new Headers(upstream.headers);
     headers.delete('content-length'); // the length changes; the runtime streams chunked
-    headers.set('cache-control', 'private');
-    headers.append('vary', 'Cookie');
-    headers.set(REASON_HEADER, 'filled');
+    headers.delete('content-encoding'); // the body fetch gave is decoded; the runtime may compress it again
+    headers.delete('etag');
+    headers.set('cache-control', privateCacheControl(upstream.headers.get('cache-control')));
+    headers.set('vary', mergeVary(upstream.headers.get('vary'), VARY));
+    headers.set(REASON_HEADER, ['filled', ...notes].join('; '));
     const stored = visitor.sessionBytes(); // empty without personalization consent
-    if (stored.length) {
-      headers.append('set-cookie', `sw_session=${toBase64url(stored)}; Path=/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax`);
+    const cookie = stored.length ? toBase64url(stored) : '';
+    if (cookie && cookie.length <= MAX_COOKIE) {
+      headers.append('set-cookie', `sw_session=${cookie}; Path=/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax`);
     } else if (cookies.sw_session) {
       headers.append('set-cookie', 'sw_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax');
     }
@@ -96,7 +157,10 @@ export function createHandler(Slotwise) {
         );
       }
     }
-    return new Response(upstream.body.pipeThrough(fillSlots(rewriter)), {
+    const onFailure = (e) => {
+      if (e instanceof WebAssembly.RuntimeError) retire(instance);
+    };
+    return new Response(fillSlots(upstream.body, rewriter, onFailure), {
       status: upstream.status,
       statusText: upstream.statusText,
       headers,
@@ -111,7 +175,7 @@ const MAX_COOKIE = 4096;
 /** An SWG1 batch of impressions from a page's flat decision records, or null. */
 function impressionBatch(flat, consent) {
   const hex8 = (n) => (n >>> 0).toString(16).padStart(8, '0');
-  const bits = 1 | (consent.personalization ? 2 : 0) | (consent.measurement ? 4 : 0);
+  const bits = 1 | (consent.personalization ? 2 : 0) | (consent.measurement ? 4 : 0) | (consent.advertising ? 8 : 0);
   const time = Math.floor(Date.now() / 1000);
   const out = [];
   for (const d of decisionRecords(flat)) {
@@ -193,13 +257,57 @@ function requestContext(request) {
   return context;
 }
 
-/** Fetches the page from `origin` (same path and query), or the request itself. */
+/** Slotwise's per-visitor cookies: the origin's page does not depend on them. */
+const OWN_COOKIES = new Set(['sw_session', 'sw_profile']);
+
+/**
+ * Fetches the page from `origin` (same path and query), or the request itself,
+ * without Slotwise's per-visitor cookies (so the origin page stays cacheable).
+ */
 function fetchOrigin(request, origin, fetchImpl = fetch) {
-  if (!origin) return fetchImpl(request);
-  const from = new URL(request.url);
-  const to = new URL(from.pathname + from.search, origin);
-  return fetchImpl(new Request(to, request));
+  let upstream = request;
+  if (origin) {
+    const from = new URL(request.url);
+    upstream = new Request(new URL(from.pathname + from.search, origin), request);
+  }
+  const cookie = request.headers.get('cookie');
+  if (cookie) {
+    const kept = cookie
+      .split(';')
+      .filter((part) => !OWN_COOKIES.has(part.slice(0, part.indexOf('=')).trim()))
+      .join(';');
+    if (kept.length !== cookie.length) {
+      if (upstream === request) upstream = new Request(request);
+      if (kept.trim()) upstream.headers.set('cookie', kept.trim());
+      else upstream.headers.delete('cookie');
+    }
+  }
+  return fetchImpl(upstream);
 }
+
+/**
+ * The personalized response's Cache-Control: `private`, with the origin's
+ * `max-age`, `no-cache`, `no-store` and `must-revalidate` kept (shared-cache
+ * directives such as `public` and `s-maxage` dropped).
+ */
+function privateCacheControl(origin) {
+  const kept = (origin ?? '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => /^(max-age=\d+|no-cache|no-store|must-revalidate)$/i.test(d));
+  return ['private', ...kept].join(', ');
+}
+
+/** The origin's Vary plus `names` (each once, case-insensitively; `*` stays alone). */
+function mergeVary(origin, names) {
+  const out = (origin ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  if (out.includes('*')) return '*';
+  for (const name of names) if (!out.some((v) => v.toLowerCase() === name.toLowerCase())) out.push(name);
+  return out.join(', ');
+}
+
+/** Content codings fetch decodes: the body is HTML whatever the header says. */
+const DECODED_BY_FETCH = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
 
 /** Why a response is passed through as it is, or null when its slots can be filled. */
 function notRewritable(request, response) {
@@ -208,8 +316,10 @@ function notRewritable(request, response) {
   if (!response.body) return 'no_body';
   const type = (response.headers.get('content-type') ?? '').toLowerCase();
   if (!type.startsWith('text/html')) return 'content_type';
-  const encoding = (response.headers.get('content-encoding') ?? 'identity').toLowerCase();
-  if (encoding !== 'identity') return 'content_encoding';
+  // fetch (workerd, Node, Deno: the Fetch standard) hands the body over decoded
+  // whatever the Content-Encoding says; other codings are passed through.
+  const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (!DECODED_BY_FETCH.has(encoding)) return 'content_encoding';
   return null;
 }
 
@@ -223,31 +333,133 @@ function withReason(response, reason) {
   }
 }
 
-/** The stream that fills slots; after a failure it copies the rest untouched. */
-function fillSlots(rewriter) {
+const EMPTY = new Uint8Array(0);
+
+/** After the first read, wait for this many bytes per read where the runtime can. */
+const READ_AT_LEAST = 32 * 1024;
+const READ_BUFFER = 64 * 1024;
+
+/**
+ * A reader of `body` that gives few, large chunks: every read crosses from the
+ * runtime into JS, and in workerd that costs more than rewriting 4 KB. Where the
+ * runtime has `readAtLeast` (workerd's BYOB readers) the first read returns what has
+ * arrived (the page's head goes out at once) and later ones wait for 32 KB or the
+ * end; elsewhere it reads chunks as they come.
+ */
+function pageReader(body) {
+  let byob = null;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+    if (typeof byob.readAtLeast !== 'function') {
+      byob.releaseLock();
+      byob = null;
+    }
+  } catch {
+    byob = null;
+  }
+  if (!byob) {
+    const reader = body.getReader();
+    return { read: () => reader.read(), cancel: (why) => reader.cancel(why) };
+  }
+  let first = true;
+  return {
+    read() {
+      const buffer = new Uint8Array(READ_BUFFER);
+      const min = first ? 1 : READ_AT_LEAST;
+      first = false;
+      return byob.readAtLeast(min, buffer);
+    },
+    cancel: (why) => byob.cancel(why),
+  };
+}
+
+/**
+ * The page with its slots filled, as a stream. The rewriter holds back the last few
+ * input bytes (an unfinished tag, `held`); they are kept here too, so when it fails
+ * — a trap, anything — they go out raw, followed by the rest of the page untouched:
+ * no byte is lost or reordered (only a slot being filled at that moment shows its
+ * replacement followed by the rest of its default). `onFailure(error)` is told.
+ */
+function fillSlots(body, rewriter, onFailure) {
+  const reader = pageReader(body);
   let failed = false;
-  return new TransformStream({
-    transform(chunk, controller) {
-      if (!failed) {
-        try {
-          const out = rewriter.write(chunk);
-          if (out.length) controller.enqueue(out);
-          return;
-        } catch {
-          failed = true;
+  let freed = false;
+  let pending = EMPTY; // the input bytes the rewriter holds: its last `held` ones
+  const free = () => {
+    if (freed) return;
+    freed = true;
+    try {
+      rewriter.free();
+    } catch {
+      // freed by its FinalizationRegistry otherwise
+    }
+  };
+  const giveUp = (controller, e, chunk) => {
+    failed = true;
+    if (pending.length) controller.enqueue(pending);
+    if (chunk && chunk.length) controller.enqueue(chunk);
+    pending = EMPTY;
+    onFailure(e);
+  };
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) {
+            if (value && value.length) pushChunk(controller, value);
+            if (!failed) {
+              try {
+                const out = rewriter.end();
+                if (out.length) controller.enqueue(out);
+              } catch (e) {
+                giveUp(controller, e, null);
+              }
+              free();
+            }
+            controller.close();
+            return;
+          }
+          if (pushChunk(controller, value)) return;
         }
-      }
+      },
+      cancel(reason) {
+        free();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  /** Rewrites (or, after a failure, copies) one chunk; true when bytes went out. */
+  function pushChunk(controller, chunk) {
+    if (failed) {
       controller.enqueue(chunk);
-    },
-    flush(controller) {
-      if (failed) return;
-      try {
-        const out = rewriter.end();
-        if (out.length) controller.enqueue(out);
-        rewriter.free();
-      } catch {
-        // The bytes written so far are out; nothing more to add.
-      }
-    },
-  });
+      return true;
+    }
+    let out;
+    let held;
+    try {
+      out = rewriter.write(chunk);
+      held = rewriter.held;
+    } catch (e) {
+      giveUp(controller, e, chunk);
+      return true;
+    }
+    pending = heldTail(pending, chunk, held);
+    if (!out.length) return false;
+    controller.enqueue(out);
+    return true;
+  }
+}
+
+/** The last `held` bytes of `pending` followed by `chunk`. */
+function heldTail(pending, chunk, held) {
+  if (!held) return EMPTY;
+  if (held <= chunk.length) return chunk.slice(chunk.length - held); // a copy: the chunk is not ours
+  const before = Math.min(held - chunk.length, pending.length);
+  const out = new Uint8Array(before + chunk.length);
+  out.set(pending.subarray(pending.length - before));
+  out.set(chunk, before);
+  return out;
 }

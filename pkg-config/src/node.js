@@ -1,12 +1,21 @@
 // Node entry: the edge module (with the page rewriter), read from the package
-// directory. Node's Request/Response stand in for any Web-standard runtime.
+// directory and compiled once. Node's Request/Response stand in for any
+// Web-standard runtime.
 import { readFile } from 'node:fs/promises';
-import * as wasm from './slotwise_edge.js';
+import { createBindings } from './slotwise_edge.js';
 import { createSlotwise } from './slotwise.js';
 import { createHandler } from './edge.js';
 
-export const Slotwise = createSlotwise(wasm, async () => {
-  wasm.initSync({ module: await readFile(new URL('./slotwise_edge_bg.wasm', import.meta.url)) });
-});
-export const { handle, handler } = createHandler(Slotwise);
+let compiled = null;
+const compile = () =>
+  (compiled ??= readFile(new URL('./slotwise_edge_bg.wasm', import.meta.url)).then((bytes) => WebAssembly.compile(bytes)));
+
+/** A fresh wasm instance with its own Slotwise class (the handler's after a trap). */
+function instance() {
+  const bindings = createBindings();
+  return { bindings, Slotwise: createSlotwise(bindings, async () => bindings.initSync({ module: await compile() })) };
+}
+
+export const { Slotwise } = instance();
+export const { handle, handler } = createHandler(instance);
 export { SlotwiseError } from './slotwise.js';

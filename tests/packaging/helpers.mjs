@@ -9,9 +9,10 @@ export const fixtureBytes = () => new Uint8Array(fs.readFileSync(path.join(here,
 const TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.swb': 'application/octet-stream' };
 
 /** Serves `routes` (url prefix → directory) plus fixed `files` (url → {type, body}, or a
- * `(req, res)` handler) on loopback. */
-export async function serve(routes, files = {}) {
+ * `(req, res)` handler) on loopback; `onRequest(req)` sees every request first. */
+export async function serve(routes, files = {}, onRequest = () => {}) {
   const server = http.createServer((req, res) => {
+    onRequest(req);
     const url = new URL(req.url, 'http://x').pathname;
     if (typeof files[url] === 'function') return files[url](req, res);
     if (files[url]) {
@@ -53,9 +54,10 @@ let workerBuilds = 0;
  * Bundles `entry` (a file next to the tests) as a site would for workerd — esbuild
  * with wrangler's conditions, the .wasm (and `.swb` bundles) left as separate
  * modules — and starts it in miniflare with `bindings`. Each call gets its own
- * directory: miniflare reads modules lazily.
+ * directory: miniflare reads modules lazily. `options`: more Miniflare options
+ * (KV namespaces, service bindings...).
  */
-export async function startWorker(entry, bindings = {}) {
+export async function startWorker(entry, bindings = {}, options = {}) {
   const { build } = await import('esbuild');
   const { Miniflare } = await import('miniflare');
   const out = path.join(here, `worker-dist-${workerBuilds++}`);
@@ -84,6 +86,7 @@ export async function startWorker(entry, bindings = {}) {
     ],
     compatibilityDate: '2026-04-01',
     bindings,
+    ...options,
   });
   return { mf, source };
 }

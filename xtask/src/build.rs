@@ -36,6 +36,15 @@ pub fn pkg_dir() -> PathBuf {
 struct Module {
     name: &'static str,
     features: &'static str,
+    /// Whether its glue is turned into a factory (see [`factory_glue`]).
+    factory: bool,
+    /// The cargo profile and the wasm-opt level: size for the browser, speed for
+    /// the edge (the rewriter reads every byte of every page).
+    profile: &'static str,
+    wasm_opt: &'static str,
+    /// Extra target features: the edge module uses wasm SIMD (workerd, Node and
+    /// Deno run it), so the rewriter's byte search (memchr) goes 16 bytes at a time.
+    simd: bool,
 }
 
 /// The browser module stays small; the edge module adds the page rewriter.
@@ -43,10 +52,18 @@ const MODULES: &[Module] = &[
     Module {
         name: "slotwise_wasm",
         features: "",
+        factory: false,
+        profile: "wasm",
+        wasm_opt: "-Oz",
+        simd: false,
     },
     Module {
         name: "slotwise_edge",
         features: "edge",
+        factory: true,
+        profile: "wasm-edge",
+        wasm_opt: "-O3",
+        simd: true,
     },
 ];
 
@@ -56,6 +73,8 @@ pub const EDGE_ENTRY: &[&str] = &[
     "slotwise_edge.js",
     "slotwise.js",
     "edge.js",
+    "edge-bundle.js",
+    "edge-snippets.js",
     "workerd.js",
 ];
 
@@ -132,8 +151,8 @@ pub fn run() -> Result<PathBuf, String> {
 
 fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Result<(), String> {
     step(&format!(
-        "build: {} (cargo, profile wasm, features [{}])",
-        m.name, m.features
+        "build: {} (cargo, profile {}, features [{}])",
+        m.name, m.profile, m.features
     ));
     let mut args = vec![
         "build",
@@ -143,13 +162,22 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         "--target",
         "wasm32-unknown-unknown",
         "--profile",
-        "wasm",
+        m.profile,
     ];
     if !m.features.is_empty() {
         args.extend(["--features", m.features]);
     }
-    exec(cmd("cargo", &args))?;
-    let module = target.join("wasm32-unknown-unknown/wasm/slotwise.wasm");
+    let mut cargo = cmd("cargo", &args);
+    if m.simd {
+        // Its own profile directory, so the two modules' flags never invalidate
+        // each other's build.
+        cargo.env("RUSTFLAGS", "-C target-feature=+simd128");
+    }
+    exec(cargo)?;
+    let module = target
+        .join("wasm32-unknown-unknown")
+        .join(m.profile)
+        .join("slotwise.wasm");
 
     step(&format!("build: {} wasm-bindgen --target web", m.name));
     exec(cmd(
@@ -165,9 +193,12 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         ],
     ))?;
 
-    step(&format!("build: {} wasm-opt -Oz", m.name));
-    let mut args = vec!["-Oz"];
+    step(&format!("build: {} wasm-opt {}", m.name, m.wasm_opt));
+    let mut args = vec![m.wasm_opt];
     args.extend_from_slice(WASM_FEATURES);
+    if m.simd {
+        args.push("--enable-simd");
+    }
     let input = bindgen_dir.join(format!("{}_bg.wasm", m.name));
     let output = pkg.join(format!("{}_bg.wasm", m.name));
     args.extend([path_str(&input)?, "-o", path_str(&output)?]);
@@ -175,7 +206,77 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         path_str(&root().join("node_modules/.bin/wasm-opt"))?,
         &args,
     ))?;
-    copy(&bindgen_dir.join(format!("{}.js", m.name)), pkg)
+    let glue = bindgen_dir.join(format!("{}.js", m.name));
+    if !m.factory {
+        return copy(&glue, pkg);
+    }
+    let js = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    std::fs::write(pkg.join(format!("{}.js", m.name)), factory_glue(&js)?)
+        .map_err(|e| e.to_string())
+}
+
+/// Wraps wasm-bindgen's `--target web` glue in `export function createBindings()`,
+/// which returns the module's exports over a state of its own.
+///
+/// The glue keeps its instance in a module-level `let wasm` and `initSync` returns
+/// early once it is set, so a module instance can never be replaced. An edge worker
+/// must replace it after a trap (the instance's memory may be inconsistent): with
+/// the factory each call gets fresh glue state — its own `wasm`, memory views and
+/// `FinalizationRegistry`s — so objects of a trapped instance are only ever freed
+/// into that instance, never into its replacement.
+fn factory_glue(js: &str) -> Result<String, String> {
+    let mut imports = String::new();
+    let mut body = String::new();
+    let mut names: Vec<String> = Vec::new();
+    for line in js.lines() {
+        let name_of = |rest: &str, stop: &[char]| -> String {
+            rest.split(|c: char| stop.contains(&c))
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        if line.starts_with("import ") {
+            imports.push_str(line);
+            imports.push('\n');
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("export class ") {
+            names.push(name_of(rest, &[' ', '{']));
+            body.push_str(&line["export ".len()..]);
+        } else if let Some(rest) = line.strip_prefix("export function ") {
+            names.push(name_of(rest, &['(', ' ']));
+            body.push_str(&line["export ".len()..]);
+        } else if let Some(rest) = line.strip_prefix("export async function ") {
+            names.push(name_of(rest, &['(', ' ']));
+            body.push_str(&line["export ".len()..]);
+        } else if let Some(rest) = line.strip_prefix("export const ") {
+            names.push(name_of(rest, &[' ', '=']));
+            body.push_str(&line["export ".len()..]);
+        } else if line.trim() == "export { initSync };" {
+            names.push("initSync".into());
+            continue;
+        } else if line.trim() == "export default __wbg_init;" {
+            names.push("default: __wbg_init".into());
+            continue;
+        } else if line.starts_with("export") {
+            return Err(format!(
+                "the wasm-bindgen glue has an export this build cannot wrap: {line}"
+            ));
+        } else {
+            body.push_str(line);
+        }
+        body.push('\n');
+    }
+    if !names.iter().any(|n| n == "initSync") {
+        return Err("the wasm-bindgen glue exports no initSync".into());
+    }
+    Ok(format!(
+        "// wasm-bindgen glue wrapped by `cargo xtask build` (xtask/src/build.rs): each\n\
+         // createBindings() call has its own instance state, so an instance that trapped\n\
+         // can be replaced by a fresh one.\n\
+         {imports}export function createBindings() {{\n{body}\nreturn {{ {} }};\n}}\n",
+        names.join(", ")
+    ))
 }
 
 fn browser_budget() -> Result<usize, String> {
@@ -215,4 +316,26 @@ fn copy(file: &Path, dir: &Path) -> Result<(), String> {
 pub fn path_str(p: &Path) -> Result<&str, String> {
     p.to_str()
         .ok_or_else(|| format!("path is not UTF-8: {}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::factory_glue;
+
+    #[test]
+    fn the_glue_becomes_a_factory_of_independent_states() {
+        let glue = "let wasm;\nexport class Engine {\n}\nexport function verify(a) {}\n\
+                    function initSync(m) { if (wasm !== undefined) return wasm; }\n\
+                    export { initSync };\nexport default __wbg_init;\n";
+        let out = factory_glue(glue).unwrap();
+        assert!(out.contains("export function createBindings() {\nlet wasm;\nclass Engine {"));
+        assert!(out.contains("return { Engine, verify, initSync, default: __wbg_init };\n}\n"));
+        assert_eq!(out.matches("export ").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn an_unknown_export_form_fails_the_build() {
+        assert!(factory_glue("export let x = 1;\nexport { initSync };\n").is_err());
+        assert!(factory_glue("export class A {}\n").is_err());
+    }
 }

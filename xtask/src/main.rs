@@ -9,8 +9,10 @@
 //! | `bench` | Slotwise (wasm in Node) and the peers on the same workload, one table of medians and ratios |
 //! | `eval`  | the offline evaluation of the model on ../shared/data/sessions (release build) |
 //! | `bench-snippet` | snippet verify + decode time in Node and workerd (bench/snippet) |
+//! | `bench-edge` | the edge handler's added time per request in workerd vs HTMLRewriter (bench/edge) |
 
 mod bench;
+mod bench_edge;
 mod build;
 mod demo;
 mod setup;
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("eval") => eval(&args[1..]),
         Some("bench-snippet") => bench_snippet(),
+        Some("bench-edge") => bench_edge::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -227,6 +227,15 @@ fn packaging(pkg: &Path) -> Result<(), String> {
         dir.join("fixtures/shop.swb"),
     )
     .map_err(|e| e.to_string())?;
+    // The edge worker's fixtures: a holdout bundle, signed snippets.
+    std::fs::create_dir_all(dir.join("fixtures/edge")).map_err(|e| e.to_string())?;
+    for name in ["shop-holdout.swb", "snippets.json"] {
+        std::fs::copy(
+            root().join("tests/fixtures/edge").join(name),
+            dir.join("fixtures/edge").join(name),
+        )
+        .map_err(|e| e.to_string())?;
+    }
     // The shared vectors every runtime replays (snippets, TCF, Ed25519).
     std::fs::create_dir_all(dir.join("vectors")).map_err(|e| e.to_string())?;
     for name in ["snippets.json", "tcf.json", "ed25519.json", "make-tcf.mjs"] {

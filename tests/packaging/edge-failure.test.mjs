@@ -1,0 +1,199 @@
+// Failure isolation: a trap in wasm (a real one: the rewriter's or the engine's
+// pointer is made to point outside the instance's memory, so the next call into wasm
+// faults with "memory access out of bounds") retires the instance — the next request
+// runs on a fresh one, the kept bundle bytes decoded again — and a rewriter that fails
+// while the page streams loses or reorders no byte. The handler is built from the
+// package's own files, as workerd.js and node.js build it, with a hook that sabotages
+// one instance.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fixtureBytes, here, serve, startWorker } from './helpers.mjs';
+import { FILLED, ORIGINAL, ROAD, TRAIL } from './edge-helpers.mjs';
+
+const pkg = path.join(here, 'node_modules/slotwise');
+const { createBindings } = await import(path.join(pkg, 'slotwise_edge.js'));
+const { createSlotwise } = await import(path.join(pkg, 'slotwise.js'));
+const { createHandler } = await import(path.join(pkg, 'edge.js'));
+const wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(pkg, 'slotwise_edge_bg.wasm')));
+
+const OUTSIDE_MEMORY = 0xfffffff0;
+
+/** A handler whose instances are made by `sabotage(bindings, n)` (n: 1, 2, ...). */
+function handlerWith(sabotage) {
+  let made = 0;
+  const { handle } = createHandler(() => {
+    const bindings = createBindings();
+    sabotage(bindings, ++made);
+    return { bindings, Slotwise: createSlotwise(bindings, () => bindings.initSync({ module: wasmModule })) };
+  });
+  return { handle, instances: () => made };
+}
+
+/** The origin: the page in `chunks` (written one by one, a pause between), the bundle. */
+async function origin(chunks) {
+  let bundleFetches = 0;
+  const server = await serve({}, {
+    '/': async (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      for (const c of chunks) {
+        res.write(c);
+        await new Promise((r) => setTimeout(r, 150)); // workerd reads what has arrived: one chunk
+      }
+      res.end();
+    },
+    '/v1/bundle': (req, res) => {
+      bundleFetches++;
+      res.writeHead(200);
+      res.end(Buffer.from(fixtureBytes()));
+    },
+  });
+  return { ...server, bundleFetches: () => bundleFetches };
+}
+
+const cut = (text, at) => [text.slice(0, at), text.slice(at)];
+
+/**
+ * The handler's fetch for Node: the page as exactly these `chunks` (a stream made
+ * here, so no network can merge or split them), the rest (the bundle) from `server`.
+ */
+const chunkedFetch = (chunks) => async (request) => {
+  if (new URL(request.url).pathname !== '/') return fetch(request);
+  const bytes = chunks.map((c) => new TextEncoder().encode(c));
+  const body = new ReadableStream({
+    pull(controller) {
+      if (bytes.length) controller.enqueue(bytes.shift());
+      else controller.close();
+    },
+  });
+  return new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } });
+};
+
+test('a trap while the page streams: every byte still arrives, in order, and the instance is replaced', async () => {
+  // The first chunk ends inside the offer's start tag: the rewriter holds
+  // `<section data-slo` back when the second write traps. Nothing was filled before
+  // (the anonymous visitor's first filled slot is the recs, further on).
+  const [c1, rest] = cut(ORIGINAL, ORIGINAL.indexOf("<section data-slotwise-slot='offer'>") + 17);
+  const [c2, c3] = cut(rest, 40);
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([c1, c2, c3]) };
+  const { handle, instances } = handlerWith((bindings, n) => {
+    if (n !== 1) return;
+    const write = bindings.PageRewriter.prototype.write;
+    let calls = 0;
+    bindings.PageRewriter.prototype.write = function (chunk) {
+      if (++calls === 2) this.__wbg_ptr = OUTSIDE_MEMORY;
+      return write.call(this, chunk);
+    };
+  });
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    const res = await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-slotwise'), 'filled'); // sent before the trap
+    assert.equal(await res.text(), ORIGINAL);
+    assert.equal(instances(), 1);
+    // The next request runs on a fresh instance, with the bundle bytes kept (not
+    // fetched again), and fills the page.
+    const next = await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(await next.text(), FILLED);
+    assert.equal(instances(), 2);
+    assert.equal(server.bundleFetches(), 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a trap inside a slot being filled: the replacement, then the rest of the page as it came', async () => {
+  // The first chunk ends inside the recs slot's default content: its replacement is
+  // out, its default is being dropped, when the trap comes.
+  const at = ORIGINAL.indexOf('<aside data-slotwise-slot=recs>') + '<aside data-slotwise-slot=recs><ul><li>'.length;
+  const [c1, c2] = cut(ORIGINAL, at);
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([c1, c2]) };
+  const { handle } = handlerWith((bindings, n) => {
+    if (n !== 1) return;
+    const write = bindings.PageRewriter.prototype.write;
+    let calls = 0;
+    bindings.PageRewriter.prototype.write = function (chunk) {
+      if (++calls === 2) this.__wbg_ptr = OUTSIDE_MEMORY;
+      return write.call(this, chunk);
+    };
+  });
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    const html = await (await handle(new Request('https://shop.example/'), env, undefined, options)).text();
+    const slotStart = ORIGINAL.indexOf('<aside data-slotwise-slot=recs>') + '<aside data-slotwise-slot=recs>'.length;
+    assert.equal(html, ORIGINAL.slice(0, slotStart) + TRAIL + ROAD + c2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a trap before the page streams: the origin page untouched, reason wasm_trap; then a fresh instance', async () => {
+  const server = await origin([ORIGINAL]);
+  const { handle, instances } = handlerWith((bindings, n) => {
+    if (n !== 1) return;
+    const rewritePage = bindings.Engine.prototype.rewritePage;
+    bindings.Engine.prototype.rewritePage = function (...args) {
+      this.__wbg_ptr = OUTSIDE_MEMORY;
+      return rewritePage.apply(this, args);
+    };
+  });
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    const res = await handle(new Request('https://shop.example/'), env);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=wasm_trap');
+    assert.equal(await res.text(), ORIGINAL);
+    const next = await handle(new Request('https://shop.example/'), env);
+    assert.equal(next.headers.get('x-slotwise'), 'filled');
+    assert.equal(await next.text(), FILLED);
+    assert.equal(instances(), 2);
+    assert.equal(server.bundleFetches(), 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a rewriter error that is not a trap: bytes kept in order, the instance kept', async () => {
+  const [c1, c2] = cut(ORIGINAL, ORIGINAL.indexOf('<aside') + 3);
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([c1, c2]) };
+  const { handle, instances } = handlerWith((bindings, n) => {
+    if (n !== 1) return;
+    const write = bindings.PageRewriter.prototype.write;
+    let calls = 0;
+    bindings.PageRewriter.prototype.write = function (chunk) {
+      if (++calls === 2) throw new Error('write failed');
+      return write.call(this, chunk);
+    };
+  });
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    assert.equal(await (await handle(new Request('https://shop.example/'), env, undefined, options)).text(), ORIGINAL);
+    assert.equal(instances(), 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('workerd: a trap while the page streams loses no byte; the next request gets a fresh instance', async () => {
+  const [c1, rest] = cut(ORIGINAL, ORIGINAL.indexOf("<section data-slotwise-slot='offer'>") + 17);
+  const server = await origin([c1, rest]);
+  const { mf } = await startWorker('edge-trap-worker.mjs', { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` });
+  try {
+    const res = await mf.dispatchFetch('https://shop.example/');
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), ORIGINAL);
+    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text(), '1');
+    const next = await mf.dispatchFetch('https://shop.example/');
+    assert.equal(await next.text(), FILLED);
+    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text(), '2');
+    assert.equal(server.bundleFetches(), 1);
+  } finally {
+    await mf.dispose();
+    await server.close();
+  }
+});
