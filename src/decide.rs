@@ -28,6 +28,7 @@ use crate::experiment::Effect;
 use crate::hex::{splitmix64, u64_hex};
 use crate::profile::VerifiedSnippet;
 use crate::rules::plan::{Memo, Plan, Plans};
+use crate::rules::value::same;
 use crate::rules::{Action, Rule, Value};
 use crate::score::{self, Scored, Scorer, Scratch};
 use crate::session::{EventKind, Session};
@@ -240,6 +241,8 @@ pub struct Engine {
     /// Which visitor facts (`FACT_KEYS` order) some condition reads; all of them
     /// when one reads the whole document.
     reads_facts: [bool; 3],
+    /// Which `SESSION_FIELDS` some condition reads (bit i: field i).
+    session_fields: u8,
     vocabulary: u32,
 }
 
@@ -247,11 +250,21 @@ pub struct Engine {
 /// keys of the same name).
 const FACT_KEYS: [&str; 3] = ["session", "profile", "consent"];
 
+/// The fields of the `session` fact, in document order.
+const SESSION_FIELDS: [&str; 6] = [
+    "views",
+    "carts",
+    "cartValue",
+    "itemsViewed",
+    "events",
+    "secondsOnSite",
+];
+
 /// Where a condition atom's path starts.
 #[derive(Clone, Copy, Debug)]
 enum Read {
-    /// In the page context.
-    Context,
+    /// In the page context, under `context_keys[i]`.
+    Context(u32),
     /// In the visitor facts (`FACT_KEYS`).
     Fact,
     /// At the document root (a path of no segments).
@@ -314,15 +327,42 @@ impl Engine {
             .map(|i| match plans.path(i).and_then(<[String]>::first) {
                 None => Read::Root,
                 Some(k) if FACT_KEYS.contains(&k.as_str()) => Read::Fact,
-                Some(_) => Read::Context,
+                Some(_) => Read::Context(0), // the key's index is set below
             })
-            .collect();
+            .collect::<Vec<Read>>();
+        // `session.<field>...` reads that one field; `session` alone, or the whole
+        // document, reads them all.
+        let session_fields =
+            (0..plans.len())
+                .filter_map(|i| plans.path(i))
+                .fold(0u8, |mask, path| match path {
+                    [] => u8::MAX,
+                    [first] if first == "session" => u8::MAX,
+                    [first, field, ..] if first == "session" => SESSION_FIELDS
+                        .iter()
+                        .position(|f| f == field)
+                        .map_or(mask, |i| mask | 1 << i),
+                    _ => mask,
+                });
         let top = plans.top_level_keys();
         let reads_facts = FACT_KEYS.map(|f| plans.reads_root() || top.contains(&f));
-        let context_keys = top
+        let context_keys: Vec<String> = top
             .into_iter()
             .filter(|k| !FACT_KEYS.contains(k))
             .map(String::from)
+            .collect();
+        let atom_reads = atom_reads
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, read)| match (read, plans.path(i).and_then(<[String]>::first)) {
+                    (Read::Context(_), Some(first)) => context_keys
+                        .iter()
+                        .position(|k| k == first)
+                        .map_or(read, |at| Read::Context(at as u32)),
+                    _ => read,
+                },
+            )
             .collect();
         for slot in &bundle.slots {
             let mut by_item = Vec::new();
@@ -351,6 +391,7 @@ impl Engine {
             candidate_rules: Vec::new(),
             context_keys,
             reads_facts,
+            session_fields,
             vocabulary: 0,
         };
         engine.vocabulary = crate::bundle::vocabulary(&engine.bundle);
@@ -460,6 +501,7 @@ impl Engine {
             placed: Vec::new(),
             facts: None,
             memo: Memo::new(&self.plans),
+            tops: None,
             may_suppress: None,
             purchases: None,
             scratch: None,
@@ -872,38 +914,37 @@ impl Engine {
 
     /// `session.views.<category>`, `session.carts.<category>`, `session.cartValue`,
     /// `session.itemsViewed`, `session.events`, `session.secondsOnSite`.
+    /// Only the fields some condition reads are built.
     fn session_facts(&self, s: &Session, now: u64) -> Value {
-        let name = |c: u32| self.categories.get(c as usize).cloned();
-        let views = s
-            .counts()
-            .iter()
-            .filter(|c| c.views > 0)
-            .filter_map(|c| Some((name(c.category)?, Value::Number(f64::from(c.views)))))
-            .collect();
-        let carts = s
-            .counts()
-            .iter()
-            .filter(|c| c.carts > 0)
-            .filter_map(|c| Some((name(c.category)?, Value::Number(f64::from(c.carts)))))
-            .collect();
-        let items_viewed = s
-            .events()
-            .filter(|e| e.kind == EventKind::View && e.item.is_some())
-            .count();
-        Value::Object(vec![
-            ("views".into(), Value::Object(views)),
-            ("carts".into(), Value::Object(carts)),
-            (
-                "cartValue".into(),
-                Value::Number(f64::from(s.cart_cents()) / 100.0),
-            ),
-            ("itemsViewed".into(), Value::Number(items_viewed as f64)),
-            ("events".into(), Value::Number(s.events().len() as f64)),
-            (
-                "secondsOnSite".into(),
-                Value::Number(s.seconds_on_site(now) as f64),
-            ),
-        ])
+        // `{ category name: count }` for the categories with a non-zero count.
+        let per_category = |count: fn(&crate::session::CategoryCount) -> u16| {
+            let pairs = s.counts().iter().filter(|c| count(c) > 0).filter_map(|c| {
+                let name = self.categories.get(c.category as usize)?;
+                Some((name.clone(), Value::Number(f64::from(count(c)))))
+            });
+            Value::Object(pairs.collect())
+        };
+        let fields = self.session_fields;
+        let mut out = Vec::with_capacity(fields.count_ones() as usize);
+        for (i, field) in SESSION_FIELDS.iter().enumerate() {
+            if fields & (1 << i) == 0 {
+                continue;
+            }
+            let value = match i {
+                0 => per_category(|c| c.views),
+                1 => per_category(|c| c.carts),
+                2 => Value::Number(f64::from(s.cart_cents()) / 100.0),
+                3 => Value::Number(
+                    s.events()
+                        .filter(|e| e.kind == EventKind::View && e.item.is_some())
+                        .count() as f64,
+                ),
+                4 => Value::Number(s.events().len() as f64),
+                _ => Value::Number(s.seconds_on_site(now) as f64),
+            };
+            out.push(((*field).into(), value));
+        }
+        Value::Object(out)
     }
 }
 
@@ -916,6 +957,9 @@ struct PageState {
     facts: Option<Value>,
     /// Condition atoms evaluated so far (each at most once per page).
     memo: Memo,
+    /// Per context key some condition reads: the index of its pair in the page
+    /// context (`u32::MAX`: absent), found on first use.
+    tops: Option<Vec<u32>>,
     /// Whether any item can be suppressed on this page (purchases, item caps).
     may_suppress: Option<bool>,
     /// Items the session's recent events say were bought, collected on first use.
@@ -975,15 +1019,30 @@ impl SlotEval<'_, '_> {
                         } else {
                             &NO_CONTEXT
                         };
-                        let context = request.context;
+                        let pairs = match request.context {
+                            Value::Object(pairs) => pairs.as_slice(),
+                            _ => &[],
+                        };
+                        let tops = page.tops.get_or_insert_with(|| {
+                            let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
+                            engine
+                                .context_keys
+                                .iter()
+                                .map(|k| at(k).map_or(u32::MAX, |i| i as u32))
+                                .collect()
+                        });
                         let read = |atom: usize, path: &[String]| -> Cow<'_, Value> {
                             match engine.atom_reads.get(atom) {
                                 Some(Read::Fact) => facts.read(path),
-                                Some(Read::Context) if matches!(context, Value::Object(_)) => {
-                                    context.read(path)
+                                Some(&Read::Context(top)) => {
+                                    let at = tops.get(top as usize).copied();
+                                    match pairs.get(at.unwrap_or(u32::MAX) as usize) {
+                                        Some((_, v)) => v.read(path.get(1..).unwrap_or_default()),
+                                        None => Cow::Owned(Value::Null),
+                                    }
                                 }
                                 Some(Read::Root) => Cow::Owned(engine.document(request, facts)),
-                                _ => Cow::Owned(Value::Null),
+                                None => Cow::Owned(Value::Null),
                             }
                         };
                         plan.eval(

@@ -107,6 +107,12 @@ export declare class SlotwiseVisitor {
   decide(request: DecideRequest): Record<string, Decision>;
   /** The session to store (a cookie at the edge); empty without personalization consent. */
   sessionBytes(): Uint8Array;
+  /**
+   * Releases the visitor's memory in the engine now, e.g. at the end of a server
+   * request (otherwise garbage collection does it, later). The handle then decides
+   * like one without a bundle.
+   */
+  free(): void;
 }
 
 export declare class Slotwise {

@@ -26,7 +26,7 @@ export function seed() {
     pooled = pool.length;
   }
   pooled -= 2;
-  return pool.subarray(pooled, pooled + 2);
+  return [pool[pooled], pool[pooled + 1]];
 }
 
 // Bound of the id → index caches (ids the bundle does not know are cached too).
@@ -376,6 +376,19 @@ export function createSlotwise(wasm, init) {
     /** The stored form of the session (empty without personalization consent). */
     sessionBytes() {
       return this.#visitor ? this.#visitor.toBytes() : new Uint8Array(0);
+    }
+
+    /**
+     * Releases the visitor's memory in the engine now, e.g. at the end of a server
+     * request: garbage collection does it otherwise, but only later, and a process
+     * deciding for thousands of visitors a second then pays for it in long pauses.
+     * The handle then decides like one without a bundle.
+     */
+    free() {
+      const v = this.#visitor;
+      if (!v || v === this.#sw._pageVisitor) return;
+      this.#visitor = null;
+      v.free();
     }
 
     #persist() {
