@@ -501,6 +501,8 @@ impl Engine {
             placed: Vec::new(),
             facts: None,
             memo: Memo::new(&self.plans),
+            rule_memo: Vec::new(),
+            ranked: Vec::new(),
             tops: None,
             may_suppress: None,
             purchases: None,
@@ -641,7 +643,12 @@ impl Engine {
             engine: self,
             request,
             slot_index: index,
-            memo: vec![None; slot.rules.len()],
+            memo: {
+                let mut memo = core::mem::take(&mut page.rule_memo);
+                memo.clear();
+                memo.resize(slot.rules.len(), None);
+                memo
+            },
         };
         let count = usize::from(slot.count.max(1));
 
@@ -666,7 +673,8 @@ impl Engine {
             .rules
             .iter()
             .any(|r| matches!(r.action, Action::Boost(_) | Action::Bury(_)));
-        let mut ranked: Vec<(Scored, Option<u32>)> = Vec::new();
+        let mut ranked = core::mem::take(&mut page.ranked);
+        ranked.clear();
         let mut reason = Reason::Featured;
         match slot.strategy {
             Strategy::Priority => {
@@ -754,9 +762,8 @@ impl Engine {
 
         // 5. Page diversity, then the winners.
         let cap = usize::from(self.bundle.page.category_cap);
-        let scored: Vec<Scored> = ranked.iter().map(|(s, _)| *s).collect();
         let picks = score::diversify(
-            &scored,
+            ranked.iter().map(|(s, _)| s),
             count,
             &self.item_categories,
             if cap == 0 { usize::MAX } else { cap },
@@ -777,6 +784,9 @@ impl Engine {
         } else {
             self.show_items(d, picks, reason);
         }
+        // The next slot reuses the buffers.
+        page.rule_memo = ev.memo;
+        page.ranked = ranked;
     }
 
     /// Already bought (session or snippet, with consent) or over a frequency cap.
@@ -957,6 +967,9 @@ struct PageState {
     facts: Option<Value>,
     /// Condition atoms evaluated so far (each at most once per page).
     memo: Memo,
+    /// A slot's rule results and ranking, kept for the next slot's reuse.
+    rule_memo: Vec<Option<bool>>,
+    ranked: Vec<(Scored, Option<u32>)>,
     /// Per context key some condition reads: the index of its pair in the page
     /// context (`u32::MAX`: absent), found on first use.
     tops: Option<Vec<u32>>,

@@ -48,9 +48,8 @@ const KINDS = {
 // Consent purposes ↔ the core's consent bits.
 const BITS = { personalization: 2, measurement: 4, advertising: 8 };
 function consentBits(consent = {}) {
-  let bits = 1;
-  for (const [purpose, bit] of Object.entries(BITS)) if (consent[purpose] === true) bits |= bit;
-  return bits;
+  return 1 | (consent.personalization === true ? BITS.personalization : 0) |
+    (consent.measurement === true ? BITS.measurement : 0) | (consent.advertising === true ? BITS.advertising : 0);
 }
 // Two bits per answer for the core's resolver: 0 unset, 1 denied, 2 granted.
 const tri = (v) => (v === true || v === 'granted' ? 2 : v === false || v === 'denied' ? 1 : 0);
@@ -127,21 +126,22 @@ const enumerable = Object.prototype.propertyIsEnumerable;
 export function encodeContext(context, keys) {
   if (context == null || typeof context !== 'object') return new Uint8Array(0);
   writer.len = 0;
-  if (keys && !Array.isArray(context)) {
-    let n = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const v = context[keys[i]];
-      if (v !== undefined && typeof v !== 'function' && enumerable.call(context, keys[i])) n++;
-    }
+  if (keys && keys.length < 128 && !Array.isArray(context)) {
+    // An object of the attributes present; its count (< 128: one varint byte) is
+    // written once known.
     writer.byte(5);
-    writer.varint(n);
+    const at = writer.len;
+    writer.byte(0);
+    let n = 0;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i], v = context[k];
       if (v !== undefined && typeof v !== 'function' && enumerable.call(context, k)) {
         writer.str(k);
         writer.value(v, 1);
+        n++;
       }
     }
+    writer.buf[at] = n;
   } else {
     writer.value(context, 0);
   }
@@ -238,7 +238,8 @@ export function createSlotwise(wasm, init) {
   function resolveBits(choice = {}, policy = {}) {
     const explicit = tri(choice.personalization) | (tri(choice.measurement) << 2) | (tri(choice.advertising) << 4);
     let mode = 0;
-    MODE_KEYS.forEach((k, i) => { mode |= tri(choice.consentMode?.[k]) << (2 * i); });
+    const cm = choice.consentMode;
+    if (cm != null) for (let i = 0; i < MODE_KEYS.length; i++) mode |= tri(cm[MODE_KEYS[i]]) << (2 * i);
     const gpc = choice.gpc ?? browserGpc();
     const def = consentBits(policy.default);
     const vendor = Number.isInteger(policy.vendorId) ? policy.vendorId : -1;
