@@ -19,12 +19,16 @@
 //! matched, and a reason (a stable code plus a sentence from [`Engine::explain`]).
 //! Nothing in here can fail or panic on a validated bundle.
 
+use std::borrow::Cow;
+
 use crate::bundle::{Bundle, Content, Strategy};
 use crate::caps::CapScope;
 use crate::consent::Consent;
 use crate::experiment::Effect;
 use crate::hex::{splitmix64, u64_hex};
 use crate::profile::VerifiedSnippet;
+use crate::rules::plan::{Memo, Plan, Plans};
+use crate::rules::value::same;
 use crate::rules::{Action, Rule, Value};
 use crate::score::{self, Scored, Scorer, Scratch};
 use crate::session::{EventKind, Session};
@@ -223,7 +227,65 @@ pub struct Engine {
     rules_by_item: Vec<Vec<(u32, u32)>>,
     /// Per slot: rules that target every candidate (no item list).
     rules_for_all: Vec<Vec<u32>>,
+    /// The distinct field tests of every rule's condition.
+    plans: Plans,
+    /// Per slot, per rule: its condition planned over `plans` (None: no condition).
+    rule_plans: Vec<Vec<Option<Plan>>>,
+    /// Per atom of `plans`: where its path starts.
+    atom_reads: Vec<Read>,
+    /// Per slot: the include and exclude rules of each candidate, in rule order.
+    candidate_rules: Vec<CandidateRules>,
+    /// Top-level context keys some condition reads (`session`, `profile` and
+    /// `consent` excluded: the engine supplies those).
+    context_keys: Vec<String>,
+    /// Which visitor facts (`FACT_KEYS` order) some condition reads; all of them
+    /// when one reads the whole document.
+    reads_facts: [bool; 3],
+    /// Which `SESSION_FIELDS` some condition reads (bit i: field i).
+    session_fields: u8,
     vocabulary: u32,
+}
+
+/// Top-level document keys the engine fills from the visitor (they shadow context
+/// keys of the same name).
+const FACT_KEYS: [&str; 3] = ["session", "profile", "consent"];
+
+/// The fields of the `session` fact, in document order.
+const SESSION_FIELDS: [&str; 6] = [
+    "views",
+    "carts",
+    "cartValue",
+    "itemsViewed",
+    "events",
+    "secondsOnSite",
+];
+
+/// Where a condition atom's path starts.
+#[derive(Clone, Copy, Debug)]
+enum Read {
+    /// In the page context, under `context_keys[i]`.
+    Context(u32),
+    /// In the visitor facts (`FACT_KEYS`).
+    Fact,
+    /// At the document root (a path of no segments).
+    Root,
+}
+
+/// The rules that decide a Priority slot's candidates' eligibility, looked up once
+/// when the bundle loads: candidate `pos`'s are `rules[spans[pos].0..spans[pos].1]`.
+#[derive(Clone, Debug, Default)]
+struct CandidateRules {
+    spans: Vec<(u32, u32)>,
+    rules: Vec<u32>,
+}
+
+impl CandidateRules {
+    fn of(&self, pos: usize) -> &[u32] {
+        self.spans
+            .get(pos)
+            .and_then(|&(a, b)| self.rules.get(a as usize..b as usize))
+            .unwrap_or_default()
+    }
 }
 
 impl Engine {
@@ -250,6 +312,58 @@ impl Engine {
         };
         let mut rules_by_item = Vec::with_capacity(bundle.slots.len());
         let mut rules_for_all = Vec::with_capacity(bundle.slots.len());
+        let mut plans = Plans::default();
+        let rule_plans: Vec<Vec<Option<Plan>>> = bundle
+            .slots
+            .iter()
+            .map(|slot| {
+                slot.rules
+                    .iter()
+                    .map(|rule| rule.when.as_ref().map(|c| plans.plan(c)))
+                    .collect()
+            })
+            .collect();
+        let atom_reads = (0..plans.len())
+            .map(|i| match plans.path(i).and_then(<[String]>::first) {
+                None => Read::Root,
+                Some(k) if FACT_KEYS.contains(&k.as_str()) => Read::Fact,
+                Some(_) => Read::Context(0), // the key's index is set below
+            })
+            .collect::<Vec<Read>>();
+        // `session.<field>...` reads that one field; `session` alone, or the whole
+        // document, reads them all.
+        let session_fields =
+            (0..plans.len())
+                .filter_map(|i| plans.path(i))
+                .fold(0u8, |mask, path| match path {
+                    [] => u8::MAX,
+                    [first] if first == "session" => u8::MAX,
+                    [first, field, ..] if first == "session" => SESSION_FIELDS
+                        .iter()
+                        .position(|f| f == field)
+                        .map_or(mask, |i| mask | 1 << i),
+                    _ => mask,
+                });
+        let top = plans.top_level_keys();
+        let reads_facts = FACT_KEYS.map(|f| plans.reads_root() || top.contains(&f));
+        let context_keys: Vec<String> = top
+            .into_iter()
+            .filter(|k| !FACT_KEYS.contains(k))
+            .map(String::from)
+            .collect();
+        let atom_reads = atom_reads
+            .into_iter()
+            .enumerate()
+            .map(
+                |(i, read)| match (read, plans.path(i).and_then(<[String]>::first)) {
+                    (Read::Context(_), Some(first)) => context_keys
+                        .iter()
+                        .position(|k| k == first)
+                        .map_or(read, |at| Read::Context(at as u32)),
+                    _ => read,
+                },
+            )
+            .collect();
         for slot in &bundle.slots {
             let mut by_item = Vec::new();
             let mut for_all = Vec::new();
@@ -271,9 +385,19 @@ impl Engine {
             scorer,
             rules_by_item,
             rules_for_all,
+            plans,
+            rule_plans,
+            atom_reads,
+            candidate_rules: Vec::new(),
+            context_keys,
+            reads_facts,
+            session_fields,
             vocabulary: 0,
         };
         engine.vocabulary = crate::bundle::vocabulary(&engine.bundle);
+        engine.candidate_rules = (0..engine.bundle.slots.len())
+            .map(|s| engine.candidate_rules(s))
+            .collect();
         engine
     }
 
@@ -302,6 +426,24 @@ impl Engine {
         })
     }
 
+    /// Slot `slot`'s include and exclude rules of each candidate.
+    fn candidate_rules(&self, slot: usize) -> CandidateRules {
+        let mut out = CandidateRules::default();
+        let Some(s) = self.bundle.slots.get(slot) else {
+            return out;
+        };
+        for &item in &s.candidates {
+            let start = out.rules.len() as u32;
+            out.rules.extend(self.rules_for(slot, item).filter(|&r| {
+                s.rules
+                    .get(r as usize)
+                    .is_some_and(|r| matches!(r.action, Action::Include | Action::Exclude))
+            }));
+            out.spans.push((start, out.rules.len() as u32));
+        }
+        out
+    }
+
     /// The bundle this engine decides with.
     pub fn bundle(&self) -> &Bundle {
         &self.bundle
@@ -310,6 +452,14 @@ impl Engine {
     /// The names of every slot the bundle declares, in authoring order.
     pub fn slot_names(&self) -> Vec<&str> {
         self.bundle.slots.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The top-level page context keys that some rule's condition reads, in first-use
+    /// order: other context attributes cannot change a decision, so a host may leave
+    /// them out of the request (`session`, `profile` and `consent` are never read
+    /// from the context).
+    pub fn context_keys(&self) -> &[String] {
+        &self.context_keys
     }
 
     /// The category vocabulary (session and snippet category indices refer to it).
@@ -349,7 +499,13 @@ impl Engine {
     pub fn decide<'a>(&'a self, request: &Request<'a>) -> Vec<Decision<'a>> {
         let mut page = PageState {
             placed: Vec::new(),
-            doc: None,
+            facts: None,
+            memo: Memo::new(&self.plans),
+            rule_memo: Vec::new(),
+            ranked: Vec::new(),
+            tops: None,
+            may_suppress: None,
+            purchases: None,
             scratch: None,
         };
         let held_out = self
@@ -487,7 +643,12 @@ impl Engine {
             engine: self,
             request,
             slot_index: index,
-            memo: vec![None; slot.rules.len()],
+            memo: {
+                let mut memo = core::mem::take(&mut page.rule_memo);
+                memo.clear();
+                memo.resize(slot.rules.len(), None);
+                memo
+            },
         };
         let count = usize::from(slot.count.max(1));
 
@@ -512,23 +673,33 @@ impl Engine {
             .rules
             .iter()
             .any(|r| matches!(r.action, Action::Boost(_) | Action::Bury(_)));
-        let mut ranked: Vec<(Scored, Option<u32>)> = Vec::new();
+        let mut ranked = core::mem::take(&mut page.ranked);
+        ranked.clear();
         let mut reason = Reason::Featured;
         match slot.strategy {
             Strategy::Priority => {
                 let n = slot.candidates.len() as f32;
+                // Without boosts the order is final: stop at enough candidates, with
+                // a few spare when the page's category cap may skip some (like a
+                // GrowthBook feature stops at its first matching rule).
+                let enough = count
+                    + if self.bundle.page.category_cap == 0 {
+                        0
+                    } else {
+                        4
+                    };
                 for (pos, &item) in slot.candidates.iter().enumerate() {
-                    if page.placed.contains(&item) {
+                    if page.placed.contains(&item)
+                        || (!has_boosts && ranked.iter().any(|(s, _)| s.item == item))
+                    {
                         continue;
                     }
-                    let Some(why) = ev.eligible(item, page) else {
+                    let Some(why) = ev.candidate_eligible(pos, item, page) else {
                         continue;
                     };
                     let score = n - pos as f32;
                     ranked.push((Scored { item, score }, why));
-                    // Without boosts the order is final: stop at enough candidates
-                    // (a few spare for the page's category cap).
-                    if !has_boosts && ranked.len() >= count + 4 {
+                    if !has_boosts && ranked.len() >= enough {
                         break;
                     }
                 }
@@ -591,9 +762,8 @@ impl Engine {
 
         // 5. Page diversity, then the winners.
         let cap = usize::from(self.bundle.page.category_cap);
-        let scored: Vec<Scored> = ranked.iter().map(|(s, _)| *s).collect();
         let picks = score::diversify(
-            &scored,
+            ranked.iter().map(|(s, _)| s),
             count,
             &self.item_categories,
             if cap == 0 { usize::MAX } else { cap },
@@ -614,14 +784,42 @@ impl Engine {
         } else {
             self.show_items(d, picks, reason);
         }
+        // The next slot reuses the buffers.
+        page.rule_memo = ev.memo;
+        page.ranked = ranked;
     }
 
     /// Already bought (session or snippet, with consent) or over a frequency cap.
-    fn suppressed(&self, item: u32, visitor: &Visitor<'_>) -> bool {
-        let session = visitor.session;
-        if let Some(s) = session
-            && s.purchased(item)
-        {
+    fn suppressed(&self, item: u32, visitor: &Visitor<'_>, page: &mut PageState) -> bool {
+        // Once per page: whether anything can be suppressed at all.
+        let possible = *page.may_suppress.get_or_insert_with(|| {
+            visitor.session.is_some_and(|s| {
+                s.events()
+                    .any(|e| e.kind == EventKind::Purchase && e.item.is_some())
+            }) || self
+                .claims(visitor)
+                .is_some_and(|c| !c.purchases.is_empty())
+                || self
+                    .bundle
+                    .caps
+                    .iter()
+                    .any(|c| matches!(c.scope, CapScope::Item(_)))
+        });
+        if !possible {
+            return false;
+        }
+        let purchases = page.purchases.get_or_insert_with(|| {
+            visitor
+                .session
+                .map(|s| {
+                    s.events()
+                        .filter(|e| e.kind == EventKind::Purchase)
+                        .filter_map(|e| e.item)
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        if purchases.contains(&item) {
             return true;
         }
         let claims = self.claims(visitor);
@@ -663,21 +861,36 @@ impl Engine {
     }
 
     /// The document conditions read: the page context's attributes at the top level,
-    /// plus `session`, `profile` and `consent` (which shadow context keys of that name).
-    fn document(&self, request: &Request<'_>) -> Value {
+    /// plus `session`, `profile` and `consent` ([`Engine::visitor_facts`]), which
+    /// shadow context keys of that name. Built only for a condition that reads the
+    /// whole document (a path of no segments, which the compiler never makes).
+    fn document(&self, request: &Request<'_>, facts: &Value) -> Value {
         let mut pairs: Vec<(String, Value)> = match request.context {
             Value::Object(pairs) => pairs
                 .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "session" | "profile" | "consent"))
+                .filter(|(k, _)| !FACT_KEYS.contains(&k.as_str()))
                 .cloned()
                 .collect(),
             _ => Vec::new(),
         };
+        if let Value::Object(facts) = facts {
+            pairs.extend(facts.iter().cloned());
+        }
+        Value::Object(pairs)
+    }
+
+    /// What the engine knows about the visitor, as the document's `session` (with a
+    /// session), `profile` (with a profile and personalization consent) and `consent`:
+    /// the ones some condition reads.
+    fn visitor_facts(&self, request: &Request<'_>) -> Value {
+        let mut pairs: Vec<(String, Value)> = Vec::with_capacity(3);
         let visitor = &request.visitor;
-        if let Some(s) = visitor.session {
+        let [session, profile, consent] = self.reads_facts;
+        if session && let Some(s) = visitor.session {
             pairs.push(("session".into(), self.session_facts(s, visitor.now)));
         }
-        if visitor.consent.personalization
+        if profile
+            && visitor.consent.personalization
             && let Some(p) = visitor.profile
         {
             let c = p.claims();
@@ -690,6 +903,9 @@ impl Engine {
                 "profile".into(),
                 Value::Object(vec![("segments".into(), Value::Array(segments))]),
             ));
+        }
+        if !consent {
+            return Value::Object(pairs);
         }
         let consent = visitor.consent;
         pairs.push((
@@ -708,38 +924,37 @@ impl Engine {
 
     /// `session.views.<category>`, `session.carts.<category>`, `session.cartValue`,
     /// `session.itemsViewed`, `session.events`, `session.secondsOnSite`.
+    /// Only the fields some condition reads are built.
     fn session_facts(&self, s: &Session, now: u64) -> Value {
-        let name = |c: u32| self.categories.get(c as usize).cloned();
-        let views = s
-            .counts()
-            .iter()
-            .filter(|c| c.views > 0)
-            .filter_map(|c| Some((name(c.category)?, Value::Number(f64::from(c.views)))))
-            .collect();
-        let carts = s
-            .counts()
-            .iter()
-            .filter(|c| c.carts > 0)
-            .filter_map(|c| Some((name(c.category)?, Value::Number(f64::from(c.carts)))))
-            .collect();
-        let items_viewed = s
-            .events()
-            .filter(|e| e.kind == EventKind::View && e.item.is_some())
-            .count();
-        Value::Object(vec![
-            ("views".into(), Value::Object(views)),
-            ("carts".into(), Value::Object(carts)),
-            (
-                "cartValue".into(),
-                Value::Number(f64::from(s.cart_cents()) / 100.0),
-            ),
-            ("itemsViewed".into(), Value::Number(items_viewed as f64)),
-            ("events".into(), Value::Number(s.events().len() as f64)),
-            (
-                "secondsOnSite".into(),
-                Value::Number(s.seconds_on_site(now) as f64),
-            ),
-        ])
+        // `{ category name: count }` for the categories with a non-zero count.
+        let per_category = |count: fn(&crate::session::CategoryCount) -> u16| {
+            let pairs = s.counts().iter().filter(|c| count(c) > 0).filter_map(|c| {
+                let name = self.categories.get(c.category as usize)?;
+                Some((name.clone(), Value::Number(f64::from(count(c)))))
+            });
+            Value::Object(pairs.collect())
+        };
+        let fields = self.session_fields;
+        let mut out = Vec::with_capacity(fields.count_ones() as usize);
+        for (i, field) in SESSION_FIELDS.iter().enumerate() {
+            if fields & (1 << i) == 0 {
+                continue;
+            }
+            let value = match i {
+                0 => per_category(|c| c.views),
+                1 => per_category(|c| c.carts),
+                2 => Value::Number(f64::from(s.cart_cents()) / 100.0),
+                3 => Value::Number(
+                    s.events()
+                        .filter(|e| e.kind == EventKind::View && e.item.is_some())
+                        .count() as f64,
+                ),
+                4 => Value::Number(s.events().len() as f64),
+                _ => Value::Number(s.seconds_on_site(now) as f64),
+            };
+            out.push(((*field).into(), value));
+        }
+        Value::Object(out)
     }
 }
 
@@ -747,16 +962,23 @@ impl Engine {
 struct PageState {
     /// Items already shown on the page.
     placed: Vec<u32>,
-    /// The condition document, built on first use.
-    doc: Option<Value>,
+    /// The visitor facts conditions read (`session`, `profile`, `consent`), built on
+    /// first use.
+    facts: Option<Value>,
+    /// Condition atoms evaluated so far (each at most once per page).
+    memo: Memo,
+    /// A slot's rule results and ranking, kept for the next slot's reuse.
+    rule_memo: Vec<Option<bool>>,
+    ranked: Vec<(Scored, Option<u32>)>,
+    /// Per context key some condition reads: the index of its pair in the page
+    /// context (`u32::MAX`: absent), found on first use.
+    tops: Option<Vec<u32>>,
+    /// Whether any item can be suppressed on this page (purchases, item caps).
+    may_suppress: Option<bool>,
+    /// Items the session's recent events say were bought, collected on first use.
+    purchases: Option<Vec<u32>>,
     /// Scoring memory, allocated on first use.
     scratch: Option<Scratch>,
-}
-
-impl PageState {
-    fn doc(&mut self, engine: &Engine, request: &Request<'_>) -> &Value {
-        self.doc.get_or_insert_with(|| engine.document(request))
-    }
 }
 
 /// Rule evaluation for one slot: each condition is evaluated at most once, and only
@@ -791,14 +1013,57 @@ impl SlotEval<'_, '_> {
         else {
             return false;
         };
+        let plan = engine
+            .rule_plans
+            .get(self.slot_index)
+            .and_then(|p| p.get(r))
+            .and_then(Option::as_ref);
         let result =
             if rule.requires_personalization && !self.request.visitor.consent.personalization {
                 false
             } else {
-                match &rule.when {
-                    None => true,
-                    Some(cond) => {
-                        cond.eval(page.doc(engine, self.request), &engine.bundle.saved_groups)
+                match plan {
+                    None => rule.when.is_none(),
+                    Some(plan) => {
+                        let request = self.request;
+                        let facts: &Value = if engine.reads_facts.contains(&true) {
+                            page.facts
+                                .get_or_insert_with(|| engine.visitor_facts(request))
+                        } else {
+                            &NO_CONTEXT
+                        };
+                        let pairs = match request.context {
+                            Value::Object(pairs) => pairs.as_slice(),
+                            _ => &[],
+                        };
+                        let tops = page.tops.get_or_insert_with(|| {
+                            let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
+                            engine
+                                .context_keys
+                                .iter()
+                                .map(|k| at(k).map_or(u32::MAX, |i| i as u32))
+                                .collect()
+                        });
+                        let read = |atom: usize, path: &[String]| -> Cow<'_, Value> {
+                            match engine.atom_reads.get(atom) {
+                                Some(Read::Fact) => facts.read(path),
+                                Some(&Read::Context(top)) => {
+                                    let at = tops.get(top as usize).copied();
+                                    match pairs.get(at.unwrap_or(u32::MAX) as usize) {
+                                        Some((_, v)) => v.read(path.get(1..).unwrap_or_default()),
+                                        None => Cow::Owned(Value::Null),
+                                    }
+                                }
+                                Some(Read::Root) => Cow::Owned(engine.document(request, facts)),
+                                None => Cow::Owned(Value::Null),
+                            }
+                        };
+                        plan.eval(
+                            &engine.plans,
+                            &mut page.memo,
+                            &read,
+                            &engine.bundle.saved_groups,
+                        )
                     }
                 }
             };
@@ -811,13 +1076,38 @@ impl SlotEval<'_, '_> {
     /// `None`: not eligible. `Some(None)`: eligible (no include rule targets it).
     /// `Some(Some(r))`: include rule `r` made it eligible.
     fn eligible(&mut self, item: u32, page: &mut PageState) -> Option<Option<u32>> {
-        if self.engine.suppressed(item, &self.request.visitor) {
+        let engine = self.engine;
+        self.eligible_by(item, engine.rules_for(self.slot_index, item), page)
+    }
+
+    /// [`SlotEval::eligible`] for the Priority slot's candidate at `pos`.
+    fn candidate_eligible(
+        &mut self,
+        pos: usize,
+        item: u32,
+        page: &mut PageState,
+    ) -> Option<Option<u32>> {
+        let engine = self.engine;
+        let rules = engine
+            .candidate_rules
+            .get(self.slot_index)
+            .map_or(&[][..], |c| c.of(pos));
+        self.eligible_by(item, rules.iter().copied(), page)
+    }
+
+    /// Eligibility of `item` given the rules that target it, in rule order.
+    fn eligible_by(
+        &mut self,
+        item: u32,
+        rules: impl Iterator<Item = u32>,
+        page: &mut PageState,
+    ) -> Option<Option<u32>> {
+        if self.engine.suppressed(item, &self.request.visitor, page) {
             return None;
         }
         let mut included: Option<Option<u32>> = Some(None);
         let mut any_include = false;
-        let engine = self.engine;
-        for r in engine.rules_for(self.slot_index, item) {
+        for r in rules {
             let r = r as usize;
             let Some(action) = self.rules().get(r).map(|rule| rule.action) else {
                 continue;

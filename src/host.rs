@@ -244,9 +244,36 @@ mod imp {
         re.dyn_into::<RegExp>().ok()
     }
 
-    pub(super) fn is_match(re: &Regex, haystack: &str) -> bool {
-        re.test(haystack)
+    std::thread_local! {
+        // `RegExp.prototype.test`, called on a string already in JavaScript.
+        static TEST: Option<Function> = Reflect::get(&RegExp::new("", ""), &"test".into())
+            .ok()
+            .and_then(|f| f.dyn_into().ok());
+
+        // The last haystack and its JavaScript copy: the rules of a page test several
+        // patterns against the same attribute (the path), and the UTF-8 → UTF-16
+        // copy costs more than the match. Only the conversion is reused, never a
+        // result.
+        static HAYSTACK: core::cell::Cell<Option<(String, JsString)>> =
+            const { core::cell::Cell::new(None) };
     }
 
-    use wasm_bindgen::JsCast as _;
+    pub(super) fn is_match(re: &Regex, haystack: &str) -> bool {
+        TEST.with(|test| {
+            let Some(test) = test else {
+                return re.test(haystack);
+            };
+            HAYSTACK.with(|cell| {
+                let (text, js) = match cell.take() {
+                    Some((text, js)) if text == haystack => (text, js),
+                    _ => (haystack.to_owned(), JsString::from(haystack)),
+                };
+                let found = test.call1(re, &js).ok().and_then(|v| v.as_bool());
+                cell.set(Some((text, js)));
+                found == Some(true)
+            })
+        })
+    }
+
+    use wasm_bindgen::JsCast;
 }

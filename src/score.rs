@@ -679,8 +679,8 @@ impl Scorer {
 /// assert_eq!(picks, [0, 1]); // item 4 is taken, item 2 would be a third shoe
 /// assert_eq!(placed, [4, 0, 1]);
 /// ```
-pub fn diversify(
-    ranked: &[Scored],
+pub fn diversify<'s>(
+    ranked: impl IntoIterator<Item = &'s Scored>,
     n: usize,
     categories: &[u32],
     per_category: usize,

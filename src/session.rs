@@ -250,7 +250,8 @@ impl Session {
             started_min: minutes(now),
             cart_cents: 0,
             counts: Vec::new(),
-            events: VecDeque::new(),
+            // Room for the whole ring at once: one allocation instead of four.
+            events: VecDeque::with_capacity(MAX_EVENTS),
             affinities: Vec::new(),
             impressions: Vec::new(),
             assignments: Vec::new(),

@@ -15,7 +15,12 @@ use core::cmp::Ordering;
 /// slotwise::sort::sort_by(&mut v, |a, b| a.cmp(b));
 /// assert_eq!(v, [1, 2, 3, 4, 5]);
 /// ```
-pub fn sort_by<T, F: FnMut(&T, &T) -> Ordering>(v: &mut [T], cmp: F) {
+pub fn sort_by<T, F: FnMut(&T, &T) -> Ordering>(v: &mut [T], mut cmp: F) {
+    // Callers often re-sort after a small change (session affinities after each
+    // event): an ordered slice is left as it is, the heap sort would redo it all.
+    if v.is_sorted_by(|a, b| cmp(a, b) != Ordering::Greater) {
+        return;
+    }
     #[cfg(target_arch = "wasm32")]
     heap_sort(v, cmp);
     #[cfg(not(target_arch = "wasm32"))]

@@ -43,74 +43,82 @@ pub struct Visitor {
 }
 
 /// A profile snippet that passed verification (`Snippet` in JS). It has no
-/// constructor: only [`verify_snippet`] makes one, after WebCrypto said yes.
+/// constructor: only [`SnippetCheck::accept`] makes one, after WebCrypto said yes.
 #[wasm_bindgen]
 pub struct Snippet(VerifiedSnippet);
 
-/// Verifies a profile snippet token with the host's WebCrypto Ed25519: the binding
-/// makes the crypto call itself, so page code cannot vouch for a snippet. `key_ids`
-/// and `keys` (base64url raw public keys) form the key ring. Resolves to a `Snippet`,
-/// or rejects with a `SlotwiseError` whose code says why (`snippet.expired`,
-/// `snippet.bad_signature`, `snippet.unverifiable` without Ed25519...).
-#[wasm_bindgen(js_name = verifySnippet)]
-pub async fn verify_snippet(
-    token: String,
+/// A parsed snippet token waiting for its signature check (`SnippetCheck` in JS).
+///
+/// The package's own JS (never page code: the page API only takes token strings and
+/// key rings) calls WebCrypto's
+/// `crypto.subtle.verify({name: "Ed25519"}, importKey("raw", key), signature, message)`
+/// with the bytes this exposes and hands the verdict to `accept`, the only way to a
+/// `Snippet`. (Awaiting the Promise in Rust would ship wasm-bindgen-futures, ~10 KB
+/// gzip.) The threat model is a forged or tampered cookie, which this stops; script
+/// that can call into the package's internals already controls the page.
+#[wasm_bindgen]
+pub struct SnippetCheck {
+    parts: profile::SignedParts,
+    ring: KeyRing,
+    key: [u8; 32],
+}
+
+/// Parses a profile snippet token against a key ring (`key_ids` and `keys`:
+/// base64url raw public keys). Throws a `SlotwiseError` (`snippet.malformed`,
+/// `snippet.unknown_key`, ...) before any crypto when the token cannot be valid.
+#[wasm_bindgen(js_name = checkSnippet)]
+pub fn check_snippet(
+    token: &str,
     key_ids: Vec<String>,
     keys: Vec<String>,
-    audience: String,
-    now: f64,
-) -> Result<Snippet, JsValue> {
+) -> Result<SnippetCheck, JsValue> {
     let mut ring = KeyRing::new();
     for (id, key) in key_ids.iter().zip(&keys) {
         ring.insert_base64url(id, key).map_err(js_error)?;
     }
-    let parts = profile::parse_unverified(&token).map_err(js_error)?;
+    let parts = profile::parse_unverified(token).map_err(js_error)?;
     let key = *parts.public_key(&ring).map_err(js_error)?;
-    let ok = webcrypto_verify(&key, parts.signature(), parts.message())
-        .await
-        .map_err(|_| js_error(profile::unverifiable()))?;
-    let expect = Expect {
-        now: secs(now),
-        audience: &audience,
-    };
-    parts
-        .accept_host_verification(ok, &ring, expect)
-        .map(Snippet)
-        .map_err(js_error)
+    Ok(SnippetCheck { parts, ring, key })
 }
 
-/// `crypto.subtle.verify({name: "Ed25519"}, importKey("raw", key), signature, message)`;
-/// an error when the host has no WebCrypto Ed25519.
-async fn webcrypto_verify(
-    key: &[u8; 32],
-    signature: &[u8],
-    message: &[u8],
-) -> Result<bool, JsValue> {
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into())?;
-    let subtle = Reflect::get(&crypto, &"subtle".into())?;
-    let method = |name: &str| -> Result<js_sys::Function, JsValue> {
-        Reflect::get(&subtle, &name.into())?.dyn_into::<js_sys::Function>()
-    };
-    let algorithm = Object::new();
-    Reflect::set(&algorithm, &"name".into(), &"Ed25519".into())?;
-    let import_args = js_sys::Array::of5(
-        &"raw".into(),
-        &js_sys::Uint8Array::from(&key[..]),
-        &algorithm,
-        &JsValue::FALSE,
-        &js_sys::Array::of1(&"verify".into()),
-    );
-    let imported = method("importKey")?.apply(&subtle, &import_args)?;
-    let crypto_key = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(imported)).await?;
-    let verify_args = js_sys::Array::of4(
-        &algorithm,
-        &crypto_key,
-        &js_sys::Uint8Array::from(signature),
-        &js_sys::Uint8Array::from(message),
-    );
-    let verdict = method("verify")?.apply(&subtle, &verify_args)?;
-    let ok = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(verdict)).await?;
-    Ok(ok.as_bool() == Some(true))
+#[wasm_bindgen]
+impl SnippetCheck {
+    /// The raw Ed25519 public key to import.
+    #[wasm_bindgen(getter)]
+    pub fn key(&self) -> Vec<u8> {
+        self.key.to_vec()
+    }
+
+    /// The signature to verify.
+    #[wasm_bindgen(getter)]
+    pub fn signature(&self) -> Vec<u8> {
+        self.parts.signature().to_vec()
+    }
+
+    /// The signed message.
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> Vec<u8> {
+        self.parts.message().to_vec()
+    }
+
+    /// Completes the check with WebCrypto's verdict (`undefined` when the host has no
+    /// Ed25519: `snippet.unverifiable`), then expiry and `audience` at `now`.
+    pub fn accept(
+        self,
+        verdict: Option<bool>,
+        audience: &str,
+        now: f64,
+    ) -> Result<Snippet, JsValue> {
+        let ok = verdict.ok_or_else(|| js_error(profile::unverifiable()))?;
+        let expect = Expect {
+            now: secs(now),
+            audience,
+        };
+        self.parts
+            .accept_host_verification(ok, &self.ring, expect)
+            .map(Snippet)
+            .map_err(js_error)
+    }
 }
 
 fn seed64(hi: u32, lo: u32) -> u64 {
@@ -148,8 +156,29 @@ impl Engine {
         self.0.bundle().header.site.clone()
     }
 
+    /// Key `n` of the top-level page context keys the bundle's conditions read (the
+    /// only attributes a request's context needs to carry, see `decide`); undefined
+    /// past the last.
+    #[wasm_bindgen(js_name = contextKey)]
+    pub fn context_key(&self, n: u32) -> Option<String> {
+        self.0.context_keys().get(n as usize).cloned()
+    }
+
+    /// The index of item `id` in the bundle, or -1.
+    #[wasm_bindgen(js_name = itemIndex)]
+    pub fn item_index(&self, id: &str) -> i32 {
+        self.0.item_index(id).map_or(-1, |i| i as i32)
+    }
+
+    /// The index of category `name` in the bundle's vocabulary, or -1.
+    #[wasm_bindgen(js_name = categoryIndex)]
+    pub fn category_index(&self, name: &str) -> i32 {
+        self.0.category_index(name).map_or(-1, |i| i as i32)
+    }
+
     /// Decides the slots named in `slots` (comma-separated) for `visitor`, with the
-    /// page context as postcard-encoded `rules::Value` bytes (empty: none).
+    /// page context as postcard-encoded `rules::Value` bytes (empty: none; top-level
+    /// keys other than `contextKeys` may be left out, no condition reads them).
     /// `seed_hi`/`seed_lo`: 64 random bits per page view (decision ids, exploration).
     ///
     /// Returns one variable-length record per slot: `[slot + 1, content + 1, reason,
@@ -356,14 +385,34 @@ impl Visitor {
         value: u32,
         now: f64,
     ) {
+        let item = engine.item_index(item);
+        let category = engine.category_index(category);
+        self.track_indexed(engine, kind, item, category, value, now);
+    }
+
+    /// `track` with the item and category already looked up (`itemIndex`,
+    /// `categoryIndex`; -1 for none): no strings cross.
+    #[wasm_bindgen(js_name = trackIndexed)]
+    pub fn track_indexed(
+        &mut self,
+        engine: &Engine,
+        kind: u32,
+        item: i32,
+        category: i32,
+        value: u32,
+        now: f64,
+    ) {
         let mut event = Event::new(EventKind::from_code(kind));
-        let item_index = engine.0.item_index(item);
+        // Indices outside the bundle's vocabulary count as none.
+        let item_index = u32::try_from(item)
+            .ok()
+            .filter(|&i| engine.0.item_category(i).is_some());
         if let Some(i) = item_index {
             event = event.item(i);
         }
-        let category_index = engine
-            .0
-            .category_index(category)
+        let category_index = u32::try_from(category)
+            .ok()
+            .filter(|&c| (c as usize) < engine.0.categories().len())
             .or_else(|| item_index.and_then(|i| engine.0.item_category(i)));
         if let Some(c) = category_index {
             event = event.category(c);

@@ -295,3 +295,63 @@ fn unknown_slots_and_ids() {
     assert_ne!(d[0].id, d[1].id);
     assert_eq!(d[0].id_hex().len(), 16);
 }
+
+/// Conditions read the visitor facts the engine supplies (`session`, `consent`), which
+/// shadow context keys of those names, and the context's own attributes, however
+/// many rules share a test.
+#[test]
+fn conditions_read_session_consent_and_context_and_facts_shadow_the_context() {
+    let mut b = shop();
+    b.slots[0].rules = vec![
+        rule(
+            "shoe-fans",
+            Some(r#"{"session.views.shoes": {"$gte": 2}, "device": "mobile"}"#),
+            Action::Include,
+            &[0],
+        ),
+        rule(
+            "consented",
+            Some(r#"{"consent.personalization": true, "device": "mobile"}"#),
+            Action::Include,
+            &[1],
+        ),
+        rule(
+            "session-object",
+            Some(r#"{"session": {"$exists": true}}"#),
+            Action::Include,
+            &[2],
+        ),
+    ];
+    let e = engine(b);
+    assert_eq!(e.context_keys(), ["device"]);
+    let mut session = Session::new(7, 1_700_000_000);
+    session.set_vocabulary(e.vocabulary());
+    let shoes = e.category_index("shoes").unwrap();
+    for _ in 0..2 {
+        session.track(&Event::new(EventKind::View).category(shoes), 1_700_000_000);
+    }
+    let visitor = |consent: Consent, session: Option<&'static Session>| Visitor {
+        id: "v",
+        session,
+        profile: None,
+        consent,
+        now: 1_700_000_000,
+    };
+    let session: &'static Session = Box::leak(Box::new(session));
+    // A context `session` that claims more views is ignored: the engine's wins.
+    let mobile = ctx(r#"{"device": "mobile", "session": {"views": {"shoes": 99}}}"#);
+    let all = Consent::from_bits(1 | 2);
+    let d = decide_with(&e, &["a"], &mobile, visitor(all, Some(session)));
+    assert_eq!(d[0].items, [0]);
+    // Without the session's views, the consent rule decides.
+    let d = decide_with(&e, &["a"], &mobile, visitor(all, None));
+    assert_eq!(d[0].items, [1]);
+    // On desktop only the session rule can match, and only with a session: the
+    // context's `session` key does not count.
+    let desktop = ctx(r#"{"device": "desktop", "session": {"views": {"shoes": 99}}}"#);
+    let none = Consent::NECESSARY_ONLY;
+    let d = decide_with(&e, &["a"], &desktop, visitor(none, Some(session)));
+    assert_eq!(d[0].items, [2]);
+    let d = decide_with(&e, &["a"], &desktop, visitor(none, None));
+    assert_eq!(d[0].items, [3]);
+}

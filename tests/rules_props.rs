@@ -8,6 +8,7 @@
 
 use proptest::prelude::*;
 use slotwise::rules::compile::{Dialect, compile, compile_saved_groups};
+use slotwise::rules::plan::{Memo, Plans};
 use slotwise::rules::{Cond, SavedGroups, Value};
 
 // ---------------------------------------------------------------- reference ------
@@ -603,6 +604,24 @@ proptest! {
         prop_assert_eq!(got, Ok(expected), "condition {:?}\ndoc {:?}", cond, doc);
         if let Ok(strict) = compiled_eval(&cond, &doc, Dialect::Strict) {
             prop_assert_eq!(strict, expected);
+        }
+    }
+
+    /// Planned conditions (shared atoms, memoized per document) ≡ the compiled tree,
+    /// with several conditions sharing one plan table and one memo, as in a bundle.
+    #[test]
+    fn planned_matches_compiled(conds in prop::collection::vec(condition(2), 1..4), doc in document()) {
+        let (names, groups) = compile_saved_groups(&groups_json()).unwrap();
+        let compiled: Vec<Cond> = conds
+            .iter()
+            .filter_map(|c| compile(c, &names, Dialect::GrowthBook).ok())
+            .collect();
+        let mut plans = Plans::default();
+        let planned: Vec<_> = compiled.iter().map(|c| plans.plan(c)).collect();
+        let mut memo = Memo::new(&plans);
+        for (c, p) in compiled.iter().zip(&planned) {
+            let got = p.eval(&plans, &mut memo, &|_, path| doc.read(path), &groups);
+            prop_assert_eq!(got, c.eval(&doc, &groups), "condition {:?}\ndoc {:?}", c, doc);
         }
     }
 

@@ -15,7 +15,10 @@
 // as the page context; decide() returns the 4 slots with the experiment applied.
 // Modes:
 //   full        per request: sw.visitor({id}), track() the ~20 product_view events,
-//               decide({slots: 4, context: 31 attributes})                     [primary]
+//               decide({slots: 4, context: 31 attributes}), then v.free(): a server's
+//               per-request visitor releases its engine memory    [primary]
+//   full_gc     the same without free(): the garbage collector reclaims the visitor
+//               later (its pauses land in the tail, and some in the median)
 //   decide_only visitor already built with its events (setup); decide() only
 //
 // Correctness (before any timing, in every warm process, all 1,000 visitors): the
@@ -67,9 +70,10 @@ export const peer = {
     headline: "export { Slotwise } from 'slotwise';",
     bench: BUNDLE_ENTRY,
   },
-  modes: ['full', 'decide_only'],
+  modes: ['full', 'full_gc', 'decide_only'],
   modeNotes: {
-    full: 'sw.visitor({id}) + track() of the ~20 product_view events + decide(4 slots, context = 31 attributes); experiment applied by the engine',
+    full: 'sw.visitor({id}) + track() of the ~20 product_view events + decide(4 slots, context = 31 attributes) + free() of the visitor; experiment applied by the engine',
+    full_gc: 'as full, without free(): the visitor is left to the garbage collector',
     decide_only: 'visitor built with its events beforehand; decide(4 slots, context = 31 attributes)',
   },
 
@@ -111,6 +115,13 @@ export const peer = {
 
     const modes = {
       full(i) {
+        const v = visitors[i];
+        const h = visitorOf(sw, v);
+        const slots = slotsOf(h.decide(request(v.attrs)));
+        h.free();
+        return slots;
+      },
+      full_gc(i) {
         const v = visitors[i];
         return slotsOf(visitorOf(sw, v).decide(request(v.attrs)));
       },

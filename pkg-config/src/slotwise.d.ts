@@ -138,6 +138,12 @@ export declare class SlotwiseVisitor {
   useSnippet(token: string, options?: { keys?: Record<string, string>; audience?: string; now?: number }): Promise<{ ok: boolean; reason: string | null }>;
   /** The session to store (a cookie at the edge); empty without personalization consent. */
   sessionBytes(): Uint8Array;
+  /**
+   * Releases the visitor's memory in the engine now, e.g. at the end of a server
+   * request (otherwise garbage collection does it, later). The handle then decides
+   * like one without a bundle.
+   */
+  free(): void;
 }
 
 export declare class Slotwise {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use super::condition::{Cond, JsType, Op, SavedGroups, Scalar, Test, VersionOp};
 use super::js;
-use super::value::{PathRef, Value};
+use super::value::{PathRef, Value, same};
 
 const NULL: Value = Value::Null;
 
@@ -45,7 +45,7 @@ impl Test {
     pub fn eval(&self, v: &Value, groups: &SavedGroups) -> bool {
         match self {
             Test::StrEq(s) => match v {
-                Value::String(x) => x == s,
+                Value::String(x) => same(x, s),
                 _ => js::to_string(v) == *s,
             },
             Test::StrEqFold(s) => match v {
@@ -129,7 +129,7 @@ pub(crate) fn strict_eq(v: &Value, s: &Scalar) -> bool {
         (Value::Null, Scalar::Null) => true,
         (Value::Bool(a), Scalar::Bool(b)) => a == b,
         (Value::Number(a), Scalar::Num(b)) => a == b,
-        (Value::String(a), Scalar::Str(b)) => a == b,
+        (Value::String(a), Scalar::Str(b)) => same(a, b),
         _ => false,
     }
 }

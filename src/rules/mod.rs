@@ -16,6 +16,7 @@
 //! | [`depth`] | the nesting limit when decoding untrusted bytes |
 //! | [`eval`] | evaluation |
 //! | [`compile`] | JSON → compiled form, with path-carrying errors |
+//! | [`plan`] | a bundle's conditions as shared atoms, each evaluated once per request |
 //! | [`action`] | rule actions (include, exclude, pin, boost, bury) and their order |
 //!
 //! ```
@@ -36,6 +37,7 @@ pub mod condition;
 pub mod depth;
 pub mod eval;
 pub mod js;
+pub mod plan;
 pub mod regex;
 pub mod value;
 

@@ -106,13 +106,30 @@ impl Value {
         }
     }
 
+    /// Like [`Value::path`] but borrowing where it can (an array's `length` is made).
+    ///
+    /// ```
+    /// use slotwise::rules::Value;
+    /// let doc = Value::object(vec![("a".into(), Value::Array(vec![Value::Null]))]);
+    /// assert_eq!(*doc.read(&["a", "length"]), Value::Number(1.0));
+    /// assert_eq!(*doc.read(&["b"]), Value::Null);
+    /// ```
+    pub fn read<S: AsRef<str>>(&self, parts: &[S]) -> std::borrow::Cow<'_, Value> {
+        use std::borrow::Cow;
+        match self.path_ref(parts) {
+            Some(PathRef::Borrowed(v)) => Cow::Borrowed(v),
+            Some(PathRef::Length(n)) => Cow::Owned(Value::Number(n as f64)),
+            None => Cow::Owned(Value::Null),
+        }
+    }
+
     /// Like [`Value::path`] but borrowing; `None` means "reads as null".
     pub(crate) fn path_ref<'a, S: AsRef<str>>(&'a self, parts: &[S]) -> Option<PathRef<'a>> {
         let mut cur = self;
         for (i, part) in parts.iter().enumerate() {
             let key = part.as_ref();
             match cur {
-                Value::Object(pairs) => cur = &pairs.iter().find(|(k, _)| k == key)?.1,
+                Value::Object(pairs) => cur = &pairs.iter().find(|(k, _)| same(k, key))?.1,
                 Value::Array(items) => {
                     if key == "length" {
                         // `length` is a number: nothing further down is "in" it.
@@ -136,6 +153,16 @@ impl Value {
 pub(crate) enum PathRef<'a> {
     Borrowed(&'a Value),
     Length(usize),
+}
+
+/// `a == b` for the short keys and codes conditions compare, as a byte loop: in wasm
+/// `==` on strings calls `memcmp`, a call that costs more than such a compare.
+/// ```
+/// assert!(slotwise::rules::value::same("US", "US"));
+/// ```
+#[inline]
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// A canonical JavaScript array index ("0", "17", not "01" or "-1"), if `key` is one.

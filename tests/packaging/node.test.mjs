@@ -143,6 +143,15 @@ test('node: many visitors on one loaded bundle (edge / server use)', async () =>
   for (const context of [cyclic, { a: 1n === 1n, f() {} }, 'str', 42, [1, 2], { deep: JSON.parse('['.repeat(500) + ']'.repeat(500)) }]) {
     assert.equal(a.decide({ slots: ['hero'], context }).hero.slot, 'hero');
   }
+  // Only the context's own attributes count (the JS sends just the keys rules read).
+  assert.deepEqual(b.decide({ slots: ['hero'], context: { weather: 'cold' } }).hero.items, ['sku-jacket-1']);
+  assert.equal(b.decide({ slots: ['hero'], context: Object.create({ weather: 'cold' }) }).hero.reason, 'default');
+  // free() releases a visitor now (end of a server request); the handle then decides
+  // like one without a bundle, and freeing twice is harmless.
+  b.free();
+  b.track({ type: 'view', category: 'running-shoes' });
+  assert.equal(b.decide({ slots: ['hero'] }).hero.reason, 'no_bundle');
+  b.free();
 });
 
 test('node: profile snippets are verified with WebCrypto Ed25519 (shared vectors)', async () => {
