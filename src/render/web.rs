@@ -81,8 +81,8 @@ pub fn web_html(content: &Content) -> String {
             element(tag, class, v, &mut out);
         }
     }
-    if let Some(price) = content.price {
-        element("span", "slotwise-price", &price_text(price), &mut out);
+    if let Some(price) = content.price.map(price_text).filter(|p| !p.is_empty()) {
+        element("span", "slotwise-price", &price, &mut out);
     }
     if let Some(cta) = &content.cta {
         element("span", "slotwise-cta", cta, &mut out);
@@ -155,7 +155,8 @@ mod tests {
             &["class", "href", "src", "alt"],
             true,
         );
-        assert!(html.starts_with("<div") && !html.contains("src="), "{html}");
+        assert!(html.starts_with("<div") && !html.contains("<img"), "{html}");
+        assert!(!html.contains("slotwise-price"), "a NaN price is left out");
     }
 
     #[test]
