@@ -92,6 +92,78 @@ pub fn render(
     })
 }
 
+/// Every content of a bundle rendered once for one channel and base: rendering a
+/// decision is then a concatenation. Same output as [`render`] (a batch send renders
+/// the same few hundred contents for millions of messages).
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    channel: Channel,
+    /// Per content index: its piece, or `None` when it has no text.
+    pieces: Vec<Option<Rendered>>,
+}
+
+impl Prepared {
+    /// Renders every content of `engine`'s bundle for `channel` against `base`.
+    pub fn new(engine: &Engine, channel: Channel, base: &str) -> Prepared {
+        let pieces = engine
+            .bundle()
+            .content
+            .iter()
+            .map(|c| {
+                has_text(c).then(|| match channel {
+                    Channel::Web => Rendered::Html(web_html(c)),
+                    Channel::Email => Rendered::Html(email::email_html(&[c], base)),
+                    Channel::App | Channel::Store => {
+                        let json = app::cards_json(&[c], base);
+                        // Without the brackets: cards are joined into one array.
+                        Rendered::Json(json[1..json.len() - 1].to_string())
+                    }
+                    Channel::Push => Rendered::Push(text::push(c, base)),
+                    Channel::Sms => Rendered::Sms(text::sms(c, base)),
+                })
+            })
+            .collect();
+        Prepared { channel, pieces }
+    }
+
+    /// `decision` rendered (see [`render`]).
+    pub fn render(&self, engine: &Engine, decision: &Decision<'_>) -> Option<Rendered> {
+        let bundle = engine.bundle();
+        let piece = |content: u32| self.pieces.get(content as usize).and_then(Option::as_ref);
+        let mut shown: Vec<&Rendered> = decision
+            .items
+            .iter()
+            .filter_map(|&i| bundle.items.get(i as usize))
+            .filter_map(|item| piece(item.content))
+            .collect();
+        if shown.is_empty() {
+            let default = decision
+                .slot_index
+                .and_then(|s| bundle.slots.get(s as usize))
+                .map(|s| s.default_content)
+                .or(decision.content_index);
+            shown.extend(default.and_then(piece));
+        }
+        let first = (*shown.first()?).clone();
+        Some(match (self.channel, first) {
+            (_, Rendered::Push(p)) => Rendered::Push(p),
+            (_, Rendered::Sms(s)) => Rendered::Sms(s),
+            (_, Rendered::Json(_)) => {
+                let mut out = String::from("[");
+                for (i, r) in shown.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(r.as_str());
+                }
+                out.push(']');
+                Rendered::Json(out)
+            }
+            (_, Rendered::Html(_)) => Rendered::Html(shown.iter().map(|r| r.as_str()).collect()),
+        })
+    }
+}
+
 /// What a decision shows, with text: its items' content, else the slot's default.
 pub fn contents<'a>(engine: &'a Engine, decision: &Decision<'a>) -> Vec<&'a Content> {
     let bundle = engine.bundle();
@@ -263,7 +335,7 @@ pub fn absolute_url(url: &str, base: &str) -> Option<String> {
 
 /// The price in whole cents, rounded; `None` for non-finite, negative or absurd prices.
 pub fn price_cents(price: f64) -> Option<u64> {
-    (price.is_finite() && (0.0..=1e13).contains(&price)).then(|| (price * 100.0 + 0.5) as u64)
+    (price.is_finite() && (0.0..=1e13).contains(&price)).then_some((price * 100.0 + 0.5) as u64)
 }
 
 /// `129.5` → `"129.50"`, without float formatting (which costs ~10 KB of wasm).
@@ -381,5 +453,66 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn prepared_renders_what_render_renders() {
+        // A list slot of three items, one of them without text; a slot without text.
+        let mut b = Bundle::example();
+        let item = |id: &str, title: Option<&str>| Content {
+            id: id.into(),
+            title: title.map(Into::into),
+            body: Some("Body".into()).filter(|_| title.is_some()),
+            link: Some("/p/x".into()),
+            price: Some(9.5),
+            ..Content::default()
+        };
+        b.content = vec![
+            item("default", Some("Default")),
+            item("a", Some("A <1>")),
+            item("b", None),
+            item("c", Some("C")),
+        ];
+        b.items = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| crate::bundle::Item {
+                id: (*id).into(),
+                category: "x".into(),
+                content: i as u32 + 1,
+            })
+            .collect();
+        b.slots[0].candidates = vec![0, 1, 2];
+        b.slots[0].count = 3;
+        b.page.category_cap = 0;
+        let mut only_b = b.slots[0].clone();
+        only_b.name = "only-b".into();
+        only_b.candidates = vec![1];
+        only_b.count = 1;
+        only_b.default_content = 2;
+        b.slots.push(only_b);
+        let engine = Engine::new(b);
+        let d = engine.decide(&Request::new(&["hero", "only-b", "nope"], 1));
+        assert_eq!(d[0].items.len(), 3);
+        for base in ["https://shop.example/", "nonsense"] {
+            for channel in Channel::ALL {
+                let prepared = Prepared::new(&engine, channel, base);
+                for decision in &d {
+                    assert_eq!(
+                        prepared.render(&engine, decision),
+                        render(&engine, decision, channel, base),
+                        "{channel:?} {base}"
+                    );
+                }
+            }
+        }
+        let p = Prepared::new(&engine, Channel::Email, "https://shop.example/");
+        assert!(
+            p.render(&engine, &d[0])
+                .unwrap()
+                .as_str()
+                .contains("A &lt;1&gt;")
+        );
+        assert_eq!(p.render(&engine, &d[1]), None);
     }
 }

@@ -1,0 +1,103 @@
+//! Cross-channel frequency counters for the bundle's caps, counted from stored signals.
+//!
+//! For each cap of the bundle, the impressions in its scope within its period ending
+//! at `now`, from every channel: an item scope counts impression signals of that
+//! item; a slot scope counts distinct decisions shown in that slot (a list slot's
+//! items are one exposure of the slot, as on the device). Signals carry no campaign,
+//! so campaign caps count only on the device. The engine uses these as a snippet's
+//! counters issued at `now` ([`slotwise::caps::Cap::count`]).
+
+use std::collections::BTreeSet;
+
+use slotwise::bundle::Bundle;
+use slotwise::caps::{CapScope, Counter};
+use slotwise::signals::Kind;
+
+use crate::store::Row;
+
+/// One counter per cap of `bundle` that has impressions in `rows` (any order).
+pub fn for_caps(bundle: &Bundle, rows: &[Row], now: u64) -> Vec<Counter> {
+    let mut out = Vec::new();
+    for cap in &bundle.caps {
+        let since = now.saturating_sub(u64::from(cap.period_secs));
+        let in_window = rows
+            .iter()
+            .map(|r| &r.signal)
+            .filter(|s| s.kind == Kind::Impression && s.time > since && s.time <= now);
+        let count = match cap.scope {
+            CapScope::Item(item) => in_window.filter(|s| s.item == item).count(),
+            CapScope::Slot(slot) => in_window
+                .filter(|s| u32::from(s.slot) == slot)
+                .map(|s| s.decision_id.unwrap_or(s.event_id))
+                .collect::<BTreeSet<u64>>()
+                .len(),
+            CapScope::Campaign(_) => 0,
+        };
+        if count > 0 {
+            out.push(Counter {
+                scope: cap.scope,
+                period_secs: cap.period_secs,
+                count: count.min(usize::from(u16::MAX)) as u16,
+            });
+        }
+    }
+    out
+}
+
+/// Whether counting the bundle's caps needs full rows (slot and decision ids), not
+/// just what a profile reads.
+pub fn need_full_rows(bundle: &Bundle) -> bool {
+    bundle
+        .caps
+        .iter()
+        .any(|c| matches!(c.scope, CapScope::Slot(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotwise::caps::Cap;
+    use slotwise::signals::{Channel, Signal};
+
+    fn row(s: Signal) -> Row {
+        Row {
+            signal: s,
+            subject: None,
+            cluster: None,
+        }
+    }
+
+    #[test]
+    fn counts_each_cap_in_its_window_across_channels() {
+        let mut b = Bundle::example();
+        b.caps = vec![
+            Cap {
+                scope: CapScope::Item(0),
+                limit: 2,
+                period_secs: 3600,
+            },
+            Cap {
+                scope: CapScope::Slot(0),
+                limit: 5,
+                period_secs: 86_400,
+            },
+        ];
+        let now = 1_800_000_000;
+        let imp = |id, t, decision, ch| {
+            row(Signal::new(Kind::Impression, id, t)
+                .decision(decision, 0, 0, 0)
+                .channel(ch))
+        };
+        let rows = vec![
+            imp(1, now - 10, 100, Channel::Email),
+            imp(2, now - 20, 101, Channel::Web),
+            imp(3, now - 7200, 102, Channel::App),
+            row(Signal::new(Kind::View, 4, now - 5).item(0)),
+        ];
+        let c = for_caps(&b, &rows, now);
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].scope, c[0].count), (CapScope::Item(0), 2));
+        assert_eq!((c[1].scope, c[1].count), (CapScope::Slot(0), 3));
+        assert!(need_full_rows(&b));
+    }
+}
