@@ -322,6 +322,8 @@ impl Batch<'_> {
             None
         };
         let prefetched = prefetched.as_ref();
+        // One draw from the OS per batch; each message's seed is derived from it.
+        let batch_seed = message_seed();
         let next = AtomicUsize::new(0);
         let chunks = subjects.len().div_ceil(CHUNK);
         let (tx, rx) = mpsc::channel::<Result<Chunk, String>>();
@@ -339,7 +341,8 @@ impl Batch<'_> {
                         }
                         let part =
                             &subjects[index * CHUNK..((index + 1) * CHUNK).min(subjects.len())];
-                        if tx.send(self.chunk(index, part, slots, prefetched)).is_err() {
+                        let work = self.chunk(index, part, slots, prefetched, batch_seed);
+                        if tx.send(work).is_err() {
                             break;
                         }
                     }
@@ -402,6 +405,7 @@ impl Batch<'_> {
         part: &[Subject],
         slots: &[&str],
         prefetched: Option<&Prefetched>,
+        batch_seed: u64,
     ) -> Result<Chunk, String> {
         let mut c = Chunk {
             index,
@@ -413,7 +417,7 @@ impl Batch<'_> {
             load: Duration::ZERO,
             decide: Duration::ZERO,
         };
-        for subject in part {
+        for (k, subject) in part.iter().enumerate() {
             if !crate::server::valid_id(&subject.id) {
                 c.refused += 1;
                 let line = serde_json::json!({ "subject": subject.id, "error": {
@@ -439,7 +443,7 @@ impl Batch<'_> {
                 channel: self.channel,
                 slots,
                 context: &subject.context,
-                seed: message_seed(),
+                seed: slotwise::hex::splitmix64(batch_seed ^ (index * CHUNK + k) as u64),
                 now: self.now,
                 prepared: &self.prepared,
                 subject: anon,

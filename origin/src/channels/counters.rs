@@ -3,8 +3,10 @@
 //! For each cap of the bundle, the impressions in its scope within its period ending
 //! at `now`, from every channel: an item scope counts impression signals of that
 //! item; a slot scope counts distinct decisions shown in that slot (a list slot's
-//! items are one exposure of the slot, as on the device). Signals carry no campaign,
-//! so campaign caps count only on the device. The engine uses these as a snippet's
+//! items are one exposure of the slot, as on the device) — only rows that carry their
+//! decision id count there (a profile read without it undercounts, never over).
+//! Signals carry no campaign, so campaign caps count only on the device. Caps the
+//! snippet carries come first in its counters (`crate::server::profile`). The engine uses these as a snippet's
 //! counters issued at `now` ([`slotwise::caps::Cap::count`]).
 
 use std::collections::BTreeSet;
@@ -28,7 +30,7 @@ pub fn for_caps(bundle: &Bundle, rows: &[Row], now: u64) -> Vec<Counter> {
             CapScope::Item(item) => in_window.filter(|s| s.item == item).count(),
             CapScope::Slot(slot) => in_window
                 .filter(|s| u32::from(s.slot) == slot)
-                .map(|s| s.decision_id.unwrap_or(s.event_id))
+                .filter_map(|s| s.decision_id)
                 .collect::<BTreeSet<u64>>()
                 .len(),
             CapScope::Campaign(_) => 0,
@@ -99,5 +101,54 @@ mod tests {
         assert_eq!((c[0].scope, c[0].count), (CapScope::Item(0), 2));
         assert_eq!((c[1].scope, c[1].count), (CapScope::Slot(0), 3));
         assert!(need_full_rows(&b));
+    }
+
+    #[test]
+    fn the_snippet_carries_the_caps_counters_before_busier_items() {
+        use crate::server::profile::{Issue, MAX_COUNTERS, claims};
+        let mut b = Bundle::example();
+        for i in 2..10 {
+            let mut item = b.items[0].clone();
+            item.id = format!("sku-{i}");
+            b.items.push(item);
+        }
+        b.caps = vec![Cap {
+            scope: CapScope::Item(0),
+            limit: 2,
+            period_secs: 3600,
+        }];
+        let now = 1_800_000_000;
+        let mut rows = vec![row(Signal::new(Kind::Impression, 1, now - 60)
+            .decision(1, 0, 0, 0)
+            .consent(7)
+            .channel(Channel::Email))];
+        for item in 1..9u32 {
+            for k in 0..3u64 {
+                rows.push(row(Signal::new(
+                    Kind::Impression,
+                    u64::from(item) * 10 + k,
+                    now - 30,
+                )
+                .decision(2, 0, item, 0)
+                .consent(7)));
+            }
+        }
+        let issue = Issue {
+            key_id: "k",
+            audience: "shop",
+            subject: "anon:1",
+            now,
+            ttl: 600,
+        };
+        let c = claims(&issue, Some(&b), &rows);
+        assert_eq!(c.counters.len(), MAX_COUNTERS);
+        assert_eq!(
+            c.counters[0],
+            Counter {
+                scope: CapScope::Item(0),
+                period_secs: 3600,
+                count: 1
+            }
+        );
     }
 }
