@@ -15,7 +15,8 @@
 //! [`PREFETCH_SECS`] are read in one pass and grouped by cluster (a list send reaches
 //! most of the active audience: one scan beats a lookup per subject); subjects not
 //! found there (no recent signal, or an id with none of its own, e.g. a login) are
-//! looked up one by one. Either way a cluster's newest [`MAX_ROWS`] signals are used.
+//! looked up one by one. Either way a cluster's newest [`MAX_ROWS`] signals of the last
+//! [`HORIZON_SECS`] are used (the test below checks both paths agree).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
@@ -30,7 +31,7 @@ use slotwise::render::Prepared;
 use slotwise::rules::Value;
 use slotwise::signals::{self, Channel, Signal};
 
-use super::cluster::{ClusterVisitor, MAX_ROWS};
+use super::cluster::{ClusterVisitor, HORIZON_SECS, MAX_ROWS};
 use super::counters::need_full_rows;
 use super::decide::{ChannelRequest, decide};
 use crate::store::sqlite::SqliteStore;
@@ -38,9 +39,8 @@ use crate::store::{Row, Store, StoreError};
 
 /// Subjects per unit of work.
 const CHUNK: usize = 256;
-/// The window a bulk prefetch reads, in seconds (older signals barely move a profile:
-/// affinities halve every week).
-pub const PREFETCH_SECS: u64 = 90 * 86_400;
+/// The window a bulk prefetch reads, in seconds: the clusters' horizon.
+pub const PREFETCH_SECS: u64 = HORIZON_SECS;
 /// From this many subjects on, a batch prefetches the window's signals in one pass.
 pub const PREFETCH_MIN_SUBJECTS: usize = 1000;
 
@@ -53,26 +53,66 @@ pub struct Prefetched {
 }
 
 impl Prefetched {
-    /// Reads the signals of `[now - PREFETCH_SECS, now]` in one pass.
-    pub fn load(store: &dyn Store, now: u64) -> Result<Prefetched, StoreError> {
+    /// Reads the signals of `[now - PREFETCH_SECS, now]` in one pass, split in
+    /// `parts` time ranges read in parallel (reads use the store's reader pool).
+    pub fn load(store: &dyn Store, now: u64, parts: usize) -> Result<Prefetched, StoreError> {
+        let since = now.saturating_sub(PREFETCH_SECS);
+        let until = now + 1;
+        let parts = parts.clamp(1, 16) as u64;
+        let step = (until - since).div_ceil(parts);
+        let ranges: Vec<(u64, u64)> = (0..parts)
+            .map(|k| (since + k * step, (since + (k + 1) * step).min(until)))
+            .collect();
+        let read: Vec<Result<Vec<Row>, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|&(a, b)| s.spawn(move || store.signals_between(a, b)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(StoreError("a prefetch read failed".into())))
+                })
+                .collect()
+        });
         let mut p = Prefetched::default();
-        for row in store.signals_between(now.saturating_sub(PREFETCH_SECS), now + 1)? {
-            let Some(subject) = row.subject.clone() else {
-                continue;
-            };
-            let cluster = row.cluster.clone().unwrap_or_else(|| subject.clone());
-            if let Some(bits) = row.signal.subject {
-                let anon = p.anon.entry(cluster.clone()).or_insert(bits);
-                *anon = (*anon).min(bits);
+        for rows in read {
+            for row in rows? {
+                p.add(row);
             }
-            p.cluster_of.insert(subject, cluster.clone());
-            p.rows.entry(cluster).or_default().push(row);
         }
         for rows in p.rows.values_mut() {
             rows.sort_by_key(|r| std::cmp::Reverse(r.signal.time));
             rows.truncate(MAX_ROWS);
         }
         Ok(p)
+    }
+
+    fn add(&mut self, row: Row) {
+        let Some(subject) = row.subject.as_deref() else {
+            return;
+        };
+        let cluster = row.cluster.as_deref().unwrap_or(subject);
+        if !self.cluster_of.contains_key(subject) {
+            self.cluster_of
+                .insert(subject.to_string(), cluster.to_string());
+        }
+        if let Some(bits) = row.signal.subject {
+            match self.anon.get_mut(cluster) {
+                Some(anon) => *anon = (*anon).min(bits),
+                None => {
+                    self.anon.insert(cluster.to_string(), bits);
+                }
+            }
+        }
+        match self.rows.get_mut(cluster) {
+            Some(rows) => rows.push(row),
+            None => {
+                let key = cluster.to_string();
+                self.rows.insert(key, vec![row]);
+            }
+        }
     }
 
     /// The cluster of `id`, its rows and its signal subject, when `id` has signals.
@@ -239,11 +279,13 @@ pub fn load_cluster(
     record: bool,
 ) -> Result<(String, ClusterVisitor, Option<u64>), StoreError> {
     let (cluster, ids) = store.cluster(id)?;
-    let rows = if need_full_rows(engine.bundle()) {
+    let mut rows = if need_full_rows(engine.bundle()) {
         store.subject_signals(&ids, MAX_ROWS)?
     } else {
         store.profile_signals(&ids, MAX_ROWS)?
     };
+    let since = now.saturating_sub(HORIZON_SECS);
+    rows.retain(|r| r.signal.time >= since && r.signal.time <= now);
     let visitor = ClusterVisitor::from_rows(engine, &cluster, &rows, now);
     let subject = match anon_subject(&ids) {
         Some(s) => Some(s),
@@ -315,7 +357,8 @@ impl Batch<'_> {
         let mut report = Report::default();
         let prefetched = if self.prefetch && subjects.len() >= PREFETCH_MIN_SUBJECTS {
             let t = Instant::now();
-            let p = Prefetched::load(self.store, self.now).map_err(|e| format!("store: {e}"))?;
+            let p = Prefetched::load(self.store, self.now, self.threads)
+                .map_err(|e| format!("store: {e}"))?;
             report.prefetch = t.elapsed();
             Some(p)
         } else {
@@ -541,6 +584,7 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slotwise::signals::Signal;
 
     #[test]
     fn csv_fields_and_header_context() {
@@ -568,5 +612,78 @@ mod tests {
         assert_eq!(anon_subject(&ids), Some(255));
         assert_eq!(anon_subject(&ids[..1]), None);
         assert_eq!(anon_subject(&["anon:zz".to_string()]), None);
+    }
+
+    #[test]
+    fn prefetched_clusters_match_the_per_subject_reads() {
+        use slotwise::signals::Kind;
+        let dir = std::env::temp_dir().join(format!("sw-prefetch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir, false).unwrap();
+        let engine = Engine::new(Bundle::example());
+        let now = 1_800_000_000;
+        let mut signals = Vec::new();
+        for subject in 1..=5u64 {
+            for k in 0..4u64 {
+                let kind = [
+                    Kind::View,
+                    Kind::AddToCart,
+                    Kind::Impression,
+                    Kind::Purchase,
+                ][(k as usize + subject as usize) % 4];
+                let mut s = Signal::new(kind, subject * 100 + k, now - 3600 * k - subject)
+                    .item(0)
+                    .consent(7)
+                    .channel(Channel::ALL[k as usize % 6])
+                    .subject(subject);
+                if kind == Kind::Impression {
+                    s = s.decision(subject * 1000 + k, 0, 0, 0);
+                }
+                signals.push(s);
+            }
+        }
+        // An old signal outside the prefetch window, and a subject without consent.
+        signals.push(
+            Signal::new(Kind::View, 9, now - PREFETCH_SECS - 10)
+                .item(0)
+                .consent(7)
+                .subject(1),
+        );
+        signals.push(Signal::new(Kind::View, 10, now - 5).item(0).consent(5));
+        store.ingest(&signals, now).unwrap();
+        store
+            .link(&[
+                "anon:0000000000000002".into(),
+                "anon:0000000000000003".into(),
+                "login:c".into(),
+            ])
+            .unwrap();
+        let p = Prefetched::load(&store, now, 3).unwrap();
+        for id in [
+            "anon:0000000000000001",
+            "anon:0000000000000002",
+            "anon:0000000000000003",
+            "anon:0000000000000005",
+        ] {
+            let (cluster, rows, anon) = p.get(id).unwrap();
+            let (c2, v2, a2) = load_cluster(&store, &engine, id, now, false).unwrap();
+            let v = ClusterVisitor::from_rows(&engine, cluster, rows, now);
+            assert_eq!(cluster, c2, "{id}");
+            assert_eq!(anon, a2, "{id}");
+            assert_eq!(v.session, v2.session, "{id}");
+            assert_eq!(v.profile, v2.profile, "{id}");
+            assert!(v.consent.personalization);
+        }
+        assert_eq!(
+            p.get("anon:0000000000000002").unwrap().1.len(),
+            8,
+            "the cluster of 2 and 3"
+        );
+        assert!(
+            p.get("login:c").is_none(),
+            "no signals of its own: read one by one"
+        );
+        assert!(p.get("anon:0000000000000009").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

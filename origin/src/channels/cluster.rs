@@ -24,6 +24,9 @@ use crate::store::Row;
 
 /// Signals read per cluster (newest first).
 pub const MAX_ROWS: usize = 500;
+/// Signals older than this are not read (seconds; 90 days: the longest window a
+/// profile looks at, purchasers; affinities halve every week).
+pub const HORIZON_SECS: u64 = 90 * 86_400;
 
 /// A cluster ready to decide for.
 #[derive(Clone, Debug)]
