@@ -290,6 +290,16 @@ impl VerifiedSnippet {
     }
 }
 
+/// Claims the origin computed from its own store, to decide natively where no token
+/// travels (email, push, SMS, app backends). Native builds only: a device verifies.
+#[cfg(feature = "native-crypto")]
+impl VerifiedSnippet {
+    /// Wraps claims this process computed itself (never claims read from a token).
+    pub fn from_origin(claims: Claims) -> VerifiedSnippet {
+        VerifiedSnippet { claims }
+    }
+}
+
 /// The error to report when the host has no Ed25519 (the snippet is then ignored).
 pub fn unverifiable() -> Error {
     Error::new(

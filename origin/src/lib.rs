@@ -2,6 +2,7 @@
 //! serves the thin origin API (signals, profiles, snippets, lift) and trains the model.
 
 pub mod authoring;
+pub mod channels;
 pub mod eval;
 pub mod keys;
 pub mod server;

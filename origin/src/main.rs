@@ -64,6 +64,10 @@ enum Command {
     Serve(slotwise_origin::server::Config),
     /// Load-benchmark the origin API on 127.0.0.1 from this (second) process.
     BenchOrigin(slotwise_origin::server::bench::BenchArgs),
+    /// Decide and render for a list of subjects (a batch send): one JSON line each.
+    Decide(slotwise_origin::channels::batch::DecideArgs),
+    /// Benchmark `slotwise decide` (batch) and `POST /v1/decide` under load.
+    BenchDecide(slotwise_origin::channels::bench::BenchDecideArgs),
 }
 
 #[derive(Subcommand)]
@@ -234,6 +238,8 @@ fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())?
             .block_on(slotwise_origin::server::serve(config)),
         Command::BenchOrigin(args) => slotwise_origin::server::bench::run(&args),
+        Command::Decide(args) => slotwise_origin::channels::batch::run(&args).map(|_| ()),
+        Command::BenchDecide(args) => slotwise_origin::channels::bench::run(&args),
         Command::Sizes => {
             let report = snippet_cmd::sizes()?;
             print!("{report}");

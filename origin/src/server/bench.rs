@@ -56,10 +56,12 @@ pub struct BenchArgs {
 }
 
 /// xorshift64*: the benchmark's own ids, seeded from the OS.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next pseudo-random number.
+    #[allow(clippy::should_implement_trait)] // an infinite generator, not an iterator
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -67,7 +69,8 @@ impl Rng {
     }
 }
 
-fn seed() -> u64 {
+/// A random odd seed from the OS.
+pub fn seed() -> u64 {
     let mut b = [0u8; 8];
     let _ = getrandom::fill(&mut b);
     u64::from_le_bytes(b) | 1
@@ -125,7 +128,8 @@ pub fn spawn_server(
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The `p` quantile of sorted values (nearest rank).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -133,16 +137,24 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-struct Phase {
-    connections: usize,
-    ok: u64,
-    units: u64,
-    errors: u64,
-    secs: f64,
-    latencies_ms: Vec<f64>,
+/// One load phase's outcome.
+pub struct Phase {
+    /// Concurrent keep-alive connections.
+    pub connections: usize,
+    /// Successful requests.
+    pub ok: u64,
+    /// Units of work they carried.
+    pub units: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Wall seconds.
+    pub secs: f64,
+    /// Latency of each successful request, sorted.
+    pub latencies_ms: Vec<f64>,
 }
 
-fn run_phase(
+/// Runs `work` over `args.connections` keep-alive connections until the phase ends.
+pub fn run_phase(
     addr: SocketAddr,
     args: &BenchArgs,
     connections: usize,

@@ -22,6 +22,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod decide;
 pub mod files;
 pub mod lift;
 pub mod metrics;
@@ -295,6 +296,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/snippet", get(get_snippet))
         .route("/v1/bundle", get(get_bundle))
         .route("/v1/identify", post(post_identify))
+        .route("/v1/decide", post(decide::post_decide))
         .route("/v1/subjects/{id}", get(get_subject).delete(delete_subject))
         .route("/v1/report/lift", get(get_lift))
         .route("/v1/keys", get(get_keys))

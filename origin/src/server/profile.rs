@@ -8,15 +8,17 @@
 //!   the bundle's items), views 1, clicks 2, carts 3, purchases 5, halved every
 //!   [`HALF_LIFE_SECS`]; the strongest [`MAX_AFFINITIES`], scaled so the top is 255;
 //! - **purchases**: items bought in the last 30 days, newest first, at most 8;
-//! - **counters**: impressions per item in the last 24 h, across every channel, the
-//!   [`MAX_COUNTERS`] largest (one frequency cap across web, app, email, store);
+//! - **counters**: for each of the bundle's caps, its impressions in its period across
+//!   every channel ([`crate::channels::counters`]), then impressions per item in the
+//!   last 24 h, the largest, [`MAX_COUNTERS`] in all (one frequency cap across web,
+//!   app, email, store);
 //! - **segments**, built in: [`SEG_PURCHASER`], [`SEG_CROSS_CHANNEL`], [`SEG_ENGAGED`],
 //!   [`SEG_CART_ABANDONER`].
 
 use std::collections::{BTreeSet, HashMap};
 
 use slotwise::bundle::Bundle;
-use slotwise::caps::{CapScope, Counter};
+use slotwise::caps::{Cap, CapScope, Counter};
 use slotwise::consent::BIT_PERSONALIZATION;
 use slotwise::profile::{Affinity, Claims};
 use slotwise::signals::{Kind, Signal};
@@ -59,6 +61,8 @@ pub struct BundleIndex {
     pub vocabulary: u32,
     /// [`category_index`] of the bundle.
     pub categories: Vec<u16>,
+    /// The bundle's frequency caps, counted first in a snippet's counters.
+    pub caps: Vec<Cap>,
 }
 
 impl BundleIndex {
@@ -67,6 +71,7 @@ impl BundleIndex {
         BundleIndex {
             vocabulary: bundle.map_or(0, slotwise::bundle::vocabulary),
             categories: bundle.map(category_index).unwrap_or_default(),
+            caps: bundle.map(|b| b.caps.clone()).unwrap_or_default(),
         }
     }
 }
@@ -181,15 +186,19 @@ pub fn claims(issue: &Issue<'_>, bundle: &BundleIndex, signals: &[Signal]) -> Cl
         .map(|run| (run[0], run.len() as u32))
         .collect();
     counters.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    c.counters = counters
-        .into_iter()
-        .take(MAX_COUNTERS)
-        .map(|(item, count)| Counter {
-            scope: CapScope::Item(item),
-            period_secs: DAY as u32,
-            count: count.min(u32::from(u16::MAX)) as u16,
-        })
-        .collect();
+    // The bundle's caps first (exact periods, every channel), then the busiest items.
+    c.counters = crate::channels::counters::for_caps(&bundle.caps, signals, now);
+    let busiest = counters.into_iter().map(|(item, count)| Counter {
+        scope: CapScope::Item(item),
+        period_secs: DAY as u32,
+        count: count.min(u32::from(u16::MAX)) as u16,
+    });
+    for counter in busiest {
+        if !c.counters.iter().any(|k| k.scope == counter.scope) {
+            c.counters.push(counter);
+        }
+    }
+    c.counters.truncate(MAX_COUNTERS);
 
     if last_purchase.is_some() {
         c.segments.push(SEG_PURCHASER);

@@ -1,11 +1,10 @@
-//! Content → markup for a channel. Today: the web fragment that fills a slot.
+//! The web channel: the HTML fragment that fills a page's slot (browser and edge).
 //!
 //! Every field is escaped for where it lands (text or quoted attribute), and links are
-//! checked: only `http:`, `https:`, `mailto:` and relative URLs survive; anything else
-//! (`javascript:`, `data:`, `vbscript:`, obfuscated with control characters or
-//! entities) is dropped, so hostile content can never come out as live markup.
+//! checked by [`safe_url`]; relative URLs stay relative (the page is the base).
 //! No `format!`: this runs in wasm.
 
+use super::{escape_into, price_text, safe_url};
 use crate::bundle::Content;
 use crate::decide::{Decision, Engine};
 
@@ -82,8 +81,8 @@ pub fn web_html(content: &Content) -> String {
             element(tag, class, v, &mut out);
         }
     }
-    if let Some(price) = content.price {
-        element("span", "slotwise-price", &price_text(price), &mut out);
+    if let Some(price) = content.price.map(price_text).filter(|p| !p.is_empty()) {
+        element("span", "slotwise-price", &price, &mut out);
     }
     if let Some(cta) = &content.cta {
         element("span", "slotwise-cta", cta, &mut out);
@@ -102,59 +101,6 @@ fn element(tag: &str, class: &str, text: &str, out: &mut String) {
     out.push_str("</");
     out.push_str(tag);
     out.push('>');
-}
-
-/// Escapes text for HTML text and double- or single-quoted attribute values.
-pub fn escape_into(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Whether a URL may be used as a link or image: `http(s):`, `mailto:`, or relative.
-/// Browsers ignore ASCII whitespace and control characters inside a scheme
-/// (`java\tscript:`), so those make a URL unsafe rather than being stripped.
-pub fn safe_url(url: &str) -> bool {
-    let url = url.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
-    if url.is_empty() || url.chars().any(|c| c.is_ascii_control()) {
-        return false;
-    }
-    // The scheme is whatever precedes the first ':' — unless a '/', '?' or '#' comes
-    // first, in which case the URL is relative.
-    let scheme_end = url.find([':', '/', '?', '#']);
-    match scheme_end {
-        Some(i) if url.as_bytes()[i] == b':' => {
-            let scheme = &url[..i];
-            ["http", "https", "mailto"]
-                .iter()
-                .any(|s| scheme.eq_ignore_ascii_case(s))
-        }
-        // No scheme: relative. Reject a leading '&' (an entity could spell a scheme
-        // once the attribute is decoded) and backslashes (`\\evil.example`).
-        _ => !url.starts_with('&') && !url.contains('\\'),
-    }
-}
-
-/// `129.5` → `"129.50"`, without float formatting (which costs ~10 KB of wasm).
-/// Rounds to cents; non-finite or negative prices give an empty string.
-pub fn price_text(price: f64) -> String {
-    if !price.is_finite() || !(0.0..=1e13).contains(&price) {
-        return String::new();
-    }
-    let cents = (price * 100.0 + 0.5) as u64;
-    let mut s = crate::hex::u64_decimal(cents / 100);
-    s.push('.');
-    let c = cents % 100;
-    s.push((b'0' + (c / 10) as u8) as char);
-    s.push((b'0' + (c % 10) as u8) as char);
-    s
 }
 
 #[cfg(test)]
@@ -190,19 +136,7 @@ mod tests {
 
     #[test]
     fn hostile_urls_are_dropped() {
-        for bad in [
-            "javascript:alert(1)",
-            "JavaScript:alert(1)",
-            " javascript:alert(1)",
-            "java\tscript:alert(1)",
-            "java\nscript:x",
-            "data:text/html,<b>",
-            "vbscript:x",
-            "&#106;avascript:x",
-            "\\\\evil.example",
-            "",
-        ] {
-            assert!(!safe_url(bad), "{bad:?}");
+        for bad in crate::render::hostile::URLS {
             let mut c = content();
             c.link = Some(bad.into());
             c.image = Some(bad.into());
@@ -210,26 +144,19 @@ mod tests {
             assert!(html.starts_with("<div"), "{bad:?}: {html}");
             assert!(!html.contains("src="), "{bad:?}: {html}");
         }
-        for good in [
-            "https://shop.example/p/1",
-            "HTTP://x",
-            "/p/1",
-            "p/1?q=a:b",
-            "#top",
-            "mailto:a@b.example",
-        ] {
-            assert!(safe_url(good), "{good:?}");
-        }
     }
 
     #[test]
-    fn prices() {
-        assert_eq!(price_text(0.0), "0.00");
-        assert_eq!(price_text(119.0), "119.00");
-        assert_eq!(price_text(0.005), "0.01");
-        assert_eq!(price_text(19.999), "20.00");
-        assert_eq!(price_text(f64::NAN), "");
-        assert_eq!(price_text(-1.0), "");
+    fn hostile_fields_are_inert() {
+        let html = web_html(&crate::render::hostile::content());
+        crate::render::hostile::assert_inert_html(
+            &html,
+            &["div", "a", "img", "strong", "span"],
+            &["class", "href", "src", "alt"],
+            true,
+        );
+        assert!(html.starts_with("<div") && !html.contains("<img"), "{html}");
+        assert!(!html.contains("slotwise-price"), "a NaN price is left out");
     }
 
     #[test]

@@ -1,0 +1,707 @@
+//! `slotwise decide --channel email --subjects <csv> --out <jsonl>`: a batch send.
+//!
+//! Reads subject identity ids (first column of a CSV; with a header row whose first
+//! field is `subject`, the other columns become context attributes by name), decides
+//! and renders every slot for each subject's identity cluster at the origin — the same
+//! engine and profile as `POST /v1/decide` — and writes one JSON line per subject, in
+//! input order: `{"subject", "cluster", "decisions": [...]}` or `{"subject", "error":
+//! {"code", "message"}}` for an id that is not valid. The exposures (an impression per
+//! item shown, with the channel) are stored, so the cross-channel caps count them;
+//! `--dry-run` records nothing. A progress bar shows on a terminal.
+//!
+//! Work is split in chunks over threads (store reads through SQLite's reader pool,
+//! WAL beside a running server); the output is written in order as chunks finish.
+//! From [`PREFETCH_MIN_SUBJECTS`] subjects on, the signals of the last
+//! [`PREFETCH_SECS`] are read in one pass and grouped by cluster (a list send reaches
+//! most of the active audience: one scan beats a lookup per subject); subjects not
+//! found there (no recent signal, or an id with none of its own, e.g. a login) are
+//! looked up one by one. Either way a cluster's newest [`MAX_ROWS`] signals of the last
+//! [`HORIZON_SECS`] are used (the test below checks both paths agree).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use slotwise::bundle::Bundle;
+use slotwise::decide::Engine;
+use slotwise::render::Prepared;
+use slotwise::rules::Value;
+use slotwise::signals::{self, Channel, Signal};
+
+use super::cluster::{ClusterVisitor, HORIZON_SECS, MAX_ROWS};
+use super::counters::need_full_rows;
+use super::decide::{ChannelRequest, decide};
+use crate::server::profile::BundleIndex;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Row, Store, StoreError};
+
+/// Subjects per unit of work.
+const CHUNK: usize = 256;
+/// The window a bulk prefetch reads, in seconds: the clusters' horizon.
+pub const PREFETCH_SECS: u64 = HORIZON_SECS;
+/// From this many subjects on, a batch prefetches the window's signals in one pass.
+pub const PREFETCH_MIN_SUBJECTS: usize = 1000;
+
+/// The window's signals grouped by identity cluster.
+#[derive(Default)]
+pub struct Prefetched {
+    cluster_of: HashMap<String, String>,
+    rows: HashMap<String, Vec<Signal>>,
+    anon: HashMap<String, u64>,
+}
+
+impl Prefetched {
+    /// Reads the signals of `[now - PREFETCH_SECS, now]` in one pass, split in
+    /// `parts` time ranges read in parallel (reads use the store's reader pool).
+    pub fn load(store: &dyn Store, now: u64, parts: usize) -> Result<Prefetched, StoreError> {
+        let since = now.saturating_sub(PREFETCH_SECS);
+        let until = now + 1;
+        let parts = parts.clamp(1, 16) as u64;
+        let step = (until - since).div_ceil(parts);
+        let ranges: Vec<(u64, u64)> = (0..parts)
+            .map(|k| (since + k * step, (since + (k + 1) * step).min(until)))
+            .collect();
+        let read: Vec<Result<Vec<Row>, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|&(a, b)| s.spawn(move || store.signals_between(a, b)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(StoreError("a prefetch read failed".into())))
+                })
+                .collect()
+        });
+        let mut p = Prefetched::default();
+        for rows in read {
+            for row in rows? {
+                p.add(row);
+            }
+        }
+        for rows in p.rows.values_mut() {
+            rows.sort_by_key(|s| std::cmp::Reverse(s.time));
+            rows.truncate(MAX_ROWS);
+        }
+        Ok(p)
+    }
+
+    fn add(&mut self, row: Row) {
+        let Some(subject) = row.subject.as_deref() else {
+            return;
+        };
+        let cluster = row.cluster.as_deref().unwrap_or(subject);
+        if !self.cluster_of.contains_key(subject) {
+            self.cluster_of
+                .insert(subject.to_string(), cluster.to_string());
+        }
+        if let Some(bits) = row.signal.subject {
+            match self.anon.get_mut(cluster) {
+                Some(anon) => *anon = (*anon).min(bits),
+                None => {
+                    self.anon.insert(cluster.to_string(), bits);
+                }
+            }
+        }
+        match self.rows.get_mut(cluster) {
+            Some(rows) => rows.push(row.signal),
+            None => {
+                let key = cluster.to_string();
+                self.rows.insert(key, vec![row.signal]);
+            }
+        }
+    }
+
+    /// The cluster of `id`, its rows and its signal subject, when `id` has signals.
+    fn get(&self, id: &str) -> Option<(&str, &[Signal], Option<u64>)> {
+        let cluster = self.cluster_of.get(id)?;
+        let rows = self.rows.get(cluster)?;
+        Some((cluster, rows, self.anon.get(cluster).copied()))
+    }
+}
+
+/// Options of `slotwise decide`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DecideArgs {
+    /// The channel: email, push, sms, app, store or web.
+    #[arg(long, default_value = "email")]
+    pub channel: String,
+    /// CSV of subject identity ids (first column; optional header `subject,...`).
+    #[arg(long)]
+    pub subjects: PathBuf,
+    /// Where to write the JSON lines.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The origin's data directory (the store `slotwise serve` uses).
+    #[arg(long, env = "SLOTWISE_DATA_DIR", default_value = "slotwise-data")]
+    pub data_dir: PathBuf,
+    /// A compiled bundle (default: the store's current bundle).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Slots, comma-separated, in message order (default: every slot of the bundle).
+    #[arg(long, value_delimiter = ',')]
+    pub slots: Vec<String>,
+    /// Base URL relative links resolve against (default: `https://<bundle site>/`).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Decide as of this Unix time (default: now).
+    #[arg(long)]
+    pub now: Option<u64>,
+    /// Record nothing (a preview): exposures are not stored.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What a batch did, and how long each part took.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Subjects read.
+    pub subjects: usize,
+    /// Subjects refused (invalid ids).
+    pub refused: usize,
+    /// Slot decisions made.
+    pub decisions: usize,
+    /// Exposures stored.
+    pub exposures: u64,
+    /// Wall time of the whole batch.
+    pub wall: Duration,
+    /// Reading the window's signals in one pass (wall time; zero without).
+    pub prefetch: Duration,
+    /// Thread time reading clusters and signals of single subjects from the store.
+    pub load: Duration,
+    /// Thread time deciding, rendering and serializing.
+    pub decide: Duration,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// One subject line of the input.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    /// Identity id.
+    pub id: String,
+    /// Context attributes from the other CSV columns.
+    pub context: Value,
+}
+
+/// Reads the subjects CSV (see the module docs). Fields may be double-quoted.
+pub fn read_subjects(path: &Path) -> Result<Vec<Subject>, String> {
+    let f =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut header: Option<Vec<String>> = None;
+    let mut out = Vec::new();
+    for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_csv(&line);
+        if n == 0
+            && fields
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case("subject"))
+        {
+            header = Some(fields);
+            continue;
+        }
+        let context = match &header {
+            Some(names) => Value::Object(
+                names
+                    .iter()
+                    .zip(&fields)
+                    .skip(1)
+                    .map(|(k, v)| (k.clone(), Value::str(v)))
+                    .collect(),
+            ),
+            None => Value::Null,
+        };
+        out.push(Subject {
+            id: fields.into_iter().next().unwrap_or_default(),
+            context,
+        });
+    }
+    Ok(out)
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut cur).trim().to_string()),
+            (c, _) => cur.push(c),
+        }
+    }
+    fields.push(cur.trim().to_string());
+    fields
+}
+
+/// The anonymous signal subject of a cluster: its first `anon:<16 hex>` id.
+pub fn anon_subject(ids: &[String]) -> Option<u64> {
+    ids.iter().find_map(|id| {
+        let hex = id.strip_prefix("anon:")?;
+        (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+    })
+}
+
+/// A stable pseudonymous subject for a cluster without an anonymous id (an email-only
+/// subscriber): linked into the cluster once, so its exposures count there.
+pub fn derived_subject(store: &dyn Store, id: &str) -> Result<u64, StoreError> {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) | 1;
+    store.link(&[id.to_string(), crate::store::anon_id(h)])?;
+    Ok(h)
+}
+
+/// Loads the cluster of `id` and its visitor; the signal subject to record under.
+pub fn load_cluster(
+    store: &dyn Store,
+    engine: &Engine,
+    id: &str,
+    now: u64,
+    record: bool,
+) -> Result<(String, ClusterVisitor, Option<u64>), StoreError> {
+    let (cluster, ids) = store.cluster(id)?;
+    let mut signals = if need_full_rows(engine.bundle()) {
+        let rows = store.subject_signals(&ids, MAX_ROWS)?;
+        rows.into_iter().map(|r| r.signal).collect()
+    } else {
+        store.profile_signals(&ids, MAX_ROWS)?
+    };
+    let since = now.saturating_sub(HORIZON_SECS);
+    signals.retain(|s| s.time >= since && s.time <= now);
+    let index = BundleIndex::of(Some(engine.bundle()));
+    let visitor = ClusterVisitor::from_signals(engine, &index, &cluster, &signals, now);
+    let subject = match anon_subject(&ids) {
+        Some(s) => Some(s),
+        None if record && visitor.consent.measurement => Some(derived_subject(store, id)?),
+        None => None,
+    };
+    Ok((cluster, visitor, subject))
+}
+
+/// The random seed of one message.
+pub fn message_seed() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+struct Chunk {
+    index: usize,
+    text: Vec<u8>,
+    exposures: Vec<Signal>,
+    subjects: usize,
+    refused: usize,
+    decisions: usize,
+    load: Duration,
+    decide: Duration,
+}
+
+/// Everything a batch run needs besides its arguments.
+pub struct Batch<'a> {
+    /// The store.
+    pub store: &'a dyn Store,
+    /// The engine.
+    pub engine: &'a Engine,
+    /// The channel.
+    pub channel: Channel,
+    /// Slots, in message order.
+    pub slots: Vec<String>,
+    /// The channel's renderings (with the base URL).
+    pub prepared: Prepared,
+    /// Decision time.
+    pub now: u64,
+    /// Whether exposures are stored.
+    pub record: bool,
+    /// Worker threads.
+    pub threads: usize,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+    /// Read the window's signals in one pass (see [`Prefetched`]) when there are
+    /// at least [`PREFETCH_MIN_SUBJECTS`] subjects.
+    pub prefetch: bool,
+}
+
+impl Batch<'_> {
+    /// Decides for every subject and writes the lines to `out`.
+    pub fn run(&self, subjects: &[Subject], out: &mut dyn Write) -> Result<Report, String> {
+        let start = Instant::now();
+        let bar = if self.progress {
+            let bar = indicatif::ProgressBar::new(subjects.len() as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} subjects, {per_sec}, eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        let slots: Vec<&str> = self.slots.iter().map(String::as_str).collect();
+        let mut report = Report::default();
+        let prefetched = if self.prefetch && subjects.len() >= PREFETCH_MIN_SUBJECTS {
+            let t = Instant::now();
+            let p = Prefetched::load(self.store, self.now, self.threads)
+                .map_err(|e| format!("store: {e}"))?;
+            report.prefetch = t.elapsed();
+            Some(p)
+        } else {
+            None
+        };
+        let prefetched = prefetched.as_ref();
+        // One draw from the OS per batch; each message's seed is derived from it.
+        let batch_seed = message_seed();
+        let next = AtomicUsize::new(0);
+        let chunks = subjects.len().div_ceil(CHUNK);
+        let (tx, rx) = mpsc::channel::<Result<Chunk, String>>();
+        let (ack_tx, ack_rx) = mpsc::channel();
+        let mut pending_acks = 0usize;
+        std::thread::scope(|scope| -> Result<(), String> {
+            for _ in 0..self.threads.max(1) {
+                let tx = tx.clone();
+                let (next, slots) = (&next, &slots);
+                scope.spawn(move || {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= chunks {
+                            break;
+                        }
+                        let part =
+                            &subjects[index * CHUNK..((index + 1) * CHUNK).min(subjects.len())];
+                        let work = self.chunk(index, part, slots, prefetched, batch_seed);
+                        if tx.send(work).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut ready: BTreeMap<usize, Chunk> = BTreeMap::new();
+            let mut written = 0;
+            let mut exposures: Vec<Signal> = Vec::new();
+            for chunk in rx {
+                let chunk = chunk?;
+                ready.insert(chunk.index, chunk);
+                while let Some(c) = ready.remove(&written) {
+                    out.write_all(&c.text)
+                        .map_err(|e| format!("cannot write: {e}"))?;
+                    report.bytes += c.text.len() as u64;
+                    report.subjects += c.subjects;
+                    report.refused += c.refused;
+                    report.decisions += c.decisions;
+                    report.load += c.load;
+                    report.decide += c.decide;
+                    bar.inc(c.subjects as u64);
+                    exposures.extend(c.exposures);
+                    while exposures.len() >= signals::MAX_SIGNALS
+                        || (written + 1 == chunks && !exposures.is_empty())
+                    {
+                        let n = exposures.len().min(signals::MAX_SIGNALS);
+                        let batch: Vec<Signal> = exposures.drain(..n).collect();
+                        let ack = ack_tx.clone();
+                        pending_acks += 1;
+                        self.store.ingest_then(
+                            batch,
+                            self.now,
+                            Box::new(move |r| {
+                                let _ = ack.send(r);
+                            }),
+                        );
+                    }
+                    written += 1;
+                }
+            }
+            Ok(())
+        })?;
+        out.flush().map_err(|e| format!("cannot write: {e}"))?;
+        for _ in 0..pending_acks {
+            let r = ack_rx
+                .recv()
+                .map_err(|_| "the store dropped a batch of exposures".to_string())?
+                .map_err(|e| format!("cannot store exposures: {e}"))?;
+            report.exposures += r.stored;
+        }
+        bar.finish_and_clear();
+        report.wall = start.elapsed();
+        Ok(report)
+    }
+
+    fn chunk(
+        &self,
+        index: usize,
+        part: &[Subject],
+        slots: &[&str],
+        prefetched: Option<&Prefetched>,
+        batch_seed: u64,
+    ) -> Result<Chunk, String> {
+        let mut c = Chunk {
+            index,
+            text: Vec::with_capacity(part.len() * 4096),
+            exposures: Vec::new(),
+            subjects: part.len(),
+            refused: 0,
+            decisions: 0,
+            load: Duration::ZERO,
+            decide: Duration::ZERO,
+        };
+        let mut claims_index: Option<BundleIndex> = None;
+        for (k, subject) in part.iter().enumerate() {
+            if !crate::server::valid_id(&subject.id) {
+                c.refused += 1;
+                let line = serde_json::json!({ "subject": subject.id, "error": {
+                    "code": "id.invalid", "message": "not a valid identity id" } });
+                c.text.extend_from_slice(line.to_string().as_bytes());
+                c.text.push(b'\n');
+                continue;
+            }
+            let t = Instant::now();
+            let found = prefetched.and_then(|p| p.get(&subject.id));
+            let claims_index =
+                claims_index.get_or_insert_with(|| BundleIndex::of(Some(self.engine.bundle())));
+            let (cluster, visitor, anon) = match found {
+                Some((cluster, rows, anon)) => (
+                    cluster.to_string(),
+                    ClusterVisitor::from_signals(
+                        self.engine,
+                        claims_index,
+                        cluster,
+                        rows,
+                        self.now,
+                    ),
+                    anon,
+                ),
+                None => load_cluster(self.store, self.engine, &subject.id, self.now, self.record)
+                    .map_err(|e| format!("store: {e}"))?,
+            };
+            let t2 = Instant::now();
+            c.load += t2 - t;
+            let req = ChannelRequest {
+                channel: self.channel,
+                slots,
+                context: &subject.context,
+                seed: slotwise::hex::splitmix64(batch_seed ^ (index * CHUNK + k) as u64),
+                now: self.now,
+                prepared: &self.prepared,
+                subject: anon,
+            };
+            let (decisions, exposures) = decide(self.engine, &visitor, &req);
+            c.decisions += decisions.len();
+            if self.record {
+                c.exposures.extend(exposures);
+            }
+            let line = Line {
+                subject: &subject.id,
+                cluster: &cluster,
+                decisions: &decisions,
+            };
+            serde_json::to_writer(&mut c.text, &line).map_err(|e| e.to_string())?;
+            c.text.push(b'\n');
+            c.decide += t2.elapsed();
+        }
+        Ok(c)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    subject: &'a str,
+    cluster: &'a str,
+    decisions: &'a [super::decide::ChannelDecision],
+}
+
+/// The bundle named by `--bundle`, or the store's current one.
+pub fn load_bundle(store: &dyn Store, path: Option<&Path>) -> Result<Bundle, String> {
+    let bytes = match path {
+        Some(p) => std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        None => {
+            store
+                .current_bundle()
+                .map_err(|e| e.to_string())?
+                .ok_or("no bundle: publish one or pass --bundle")?
+                .bytes
+        }
+    };
+    slotwise::bundle::decode(&bytes).map_err(|e| e.to_string())
+}
+
+/// `slotwise decide`: runs the batch and prints a summary line.
+pub fn run(args: &DecideArgs) -> Result<Report, String> {
+    let channel = super::channel_named(&args.channel)
+        .ok_or_else(|| format!("unknown channel {:?}", args.channel))?;
+    let store = SqliteStore::open(&args.data_dir, true).map_err(|e| e.to_string())?;
+    let engine = Engine::new(load_bundle(&store, args.bundle.as_deref())?);
+    let subjects = read_subjects(&args.subjects)?;
+    let slots = if args.slots.is_empty() {
+        engine.slot_names().into_iter().map(String::from).collect()
+    } else {
+        args.slots.clone()
+    };
+    let base = args
+        .base_url
+        .clone()
+        .unwrap_or_else(|| slotwise::render::site_base(&engine.bundle().header.site));
+    let now = args.now.unwrap_or_else(super::now_unix);
+    let file = std::fs::File::create(&args.out)
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let batch = Batch {
+        store: &store,
+        engine: &engine,
+        channel,
+        slots,
+        prepared: Prepared::new(&engine, channel, &base),
+        now,
+        record: !args.dry_run,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        progress: !args.quiet,
+        prefetch: true,
+    };
+    let report = batch.run(&subjects, &mut out)?;
+    println!(
+        "{} subjects ({} refused), {} decisions for {} in {:.2} s = {:.0} decisions/s; {} exposures stored; wrote {} ({:.1} MB)",
+        report.subjects,
+        report.refused,
+        report.decisions,
+        channel.name(),
+        report.wall.as_secs_f64(),
+        report.decisions as f64 / report.wall.as_secs_f64().max(1e-9),
+        report.exposures,
+        args.out.display(),
+        report.bytes as f64 / 1e6
+    );
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slotwise::signals::Signal;
+
+    #[test]
+    fn csv_fields_and_header_context() {
+        assert_eq!(split_csv(r#"a, "b,c" ,"d""e""#), vec!["a", "b,c", "d\"e"]);
+        let dir = std::env::temp_dir().join(format!("sw-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.csv");
+        std::fs::write(
+            &p,
+            "subject,device\nlogin:a,mobile\n\nanon:0000000000000001,desktop\n",
+        )
+        .unwrap();
+        let s = read_subjects(&p).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].id, "login:a");
+        assert_eq!(s[0].context.path(&["device"]), Value::str("mobile"));
+        std::fs::write(&p, "login:a\n").unwrap();
+        assert_eq!(read_subjects(&p).unwrap()[0].context, Value::Null);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn anon_subjects() {
+        let ids = ["login:a".to_string(), "anon:00000000000000ff".to_string()];
+        assert_eq!(anon_subject(&ids), Some(255));
+        assert_eq!(anon_subject(&ids[..1]), None);
+        assert_eq!(anon_subject(&["anon:zz".to_string()]), None);
+    }
+
+    #[test]
+    fn prefetched_clusters_match_the_per_subject_reads() {
+        use slotwise::signals::Kind;
+        let dir = std::env::temp_dir().join(format!("sw-prefetch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir, false).unwrap();
+        let engine = Engine::new(Bundle::example());
+        let now = 1_800_000_000;
+        let mut signals = Vec::new();
+        for subject in 1..=5u64 {
+            for k in 0..4u64 {
+                let kind = [
+                    Kind::View,
+                    Kind::AddToCart,
+                    Kind::Impression,
+                    Kind::Purchase,
+                ][(k as usize + subject as usize) % 4];
+                let mut s = Signal::new(kind, subject * 100 + k, now - 3600 * k - subject)
+                    .item(0)
+                    .consent(7)
+                    .channel(Channel::ALL[k as usize % 6])
+                    .subject(subject);
+                if kind == Kind::Impression {
+                    s = s.decision(subject * 1000 + k, 0, 0, 0);
+                }
+                signals.push(s);
+            }
+        }
+        // An old signal outside the prefetch window, and a subject without consent.
+        signals.push(
+            Signal::new(Kind::View, 9, now - PREFETCH_SECS - 10)
+                .item(0)
+                .consent(7)
+                .subject(1),
+        );
+        signals.push(Signal::new(Kind::View, 10, now - 5).item(0).consent(5));
+        store.ingest(&signals, now).unwrap();
+        store
+            .link(&[
+                "anon:0000000000000002".into(),
+                "anon:0000000000000003".into(),
+                "login:c".into(),
+            ])
+            .unwrap();
+        let p = Prefetched::load(&store, now, 3).unwrap();
+        for id in [
+            "anon:0000000000000001",
+            "anon:0000000000000002",
+            "anon:0000000000000003",
+            "anon:0000000000000005",
+        ] {
+            let (cluster, rows, anon) = p.get(id).unwrap();
+            let (c2, v2, a2) = load_cluster(&store, &engine, id, now, false).unwrap();
+            let v = ClusterVisitor::from_signals(
+                &engine,
+                &BundleIndex::of(Some(engine.bundle())),
+                cluster,
+                rows,
+                now,
+            );
+            assert_eq!(cluster, c2, "{id}");
+            assert_eq!(anon, a2, "{id}");
+            assert_eq!(v.session, v2.session, "{id}");
+            assert_eq!(v.profile, v2.profile, "{id}");
+            assert!(v.consent.personalization);
+        }
+        assert_eq!(
+            p.get("anon:0000000000000002").unwrap().1.len(),
+            8,
+            "the cluster of 2 and 3"
+        );
+        assert!(
+            p.get("login:c").is_none(),
+            "no signals of its own: read one by one"
+        );
+        assert!(p.get("anon:0000000000000009").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
