@@ -3,6 +3,8 @@
 // used goes first), each kept only until the snippet's own expiry. The cache belongs
 // to one wasm instance, one key ring and one audience; any change empties it.
 
+import { verifySnippet } from './slotwise.js';
+
 const DEFAULT_LIMIT = 512;
 
 export class SnippetCache {
@@ -39,7 +41,7 @@ export class SnippetCache {
       }
       hit.snippet.free();
     }
-    const snippet = await bindings.verifySnippet(token, Object.keys(keys), Object.values(keys), audience, now);
+    const snippet = await verifySnippet(bindings, token, keys, audience, now);
     visitor.setProfile(snippet);
     if (this.#owner !== owner || this.#entries.has(token)) {
       snippet.free();

@@ -33,7 +33,7 @@
 // bundle: see edge-bundle.js.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
-import { decisionRecords } from './slotwise.js';
+import { decisionRecords, verifySnippet } from './slotwise.js';
 import { BundleCache, bundleSource, bundleTtlMs } from './edge-bundle.js';
 import { SnippetCache } from './edge-snippets.js';
 
@@ -113,7 +113,7 @@ export function createHandler(newInstance) {
         const now = Date.now() / 1000;
         let cached = false;
         if (options.snippetCache === false) {
-          const snippet = await instance.bindings.verifySnippet(cookies.sw_profile, Object.keys(keys), Object.values(keys), audience, now);
+          const snippet = await verifySnippet(instance.bindings, cookies.sw_profile, keys, audience, now);
           visitor._wasm.setProfile(snippet);
           snippet.free();
         } else {

@@ -166,6 +166,17 @@ async function verifyEd25519(check) {
   return { accept: (audience, now) => check.accept(verdict, audience, now) };
 }
 
+/**
+ * @internal A snippet token verified with a wasm instance's `bindings` (its
+ * `checkSnippet`) and the host's WebCrypto, then checked for expiry and `audience` at
+ * `now` (Unix seconds): resolves to a wasm `Snippet`, or rejects with a
+ * `SlotwiseError` naming the reason. `keys`: `{ kid: base64url public key }`.
+ */
+export async function verifySnippet(bindings, token, keys, audience, now) {
+  const check = bindings.checkSnippet(token, Object.keys(keys), Object.values(keys));
+  return (await verifyEd25519(check)).accept(String(audience), now);
+}
+
 async function bundleBytes(bundle, fetchImpl) {
   if (bundle instanceof Uint8Array) return bundle;
   if (bundle instanceof ArrayBuffer) return new Uint8Array(bundle);
