@@ -2,17 +2,19 @@
 //!
 //! | command | does |
 //! |---|---|
-//! | `setup` | installs what is missing: wasm32 target, wasm-bindgen-cli (pinned), chromium, npm deps, cargo-fuzz |
+//! | `setup` | installs what is missing: wasm32 target, wasm-bindgen-cli (pinned), chromium, PostgreSQL, npm deps, cargo-fuzz |
 //! | `build` | wasm → wasm-bindgen → wasm-opt → the npm package in `pkg/`, with the size report |
 //! | `test`  | setup, then every check and test suite (what CI runs) |
 //! | `demo`  | builds and serves `www/` on localhost |
 //! | `bench` | Slotwise (wasm in Node) and the peers on the same workload, one table of medians and ratios |
 //! | `eval`  | the offline evaluation of the model on ../shared/data/sessions (release build) |
+//! | `with-postgres CMD...` | runs CMD with `SLOTWISE_TEST_POSTGRES` pointing at a throwaway PostgreSQL (e.g. `cargo xtask with-postgres cargo test -p slotwise-origin`) |
 //! | `bench-snippet` | snippet verify + decode time in Node and workerd (bench/snippet) |
 
 mod bench;
 mod build;
 mod demo;
+mod postgres;
 mod setup;
 mod size;
 mod test;
@@ -20,8 +22,7 @@ mod util;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <setup | build | test | demo [--port N] | bench | eval [--data DIR]>";
+const USAGE: &str = "usage: cargo xtask <setup | build | test | demo [--port N] | bench | eval [--data DIR] | with-postgres CMD...>";
 
 /// `slotwise eval` in a release build: train on train_full, report on test, with
 /// the baselines, on the same run (see origin/src/eval.rs).
@@ -103,6 +104,19 @@ fn bench_snippet() -> Result<(), String> {
     ))
 }
 
+/// Runs a command beside a throwaway PostgreSQL (see postgres.rs).
+fn with_postgres(args: &[String]) -> Result<(), String> {
+    let (program, rest) = args
+        .split_first()
+        .ok_or("usage: cargo xtask with-postgres <command> [args...]")?;
+    let mut c = std::process::Command::new(program);
+    c.args(rest);
+    let pg = postgres::for_tests(&mut c);
+    let r = util::exec(c);
+    drop(pg);
+    r
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -113,6 +127,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("eval") => eval(&args[1..]),
         Some("bench-snippet") => bench_snippet(),
+        Some("with-postgres") => with_postgres(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

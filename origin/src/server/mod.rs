@@ -45,7 +45,6 @@ use slotwise::bundle::Bundle;
 use slotwise::signals;
 
 use crate::keys::{self, SigningKey};
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Row, Store};
 
 /// Media type of a binary `SWG1` batch (`application/octet-stream` is accepted too).
@@ -60,9 +59,14 @@ pub struct Config {
     /// Address to listen on (port 0 picks one; the chosen address is printed).
     #[arg(long, env = "SLOTWISE_ADDR", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,
-    /// Data directory: the database, the signing key and the admin token live here.
+    /// Data directory: the signing key, the admin token and (unless --store says
+    /// otherwise) the SQLite database live here.
     #[arg(long, env = "SLOTWISE_DATA_DIR", default_value = "slotwise-data")]
     pub data_dir: PathBuf,
+    /// The store: `sqlite:<dir>` or `postgres://user:password@host:port/db`
+    /// (default: SQLite in the data directory).
+    #[arg(long, env = "SLOTWISE_STORE", hide_env_values = true)]
+    pub store: Option<crate::store::Location>,
     /// The site snippets are issued for (default: the bundle's site).
     #[arg(long, env = "SLOTWISE_SITE")]
     pub site: Option<String>,
@@ -100,6 +104,15 @@ pub struct Config {
     /// Static files to serve under `/` (e.g. `www/`).
     #[arg(long, env = "SLOTWISE_WWW")]
     pub www: Option<PathBuf>,
+}
+
+impl Config {
+    /// Where the store lives: `--store`, else SQLite in the data directory.
+    pub fn location(&self) -> crate::store::Location {
+        self.store
+            .clone()
+            .unwrap_or_else(|| crate::store::Location::Sqlite(self.data_dir.clone()))
+    }
 }
 
 /// Shared state of the handlers.
@@ -145,11 +158,14 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
     eprintln!("store error: {e}");
-    error(
+    let mut r = error(
         StatusCode::SERVICE_UNAVAILABLE,
         "store.unavailable",
         "storage is unavailable; retry later",
-    )
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 fn load_or_create_key(dir: &Path) -> Result<SigningKey, String> {
@@ -203,15 +219,22 @@ impl App {
             "normal" => false,
             other => return Err(format!("--sync must be full or normal, not {other:?}")),
         };
-        let store = SqliteStore::open_with(&config.data_dir, full, config.wal_checkpoint_pages)
-            .map_err(|e| e.to_string())?;
+        let location = config.location();
+        let store = crate::store::open(
+            &location,
+            crate::store::SqliteOptions {
+                full_sync: full,
+                checkpoint_pages: config.wal_checkpoint_pages,
+            },
+        )
+        .map_err(|e| format!("cannot open the store {location}: {e}"))?;
         let key = load_or_create_key(&config.data_dir)?;
         let admin_token = match &config.admin_token {
             Some(t) if !t.is_empty() => t.clone(),
             _ => load_or_create_token(&config.data_dir)?,
         };
         let app = App {
-            store: Arc::new(store),
+            store,
             profiles: profile_cache::ProfileCache::new(config.profile_cache_signals),
             config,
             key,

@@ -26,11 +26,17 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
 use super::{
-    Counts, Erased, IngestDone, Ingested, Result, Row, Store, StoreError, StoredBundle, anon_id,
-    channel_of, kind_of,
+    Counts, Erased, IngestDone, Ingested, Migration, Result, Row, Store, StoreError, StoredBundle,
+    anon_id, channel_of, kind_of,
 };
 
-const SCHEMA: &str = "
+/// The schema, in order; applied versions are recorded in `schema_migrations`.
+/// Version 1 is written with `IF NOT EXISTS`, so it also adopts a database made
+/// before migrations were recorded.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema",
+    sql: "
 CREATE TABLE IF NOT EXISTS event_ids (
     event_id    INTEGER PRIMARY KEY
 );
@@ -75,7 +81,52 @@ CREATE TABLE IF NOT EXISTS bundles (
     published_at INTEGER NOT NULL,
     bytes        BLOB NOT NULL
 );
-";
+",
+}];
+
+/// The applied versions and the pending migrations of `conn`; with `apply`, applies
+/// the pending ones in one transaction.
+fn migrate_conn(
+    conn: &mut Connection,
+    apply: bool,
+) -> rusqlite::Result<(Vec<i64>, Vec<&'static Migration>)> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            applied_at INTEGER NOT NULL DEFAULT (unixepoch())
+        )",
+    )?;
+    let applied = tx
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let pending: Vec<&'static Migration> = MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect();
+    if apply {
+        for m in &pending {
+            tx.execute_batch(m.sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                params![m.version, m.name],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok((applied, pending))
+}
+
+/// [`migrate_conn`] on `dir/slotwise.db` (created when missing).
+pub fn migrate(dir: &Path, apply: bool) -> Result<(Vec<i64>, Vec<&'static Migration>)> {
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut conn = Connection::open(dir.join("slotwise.db")).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
+    migrate_conn(&mut conn, apply).map_err(err)
+}
 
 /// Default WAL auto-checkpoint threshold: 20 000 pages (80 MiB at 4 KiB pages).
 pub const DEFAULT_CHECKPOINT_PAGES: u32 = 20_000;
@@ -116,7 +167,7 @@ impl SqliteStore {
     pub fn open_with(dir: &Path, full_sync: bool, checkpoint_pages: u32) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let path = dir.join("slotwise.db");
-        let conn = Connection::open(&path).map_err(err)?;
+        let mut conn = Connection::open(&path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(
@@ -132,7 +183,7 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate_conn(&mut conn, true).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("slotwise-sqlite-writer".into())
