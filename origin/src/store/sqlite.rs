@@ -5,6 +5,9 @@
 //! holds its batch, so an answer means the batch is on disk (with `synchronous=FULL`,
 //! the default, even across power loss; `NORMAL` survives process kills only).
 //! Reads use a small pool of read-only connections, which WAL lets run beside the writer.
+//! Write transactions begin `IMMEDIATE`, so a second process on the same file (e.g.
+//! `slotwise store copy` while a server runs) waits for the lock (busy timeout)
+//! instead of failing with "database is locked".
 //!
 //! Schema (portable to PostgreSQL): `event_ids(event_id PRIMARY KEY)` is the
 //! idempotency key — a narrow table, because random 64-bit ids scatter inserts over its
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
+use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
@@ -90,7 +94,7 @@ fn migrate_conn(
     conn: &mut Connection,
     apply: bool,
 ) -> rusqlite::Result<(Vec<i64>, Vec<&'static Migration>)> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(Immediate)?;
     tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER PRIMARY KEY,
@@ -273,7 +277,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
         return;
     }
     let result = (|| -> rusqlite::Result<Vec<Ingested>> {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(Immediate)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         {
             // One row per statement run: a multi-row statement makes SQLite keep a
@@ -430,7 +434,7 @@ fn retention_floor(conn: &Connection) -> rusqlite::Result<u64> {
 /// and their ids, else (when none are left) that many bare ids of erased signals.
 /// Returns the signals deleted and whether anything was.
 fn expire_chunk(conn: &mut Connection, floor: u64) -> rusqlite::Result<(u64, bool)> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(Immediate)?;
     let (floor, chunk) = (floor as i64, EXPIRE_CHUNK as i64);
     tx.execute(
         "DELETE FROM event_ids WHERE event_id IN
@@ -492,7 +496,7 @@ impl Store for SqliteStore {
     fn link(&self, ids: &[String]) -> Result<String> {
         let ids = ids.to_vec();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let mut clusters = Vec::new();
             for id in &ids {
                 let c: Option<String> = tx
@@ -553,7 +557,7 @@ impl Store for SqliteStore {
     fn erase(&self, id: &str) -> Result<Erased> {
         let id = id.to_string();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let (cluster, ids) = cluster_of(&tx, &id).map_err(err)?;
             let mut erased = Erased::default();
             for i in &ids {
@@ -599,7 +603,7 @@ impl Store for SqliteStore {
         // First the floor, durably: from this commit on, no ingest stores a signal
         // whose id the deletions below may forget.
         let floor = self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let floor = retention_floor(&tx).map_err(err)?.max(before);
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('retention_floor', ?1)
@@ -624,7 +628,7 @@ impl Store for SqliteStore {
         let bytes = bytes.to_vec();
         let etag = etag.to_string();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let version: i64 = tx
                 .query_row(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM bundles",
@@ -684,126 +688,5 @@ impl Store for SqliteStore {
                 bundles: n("SELECT COUNT(*) FROM bundles")?,
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use slotwise::signals::Kind;
-
-    fn temp() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "slotwise-store-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    #[test]
-    fn ingest_is_idempotent_and_links_merge() {
-        let dir = temp();
-        let store = SqliteStore::open(&dir, false).unwrap();
-        let s: Vec<Signal> = (0..10)
-            .map(|i| Signal::new(Kind::View, i, 100 + i).consent(6).subject(7))
-            .collect();
-        assert_eq!(store.ingest(&s, 1).unwrap().stored, 10);
-        assert_eq!(store.ingest(&s, 1).unwrap().duplicates, 10);
-        let a = anon_id(7);
-        store.link(&["login:bob".into(), a.clone()]).unwrap();
-        store.link(&["email:x".into(), "login:bob".into()]).unwrap();
-        let (_, ids) = store.cluster("email:x").unwrap();
-        assert_eq!(ids.len(), 3);
-        assert_eq!(store.subject_signals(&ids, 100).unwrap().len(), 10);
-        let erased = store.erase("login:bob").unwrap();
-        assert_eq!(
-            erased,
-            Erased {
-                ids: 3,
-                signals: 10
-            }
-        );
-        assert_eq!(store.counts().unwrap().signals, 0);
-        // A replay after erasure does not bring the signals back.
-        assert_eq!(store.ingest(&s, 1).unwrap().stored, 0);
-        assert_eq!(store.counts().unwrap().signals, 0);
-        // Retention deletes by signal time.
-        let s: Vec<Signal> = (0..10)
-            .map(|i| Signal::new(Kind::View, 100 + i, 100 + i).consent(6))
-            .collect();
-        store.ingest(&s, 1).unwrap();
-        assert_eq!(store.expire(105).unwrap(), 5);
-        assert_eq!(store.counts().unwrap().signals, 5);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    fn count(dir: &Path, sql: &str) -> i64 {
-        Connection::open(dir.join("slotwise.db"))
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
-    }
-
-    #[test]
-    fn retention_forgets_ids_only_below_the_floor() {
-        let dir = temp();
-        let store = SqliteStore::open(&dir, false).unwrap();
-        // More than two retention chunks of old signals, times 1000..; subject 1 owns
-        // the even event ids, subject 2 the odd ones.
-        let n = 2 * EXPIRE_CHUNK as u64 + 5;
-        let old: Vec<Signal> = (0..n)
-            .map(|i| {
-                Signal::new(Kind::View, i, 1000 + i % 100)
-                    .consent(6)
-                    .subject(1 + i % 2)
-            })
-            .collect();
-        for chunk in old.chunks(slotwise::signals::MAX_SIGNALS) {
-            assert_eq!(store.ingest(chunk, 1).unwrap().stored, chunk.len() as u64);
-        }
-        let young: Vec<Signal> = (0..10)
-            .map(|i| Signal::new(Kind::View, n + i, 5000).consent(6).subject(2))
-            .collect();
-        store.ingest(&young, 1).unwrap();
-        // Erasing subject 2 keeps its bare ids, old and young.
-        let erased = store.erase(&anon_id(2)).unwrap();
-        assert_eq!(erased.signals, n / 2 + 10);
-        assert_eq!(store.ingest(&old, 1).unwrap().stored, 0);
-
-        // Retention at 2000: every old signal and every old id goes, the young stay.
-        assert_eq!(store.expire(2000).unwrap(), n - n / 2);
-        assert_eq!(store.counts().unwrap().signals, 0);
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM event_ids"), 10);
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM erased_ids"), 10);
-
-        // A retry of a forgotten id is acknowledged as expired, never stored again;
-        // a retry of a young erased signal is still a duplicate.
-        let again = store.ingest(&old[..100], 1).unwrap();
-        assert_eq!(
-            again,
-            Ingested {
-                stored: 0,
-                duplicates: 0,
-                expired: 100
-            }
-        );
-        assert_eq!(store.ingest(&young, 1).unwrap().duplicates, 10);
-        // The floor never goes down: an earlier cutoff changes nothing.
-        assert_eq!(store.expire(10).unwrap(), 0);
-        assert_eq!(store.ingest(&old[..1], 1).unwrap().expired, 1);
-        // A signal at or above the floor is stored as usual.
-        let fresh = [Signal::new(Kind::View, 7 * n, 2000).consent(6)];
-        assert_eq!(store.ingest(&fresh, 1).unwrap().stored, 1);
-        // Once the young ones pass the floor too, their erased ids are forgotten.
-        store.expire(6000).unwrap();
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM event_ids"), 0);
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM erased_ids"), 0);
-        assert_eq!(store.ingest(&young, 1).unwrap().expired, 10);
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
