@@ -37,7 +37,7 @@ fn ingest_is_idempotent_and_links_merge(backend: Backend) {
     assert_eq!(store.ingest(&s, 1).unwrap().stored, 10);
     assert_eq!(store.ingest(&s, 1).unwrap().duplicates, 10);
     // Within one batch, a repeated id is stored once.
-    let twice = [s[0].clone(), s[0].clone()];
+    let twice = [s[0], s[0]];
     assert_eq!(store.ingest(&twice, 1).unwrap().duplicates, 2);
     let a = anon_id(7);
     store.link(&["login:bob".into(), a.clone()]).unwrap();
