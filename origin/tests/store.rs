@@ -8,7 +8,9 @@ mod common;
 use common::*;
 use slotwise::signals::{Kind, MAX_SIGNALS, Signal};
 use slotwise_origin::store::sqlite::EXPIRE_CHUNK;
-use slotwise_origin::store::{self, Erased, Ingested, Location, SqliteOptions, Store, anon_id};
+use slotwise_origin::store::{
+    self, Erased, Ingested, Location, PAGE_ROWS, SqliteOptions, Store, anon_id,
+};
 use std::sync::Arc;
 
 fn open(t: &TestStore) -> Arc<dyn Store> {
@@ -191,7 +193,105 @@ fn two_handles_on_one_database_stay_exact(backend: Backend) {
     assert_eq!(ids.len(), 7 + 20);
 }
 
+fn slotwise(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_slotwise"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `slotwise migrate` prints, then applies; `slotwise store copy` moves a SQLite
+/// site into an empty store of `backend` with everything that keeps it exact.
+fn migrate_then_copy_from_sqlite(backend: Backend) {
+    let target = TestStore::new(backend, "copy-to", &temp_dir("copy-to"));
+    let out = slotwise(&["migrate", "--print", "--store", &target.location]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("pending: migration 1"), "{text}");
+    let out = slotwise(&["migrate", "--store", &target.location]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied now: migration 1"));
+    let out = slotwise(&["migrate", "--print", "--store", &target.location]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("applied: 1") && text.contains("pending: none"),
+        "{text}"
+    );
+
+    let (source_loc, source) = fresh(Backend::Sqlite, "copy-from");
+    let signals: Vec<Signal> = (0..(PAGE_ROWS as u64 + 50))
+        .map(|i| {
+            Signal::new(Kind::View, 1 + i * 7, 5_000 + i % 300)
+                .consent(6)
+                .subject(i % 5)
+        })
+        .collect();
+    for chunk in signals.chunks(MAX_SIGNALS) {
+        source.ingest(chunk, 42).unwrap();
+    }
+    source.link(&[anon_id(1), "login:ann".into()]).unwrap();
+    source.link(&[anon_id(2), "login:ann".into()]).unwrap();
+    let erased = source.erase(&anon_id(3)).unwrap();
+    assert!(erased.signals > 0);
+    source.publish_bundle(b"one", "\"e1\"", 10).unwrap();
+    source.publish_bundle(b"two", "\"e2\"", 20).unwrap();
+    let expired = source.expire(5_010).unwrap();
+    assert!(expired > 0);
+    let want = source.counts().unwrap();
+    drop(source);
+
+    let out = slotwise(&[
+        "store",
+        "copy",
+        "--from",
+        &source_loc.location,
+        "--to",
+        &target.location,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    let copied = open(&target);
+    assert_eq!(copied.counts().unwrap(), want);
+    let (_, ids) = copied.cluster("login:ann").unwrap();
+    assert_eq!(ids, vec![anon_id(1), anon_id(2), "login:ann".to_string()]);
+    let current = copied.current_bundle().unwrap().unwrap();
+    assert_eq!(
+        (current.version, current.etag.as_str(), &current.bytes[..]),
+        (2, "\"e2\"", &b"two"[..])
+    );
+    // The same answers from the copy: stored, erased (still claimed), below the floor.
+    let again = copied.ingest(&signals, 1).unwrap();
+    assert_eq!(again.stored, 0, "{again:?}");
+    let old = signals.iter().filter(|s| s.time < 5_010).count() as u64;
+    assert_eq!(again.expired, old);
+    let mut got = copied.subject_signals(&[anon_id(4)], 100_000).unwrap();
+    got.sort_by_key(|r| r.signal.event_id);
+    let mut want: Vec<Signal> = signals
+        .iter()
+        .filter(|s| s.subject == Some(4) && s.time >= 5_010)
+        .copied()
+        .collect();
+    want.sort_by_key(|s| s.event_id);
+    assert_eq!(got.iter().map(|r| r.signal).collect::<Vec<_>>(), want);
+    // The target is no longer empty: a second copy refuses.
+    let out = slotwise(&[
+        "store",
+        "copy",
+        "--from",
+        &source_loc.location,
+        "--to",
+        &target.location,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
 crate::on_both_backends!(
+    migrate_then_copy_from_sqlite,
     ingest_is_idempotent_and_links_merge,
     retention_forgets_ids_only_below_the_floor,
     two_handles_on_one_database_stay_exact,

@@ -30,6 +30,7 @@
 //!
 //! Methods are blocking: the server calls them on tokio's blocking pool.
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 
@@ -203,6 +204,24 @@ pub struct Counts {
     pub bundles: u64,
 }
 
+/// One page of a store's contents, as `slotwise store copy` moves it between stores.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Page {
+    /// The retention floor (Unix seconds).
+    Floor(u64),
+    /// Bundle versions.
+    Bundles(Vec<StoredBundle>),
+    /// Identity links: (id, cluster).
+    Identities(Vec<(String, String)>),
+    /// Stored signals with the time they were received.
+    Signals(Vec<(Signal, u64)>),
+    /// The bare ids of erased signals: (signal time, event id).
+    ErasedIds(Vec<(u64, u64)>),
+}
+
+/// Rows per [`Page`] of signals or ids.
+pub const PAGE_ROWS: usize = 10_000;
+
 /// Called once a batch is durable (or failed). May run on any thread.
 pub type IngestDone = Box<dyn FnOnce(Result<Ingested>) + Send>;
 
@@ -259,6 +278,12 @@ pub trait Store: Send + Sync + 'static {
     fn current_bundle(&self) -> Result<Option<StoredBundle>>;
     /// Row counts.
     fn counts(&self) -> Result<Counts>;
+    /// Everything the store holds, as pages of at most [`PAGE_ROWS`] rows, read from
+    /// one snapshot.
+    fn dump(&self, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()>;
+    /// Adds a page of another store's [`Store::dump`], in one transaction; rows whose
+    /// key is already present are kept as they are, so a page loads at most once.
+    fn load(&self, page: Page) -> Result<()>;
 }
 
 /// The identity id of a signal's pseudonymous subject.

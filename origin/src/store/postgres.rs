@@ -42,8 +42,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{
-    Counts, Erased, IngestDone, Ingested, Migration, Result, Row, Store, StoreError, StoredBundle,
-    anon_id, channel_of, kind_of,
+    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
+    StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order. Applied versions are recorded in `schema_migrations`.
@@ -836,4 +836,230 @@ impl Store for PgStore {
             })
         })
     }
+
+    fn dump(&self, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()> {
+        // The pages are read on the store's runtime in one REPEATABLE READ snapshot
+        // and handed to `each` on this thread through a small channel.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Page>>(2);
+        let rt = self.runtime.as_ref().ok_or_else(|| err("store closed"))?;
+        let pool = self.pool.clone();
+        rt.spawn(async move {
+            let send = tx.clone();
+            if let Err(e) = dump_pages(pool, move |p| send.send(Ok(p)).is_ok()).await {
+                let _ = tx.send(Err(e));
+            }
+        });
+        for page in rx {
+            each(page?)?;
+        }
+        Ok(())
+    }
+
+    fn load(&self, page: Page) -> Result<()> {
+        self.run(move |pool| async move {
+            let mut c = get(&pool).await?;
+            let tx = c.transaction().await.map_err(pg)?;
+            load_page(&tx, page).await.map_err(pg)?;
+            tx.commit().await.map_err(pg)
+        })
+    }
+}
+
+/// Reads every page in one snapshot and hands each to `send` (false: stop).
+async fn dump_pages(pool: Pool, send: impl Fn(Page) -> bool) -> Result<()> {
+    let mut c = get(&pool).await?;
+    let tx = c
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(pg)?;
+    let rows = PAGE_ROWS as i64;
+    let floor: i64 = tx
+        .query_one("SELECT value FROM meta WHERE key = 'retention_floor'", &[])
+        .await
+        .map_err(pg)?
+        .get(0);
+    if !send(Page::Floor(floor.max(0) as u64)) {
+        return Ok(());
+    }
+    let bundles = tx
+        .query(
+            "SELECT version, etag, published_at, bytes FROM bundles ORDER BY version",
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| StoredBundle {
+            version: r.get::<_, i64>(0) as u64,
+            etag: r.get(1),
+            published_at: r.get::<_, i64>(2) as u64,
+            bytes: r.get(3),
+        })
+        .collect();
+    if !send(Page::Bundles(bundles)) {
+        return Ok(());
+    }
+    let mut after = String::new();
+    loop {
+        let page: Vec<(String, String)> = tx
+            .query(
+                "SELECT id, cluster FROM identities WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &rows],
+            )
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        if !send(Page::Identities(page)) {
+            return Ok(());
+        }
+    }
+    let mut after = 0i64;
+    let sql = format!(
+        "SELECT {ROW_COLUMNS}, s.received_at, s.id FROM signals s
+         WHERE s.id > $1 ORDER BY s.id LIMIT $2"
+    );
+    loop {
+        let found = tx.query(&sql, &[&after, &rows]).await.map_err(pg)?;
+        let Some(last) = found.last() else { break };
+        after = last.get(13);
+        let page = found
+            .iter()
+            .map(|r| Ok((signal_of(r)?, r.get::<_, i64>(12) as u64)))
+            .collect::<Result<Vec<_>>>()?;
+        if !send(Page::Signals(page)) {
+            return Ok(());
+        }
+    }
+    let mut after = (-1i64, 0i64);
+    loop {
+        let page: Vec<(i64, i64)> = tx
+            .query(
+                "SELECT time, event_id FROM erased_ids WHERE (time, event_id) > ($1, $2)
+                 ORDER BY time, event_id LIMIT $3",
+                &[&after.0, &after.1, &rows],
+            )
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let Some(&last) = page.last() else { break };
+        after = last;
+        let page = page
+            .into_iter()
+            .map(|(t, id)| (t as u64, id as u64))
+            .collect();
+        if !send(Page::ErasedIds(page)) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One page of another store's dump, inside the caller's transaction.
+async fn load_page(
+    tx: &deadpool_postgres::Transaction<'_>,
+    page: Page,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    match page {
+        Page::Floor(floor) => {
+            tx.execute(
+                "UPDATE meta SET value = GREATEST(value, $1) WHERE key = 'retention_floor'",
+                &[&(floor.min(i64::MAX as u64) as i64)],
+            )
+            .await?;
+        }
+        Page::Bundles(bundles) => {
+            for b in bundles {
+                tx.execute(
+                    "INSERT INTO bundles (version, etag, published_at, bytes)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[
+                        &(b.version as i64),
+                        &b.etag,
+                        &(b.published_at as i64),
+                        &b.bytes,
+                    ],
+                )
+                .await?;
+            }
+        }
+        Page::Identities(links) => {
+            let (ids, clusters): (Vec<String>, Vec<String>) = links.into_iter().unzip();
+            tx.execute(
+                "INSERT INTO identities (id, cluster)
+                 SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                &[&ids, &clusters],
+            )
+            .await?;
+        }
+        Page::Signals(signals) => {
+            let ids: Vec<i64> = signals.iter().map(|(s, _)| s.event_id as i64).collect();
+            let claimed: HashSet<i64> = tx
+                .query(
+                    "INSERT INTO event_ids (event_id) SELECT unnest($1::bigint[])
+                     ON CONFLICT DO NOTHING RETURNING event_id",
+                    &[&ids],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut c = Columns::default();
+            let mut taken = HashSet::new();
+            for (s, at) in &signals {
+                let id = s.event_id as i64;
+                if claimed.contains(&id) && taken.insert(id) {
+                    c.push(s, *at);
+                }
+            }
+            if !c.event_id.is_empty() {
+                tx.execute(
+                    INSERT_SIGNALS,
+                    &[
+                        &c.event_id,
+                        &c.kind,
+                        &c.decision_id,
+                        &c.slot,
+                        &c.item,
+                        &c.variant,
+                        &c.time,
+                        &c.consent,
+                        &c.channel,
+                        &c.holdout,
+                        &c.value,
+                        &c.subject,
+                        &c.received_at,
+                    ],
+                )
+                .await?;
+            }
+        }
+        Page::ErasedIds(erased) => {
+            let (times, ids): (Vec<i64>, Vec<i64>) = erased
+                .into_iter()
+                .map(|(t, id)| (t as i64, id as i64))
+                .unzip();
+            tx.execute(
+                "INSERT INTO event_ids (event_id) SELECT unnest($1::bigint[])
+                 ON CONFLICT DO NOTHING",
+                &[&ids],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO erased_ids (time, event_id)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
+                &[&times, &ids],
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }

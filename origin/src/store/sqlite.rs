@@ -30,8 +30,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
 use super::{
-    Counts, Erased, IngestDone, Ingested, Migration, Result, Row, Store, StoreError, StoredBundle,
-    anon_id, channel_of, kind_of,
+    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
+    StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order; applied versions are recorded in `schema_migrations`.
@@ -689,4 +689,175 @@ impl Store for SqliteStore {
             })
         })
     }
+
+    fn dump(&self, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()> {
+        self.read(|c| {
+            // One read transaction: every page comes from the same snapshot.
+            c.execute_batch("BEGIN").map_err(err)?;
+            let out = dump_from(c, each);
+            let _ = c.execute_batch("COMMIT");
+            out
+        })
+    }
+
+    fn load(&self, page: Page) -> Result<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
+            load_into(&tx, &page).map_err(err)?;
+            tx.commit().map_err(err)
+        })
+    }
+}
+
+/// [`Store::dump`] inside the caller's read transaction.
+fn dump_from(c: &Connection, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()> {
+    each(Page::Floor(retention_floor(c).map_err(err)?))?;
+    let bundles = c
+        .prepare("SELECT version, etag, published_at, bytes FROM bundles ORDER BY version")
+        .map_err(err)?
+        .query_map([], |r| {
+            Ok(StoredBundle {
+                version: r.get::<_, i64>(0)? as u64,
+                etag: r.get(1)?,
+                published_at: r.get::<_, i64>(2)? as u64,
+                bytes: r.get(3)?,
+            })
+        })
+        .map_err(err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(err)?;
+    each(Page::Bundles(bundles))?;
+    let mut after = String::new();
+    loop {
+        let page = c
+            .prepare_cached("SELECT id, cluster FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .map_err(err)?
+            .query_map(params![after, PAGE_ROWS as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<(String, String)>>>()
+            .map_err(err)?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        each(Page::Identities(page))?;
+    }
+    let mut after = 0i64;
+    loop {
+        let sql = format!(
+            "SELECT {SUBJECT_COLUMNS}, s.received_at, s.id FROM signals s
+             WHERE s.id > ?1 ORDER BY s.id LIMIT ?2"
+        );
+        let mut last = None;
+        let page = c
+            .prepare_cached(&sql)
+            .map_err(err)?
+            .query_map(params![after, PAGE_ROWS as i64], |r| {
+                Ok((
+                    row(r)?.signal,
+                    r.get::<_, i64>(13)? as u64,
+                    r.get::<_, i64>(14)?,
+                ))
+            })
+            .map_err(err)?
+            .map(|r| {
+                r.map(|(s, at, id)| {
+                    last = Some(id);
+                    (s, at)
+                })
+            })
+            .collect::<rusqlite::Result<Vec<(Signal, u64)>>>()
+            .map_err(err)?;
+        let Some(last) = last else { break };
+        after = last;
+        each(Page::Signals(page))?;
+    }
+    let mut after = (-1i64, 0i64);
+    loop {
+        let page = c
+            .prepare_cached(
+                "SELECT time, event_id FROM erased_ids WHERE (time, event_id) > (?1, ?2)
+                 ORDER BY time, event_id LIMIT ?3",
+            )
+            .map_err(err)?
+            .query_map(params![after.0, after.1, PAGE_ROWS as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<(i64, i64)>>>()
+            .map_err(err)?;
+        let Some(&last) = page.last() else { break };
+        after = last;
+        each(Page::ErasedIds(
+            page.into_iter()
+                .map(|(t, id)| (t as u64, id as u64))
+                .collect(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// [`Store::load`] inside the caller's write transaction.
+fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
+    match page {
+        Page::Floor(floor) => {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('retention_floor', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                [*floor as i64],
+            )?;
+        }
+        Page::Bundles(bundles) => {
+            for b in bundles {
+                tx.execute(
+                    "INSERT OR IGNORE INTO bundles (version, etag, published_at, bytes)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![b.version as i64, b.etag, b.published_at as i64, b.bytes],
+                )?;
+            }
+        }
+        Page::Identities(links) => {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR IGNORE INTO identities (id, cluster) VALUES (?1, ?2)")?;
+            for (id, cluster) in links {
+                stmt.execute(params![id, cluster])?;
+            }
+        }
+        Page::Signals(signals) => {
+            let mut claim =
+                tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
+            let mut insert = tx.prepare_cached(INSERT_SIGNAL)?;
+            for (s, at) in signals {
+                if claim.execute([s.event_id as i64])? == 1 {
+                    insert.execute(params![
+                        s.event_id as i64,
+                        s.kind as u8,
+                        s.decision_id.map(|d| d as i64),
+                        s.slot,
+                        s.item,
+                        s.variant,
+                        s.time as i64,
+                        s.consent,
+                        s.channel as u8,
+                        s.holdout,
+                        s.value.map(|v| v as i64),
+                        s.subject.map(anon_id),
+                        *at as i64,
+                    ])?;
+                }
+            }
+        }
+        Page::ErasedIds(ids) => {
+            let mut claim =
+                tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
+            let mut erased = tx.prepare_cached(
+                "INSERT OR IGNORE INTO erased_ids (time, event_id) VALUES (?1, ?2)",
+            )?;
+            for (time, id) in ids {
+                claim.execute([*id as i64])?;
+                erased.execute(params![*time as i64, *id as i64])?;
+            }
+        }
+    }
+    Ok(())
 }
