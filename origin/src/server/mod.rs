@@ -269,7 +269,20 @@ impl App {
         {
             return Ok(Some(c.clone()));
         }
-        let Some(version) = self.store.bundle_version().map_err(unavailable)? else {
+        let version = match self.store.bundle_version() {
+            Ok(v) => v,
+            Err(e) => {
+                // The database is out of reach: keep serving the last good bundle.
+                if let Ok(guard) = self.bundle.read()
+                    && let Some(c) = guard.as_ref()
+                {
+                    eprintln!("store error (serving the last good bundle): {e}");
+                    return Ok(Some(c.clone()));
+                }
+                return Err(unavailable(e));
+            }
+        };
+        let Some(version) = version else {
             return Ok(None);
         };
         if let Ok(guard) = self.bundle.read()

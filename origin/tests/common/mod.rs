@@ -203,3 +203,51 @@ pub fn now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// Whether a PostgreSQL-only test can run; says why not when it cannot.
+pub fn postgres_available(test: &str) -> bool {
+    let ok = postgres_admin_url().is_some();
+    if !ok {
+        eprintln!(
+            "skipped {test}: it needs PostgreSQL and SLOTWISE_TEST_POSTGRES is not set \
+             (`cargo xtask test` starts a PostgreSQL and sets it)"
+        );
+    }
+    ok
+}
+
+/// `slotwise serve` on a fixed loopback address (so it can be restarted there after a
+/// kill), data in `data`, with `extra` flags. Port reuse right after a kill can race:
+/// the start is retried a few times.
+pub fn start_on(addr: SocketAddr, data: &Path, extra: &[&str]) -> std::process::Child {
+    let exe = Path::new(env!("CARGO_BIN_EXE_slotwise"));
+    let port = addr.to_string();
+    for _ in 0..50 {
+        let mut child = std::process::Command::new(exe)
+            .args(["serve", "--addr", &port, "--data-dir"])
+            .arg(data)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn slotwise serve");
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        if line.starts_with("listening on") {
+            return child;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("slotwise serve did not start on {addr}");
+}
+
+/// A free loopback address.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
