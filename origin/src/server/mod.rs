@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bench;
+pub mod bench_stores;
 pub mod client;
 pub mod files;
 pub mod lift;

@@ -7,7 +7,8 @@
 //! group commit, prepared statements, `INDEXED BY` reads): porting it would trade them
 //! for nothing the interface needs. The store owns a small tokio runtime of its own,
 //! so its blocking methods work from any thread (the server calls some of them inline
-//! on its async workers), and [`Store::ingest_then`] waits on no thread at all.
+//! on its async workers: there they wait in `block_in_place`, so the worker's other
+//! tasks move on), and [`Store::ingest_then`] waits on no thread at all.
 //!
 //! Schema: the same tables as SQLite (see [`MIGRATIONS`]), run at open as versioned
 //! migrations recorded in `schema_migrations`, under an advisory lock so replicas that
@@ -238,7 +239,17 @@ impl PgStore {
         rt.spawn(async move {
             let _ = tx.send(fut.await);
         });
-        rx.recv().map_err(|_| err("the PostgreSQL task stopped"))?
+        let wait = || rx.recv();
+        // Called inline on a worker of a multi-threaded runtime (the server's snippet
+        // path does): let that worker's other tasks move on while this one waits on
+        // the network. Elsewhere (blocking pool, plain threads) just wait.
+        let answer = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        answer.map_err(|_| err("the PostgreSQL task stopped"))?
     }
 
     /// The versions already applied, and the migrations still pending; with `apply`,
@@ -601,15 +612,18 @@ impl Store for PgStore {
             let c = get(&pool).await?;
             let sql = format!(
                 "SELECT {ROW_COLUMNS} FROM signals s
-                 WHERE s.subject = ANY($1) ORDER BY s.time DESC, s.id DESC LIMIT $2"
+                 WHERE s.subject = $1 ORDER BY s.time DESC LIMIT $2"
             );
             let stmt = c.prepare_cached(&sql).await.map_err(pg)?;
-            c.query(&stmt, &[&ids, &(limit as i64)])
-                .await
-                .map_err(pg)?
-                .iter()
-                .map(|r| row_of(r, false))
-                .collect()
+            let mut out = Vec::new();
+            for id in &ids {
+                for r in c.query(&stmt, &[id, &(limit as i64)]).await.map_err(pg)? {
+                    out.push(row_of(&r, false)?);
+                }
+            }
+            out.sort_by_key(|r: &Row| std::cmp::Reverse(r.signal.time));
+            out.truncate(limit);
+            Ok(out)
         })
     }
 
@@ -617,19 +631,24 @@ impl Store for PgStore {
         let ids = ids.to_vec();
         self.run(move |pool| async move {
             let c = get(&pool).await?;
+            // One id per query: each is a walk down `signals_subject_profile` in time
+            // order that stops at the limit (an `= ANY` over the cluster would sort).
             let stmt = c
                 .prepare_cached(
                     "SELECT event_id, kind, item, time, consent, channel, value FROM signals
-                     WHERE subject = ANY($1) ORDER BY time DESC LIMIT $2",
+                     WHERE subject = $1 ORDER BY time DESC LIMIT $2",
                 )
                 .await
                 .map_err(pg)?;
-            c.query(&stmt, &[&ids, &(limit as i64)])
-                .await
-                .map_err(pg)?
-                .iter()
-                .map(profile_signal_of)
-                .collect()
+            let mut out = Vec::new();
+            for id in &ids {
+                for r in c.query(&stmt, &[id, &(limit as i64)]).await.map_err(pg)? {
+                    out.push(profile_signal_of(&r)?);
+                }
+            }
+            out.sort_by_key(|s: &Signal| std::cmp::Reverse(s.time));
+            out.truncate(limit);
+            Ok(out)
         })
     }
 
