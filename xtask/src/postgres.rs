@@ -76,7 +76,14 @@ impl TestPostgres {
             "no PostgreSQL server binaries (initdb): install Debian's `postgresql` package",
         )?;
         let user = is_root().then(service_user);
-        let dir = std::env::temp_dir().join(format!("slotwise-postgres-{}", std::process::id()));
+        // The service user must reach the directory: under root, /tmp rather than a
+        // $TMPDIR that may sit in root's home.
+        let tmp = if user.is_some() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tmp.join(format!("slotwise-postgres-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -13,6 +13,10 @@
 //! Prints events/s, snippets/s, p50/p99 latency, the load average (the machine may be
 //! shared), and the wire size per signal beside a Segment-style JSON `track` call for
 //! the same event.
+//!
+//! `--compare-stores --postgres URL` runs instead the store comparison of
+//! [`super::bench_stores`] (SQLite beside one and two PostgreSQL replicas) at the
+//! largest `--connections` level.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
