@@ -8,4 +8,5 @@ pub mod keys;
 pub mod server;
 pub mod snippet_cmd;
 pub mod store;
+pub mod store_cmd;
 pub mod train;

@@ -60,6 +60,23 @@ enum Command {
     },
     /// Print the encoded sizes of a typical snippet and a busy session against budgets.
     Sizes,
+    /// Print the store's schema migrations (applied and pending) and apply the pending.
+    Migrate {
+        /// `sqlite:<dir>` or `postgres://...` (default: SQLite in --data-dir).
+        #[arg(long, env = "SLOTWISE_STORE", hide_env_values = true)]
+        store: Option<slotwise_origin::store::Location>,
+        /// The data directory whose SQLite database to migrate when --store is absent.
+        #[arg(long, env = "SLOTWISE_DATA_DIR", default_value = "slotwise-data")]
+        data_dir: PathBuf,
+        /// Only print the pending migrations' SQL; change nothing.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Move a site's data between stores.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Serve the origin API (signals, snippets, bundles, identity, lift, metrics).
     Serve(slotwise_origin::server::Config),
     /// Load-benchmark the origin API on 127.0.0.1 from this (second) process.
@@ -68,6 +85,20 @@ enum Command {
     Decide(slotwise_origin::channels::batch::DecideArgs),
     /// Benchmark `slotwise decide` (batch) and `POST /v1/decide` under load.
     BenchDecide(slotwise_origin::channels::bench::BenchDecideArgs),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy everything (signals, erased ids, identities, bundles, retention floor) into
+    /// a new, empty store, e.g. --from sqlite:slotwise-data --to postgres://host/db.
+    Copy {
+        /// The store to read.
+        #[arg(long)]
+        from: slotwise_origin::store::Location,
+        /// The empty store to fill.
+        #[arg(long)]
+        to: slotwise_origin::store::Location,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,6 +271,24 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::BenchOrigin(args) => slotwise_origin::server::bench::run(&args),
         Command::Decide(args) => slotwise_origin::channels::batch::run(&args).map(|_| ()),
         Command::BenchDecide(args) => slotwise_origin::channels::bench::run(&args),
+        Command::Migrate {
+            store,
+            data_dir,
+            print,
+        } => {
+            let location = store.unwrap_or(slotwise_origin::store::Location::Sqlite(data_dir));
+            print!(
+                "{}",
+                slotwise_origin::store_cmd::migrate(&location, !print)?
+            );
+            Ok(())
+        }
+        Command::Store {
+            command: StoreCommand::Copy { from, to },
+        } => {
+            println!("{}", slotwise_origin::store_cmd::copy(&from, &to)?);
+            Ok(())
+        }
         Command::Sizes => {
             let report = snippet_cmd::sizes()?;
             print!("{report}");

@@ -10,9 +10,8 @@ mod common;
 use common::*;
 use slotwise::signals::{self, Kind, Signal};
 
-#[test]
-fn bad_input_gets_4xx_json_and_stores_nothing() {
-    let server = Server::start("bad");
+fn bad_input_gets_4xx_json_and_stores_nothing(backend: Backend) {
+    let server = Server::start("bad", backend);
     let mut c = server.client();
     let now = now();
     let good = signals::encode(&[Signal::new(Kind::Click, 1, now)
@@ -167,3 +166,5 @@ fn bad_input_gets_4xx_json_and_stores_nothing() {
     assert_eq!(r.status, 200);
     assert_eq!(server.count("SELECT COUNT(*) FROM signals"), 1);
 }
+
+crate::on_both_backends!(bad_input_gets_4xx_json_and_stores_nothing,);

@@ -1,6 +1,6 @@
 //! Decisions for channels without Wasm, on the real server on loopback:
 //! `POST /v1/decide` and `slotwise decide` (batch), and one frequency cap across
-//! email, web and app.
+//! email, web and app. Each test runs on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -24,8 +24,9 @@ const BAG: u32 = 3;
 const RECS: u16 = 1;
 
 /// The test shop with the bag capped at 3 exposures a day (the fixture says 2).
-fn start() -> (Server, Vec<u8>) {
+fn start(backend: Backend) -> (Server, Vec<u8>) {
     let dir = temp_dir("channels");
+    let store = TestStore::new(backend, "channels", &dir);
     let mut b = slotwise_origin::authoring::build_dir(
         &root().join("tests/fixtures/shop"),
         &slotwise_origin::authoring::BuildOptions {
@@ -43,6 +44,8 @@ fn start() -> (Server, Vec<u8>) {
         exe,
         &dir.join("data"),
         &[
+            "--store",
+            &store.location,
             "--admin-token",
             TOKEN,
             "--bundle",
@@ -55,6 +58,7 @@ fn start() -> (Server, Vec<u8>) {
     (
         Server {
             spawned: Spawned { child, addr, dir },
+            store,
         },
         bytes,
     )
@@ -112,9 +116,8 @@ fn known_subject(server: &Server, c: &mut Client) {
     assert_eq!(server.count("SELECT COUNT(*) FROM signals"), 1);
 }
 
-#[test]
-fn one_cap_across_email_web_and_app_then_every_channel_falls_back() {
-    let (server, bundle) = start();
+fn one_cap_across_email_web_and_app_then_every_channel_falls_back(backend: Backend) {
+    let (server, bundle) = start(backend);
     let mut c = server.client();
     known_subject(&server, &mut c);
     let mobile = serde_json::json!({ "device": "mobile" });
@@ -249,9 +252,8 @@ fn one_cap_across_email_web_and_app_then_every_channel_falls_back() {
     assert_eq!(d[0].items[0], 0, "the trail runner");
 }
 
-#[test]
-fn anonymous_contexts_and_bad_requests() {
-    let (server, _) = start();
+fn anonymous_contexts_and_bad_requests(backend: Backend) {
+    let (server, _) = start(backend);
     let mut c = server.client();
     // No subject: a decision for the context alone, nothing recorded.
     let r = decide(
@@ -334,9 +336,8 @@ fn anonymous_contexts_and_bad_requests() {
     );
 }
 
-#[test]
-fn batch_send_writes_a_line_per_subject_and_counts_its_exposures() {
-    let (server, _) = start();
+fn batch_send_writes_a_line_per_subject_and_counts_its_exposures(backend: Backend) {
+    let (server, _) = start(backend);
     let mut c = server.client();
     known_subject(&server, &mut c);
     let dir = &server.spawned.dir;
@@ -353,8 +354,8 @@ fn batch_send_writes_a_line_per_subject_and_counts_its_exposures() {
             .arg(&csv)
             .arg("--out")
             .arg(&out)
-            .arg("--data-dir")
-            .arg(dir.join("data"))
+            .arg("--store")
+            .arg(&server.store.location)
             .args(extra)
             .output()
             .unwrap();
@@ -421,3 +422,9 @@ fn batch_send_writes_a_line_per_subject_and_counts_its_exposures() {
         .collect();
     assert_eq!(lines[0]["decisions"][1]["items"][0], "sku-trail-1");
 }
+
+crate::on_both_backends!(
+    one_cap_across_email_web_and_app_then_every_channel_falls_back,
+    anonymous_contexts_and_bad_requests,
+    batch_send_writes_a_line_per_subject_and_counts_its_exposures,
+);

@@ -20,7 +20,7 @@ const BATCHES: u64 = 200;
 const PER_BATCH: u64 = 50;
 const KILLS: u64 = 3;
 
-fn start(dir: &Path, addr: SocketAddr) -> Child {
+fn start(dir: &Path, store: &TestStore, addr: SocketAddr) -> Child {
     let exe = Path::new(env!("CARGO_BIN_EXE_slotwise"));
     let port = addr.to_string();
     // Port reuse right after a kill can race: retry the start a few times.
@@ -28,6 +28,7 @@ fn start(dir: &Path, addr: SocketAddr) -> Child {
         let mut child = match std::process::Command::new(exe)
             .args(["serve", "--addr", &port, "--sync", "full", "--data-dir"])
             .arg(dir)
+            .args(["--store", &store.location])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -48,15 +49,15 @@ fn start(dir: &Path, addr: SocketAddr) -> Child {
     panic!("the server did not restart");
 }
 
-#[test]
-fn acknowledged_events_survive_sigkill_exactly_once() {
+fn acknowledged_events_survive_sigkill_exactly_once(backend: Backend) {
     let dir = temp_dir("durability");
     let data = dir.join("data");
+    let store = TestStore::new(backend, "durability", &dir);
     let addr = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let server = Mutex::new(start(&data, addr));
+    let server = Mutex::new(start(&data, &store, addr));
     let acked_batches = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let now = now();
@@ -107,34 +108,25 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
             let mut child = server.lock().unwrap();
             child.kill().unwrap(); // SIGKILL on Unix
             let _ = child.wait();
-            *child = start(&data, addr);
+            *child = start(&data, &store, addr);
         }
         client.join().unwrap()
     });
     let mut child = server.into_inner().unwrap();
 
-    let db = rusqlite::Connection::open(data.join("slotwise.db")).unwrap();
-    let stored: HashSet<u64> = {
-        let mut stmt = db.prepare("SELECT event_id FROM signals").unwrap();
-        stmt.query_map([], |r| r.get::<_, i64>(0))
-            .unwrap()
-            .map(|r| r.unwrap() as u64)
-            .collect()
-    };
-    let rows: i64 = db
-        .query_row("SELECT COUNT(*) FROM signals", [], |r| r.get(0))
-        .unwrap();
-    let duplicates: i64 = db
-        .query_row(
-            "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM signals GROUP BY event_id)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let stored: HashSet<u64> = store
+        .ints("SELECT event_id FROM signals")
+        .into_iter()
+        .map(|id| id as u64)
+        .collect();
+    let rows = store.count("SELECT COUNT(*) FROM signals");
+    let duplicates = store.count(
+        "SELECT CAST(COALESCE(SUM(n - 1), 0) AS BIGINT) FROM (SELECT COUNT(*) AS n FROM signals GROUP BY event_id) AS per_id",
+    );
     let acked_set: HashSet<u64> = acknowledged.iter().copied().collect();
     let acked_stored = acked_set.iter().filter(|id| stored.contains(id)).count();
     println!(
-        "durability: {} batches, {KILLS} SIGKILLs, {retries} retries ({replayed} events committed before a kill and replayed): {} acknowledged / {} stored / {} duplicates ({} rows)",
+        "durability ({backend:?}): {} batches, {KILLS} SIGKILLs, {retries} retries ({replayed} events committed before a kill and replayed): {} acknowledged / {} stored / {} duplicates ({} rows)",
         BATCHES,
         acknowledged.len(),
         acked_stored,
@@ -149,3 +141,5 @@ fn acknowledged_events_survive_sigkill_exactly_once() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+crate::on_both_backends!(acknowledged_events_survive_sigkill_exactly_once);

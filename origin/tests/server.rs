@@ -20,9 +20,8 @@ fn hero_content(bundle: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-#[test]
-fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
-    let server = Server::start("loop");
+fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions(backend: Backend) {
+    let server = Server::start("loop", backend);
     let mut c = server.client();
     let now = now();
     let subject = 0x5eed_u64;
@@ -169,9 +168,8 @@ fn ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions() {
     assert!(String::from_utf8_lossy(&api.body).contains("/v1/signals"));
 }
 
-#[test]
-fn erasure_leaves_no_row_of_the_cluster() {
-    let server = Server::start("erase");
+fn erasure_leaves_no_row_of_the_cluster(backend: Backend) {
+    let server = Server::start("erase", backend);
     let mut c = server.client();
     let now = now();
     let mk = |id: u64, subject: u64, ch: Channel| {
@@ -259,9 +257,8 @@ fn erasure_leaves_no_row_of_the_cluster() {
     assert_eq!(export["signals"].as_array().unwrap().len(), 0);
 }
 
-#[test]
-fn a_replayed_batch_is_stored_once() {
-    let server = Server::start("replay");
+fn a_replayed_batch_is_stored_once(backend: Backend) {
+    let server = Server::start("replay", backend);
     let now = now();
     let batch: Vec<Signal> = (0..200)
         .map(|i| {
@@ -329,10 +326,9 @@ fn snippet_claims(c: &mut slotwise_origin::server::client::Client, id: &str) -> 
     snippet(c, id).1
 }
 
-#[test]
-fn cached_profiles_follow_ingest_identify_and_erase() {
+fn cached_profiles_follow_ingest_identify_and_erase(backend: Backend) {
     // Every step runs well inside the cache's entry lifetime: a stale entry would show.
-    let server = Server::start("cache");
+    let server = Server::start("cache", backend);
     let mut c = server.client();
     let now = now();
     let anon = "anon:0000000000000b0b";
@@ -379,3 +375,10 @@ fn cached_profiles_follow_ingest_identify_and_erase() {
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(text.contains("slotwise_profile_cache_hits_total"));
 }
+
+crate::on_both_backends!(
+    ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions,
+    erasure_leaves_no_row_of_the_cluster,
+    a_replayed_batch_is_stored_once,
+    cached_profiles_follow_ingest_identify_and_erase,
+);

@@ -2,12 +2,14 @@
 //!
 //! | command | does |
 //! |---|---|
-//! | `setup` | installs what is missing: wasm32 target, wasm-bindgen-cli (pinned), chromium, npm deps, cargo-fuzz |
+//! | `setup` | installs what is missing: wasm32 target, wasm-bindgen-cli (pinned), chromium, PostgreSQL, npm deps, cargo-fuzz |
 //! | `build` | wasm → wasm-bindgen → wasm-opt → the npm package in `pkg/`, with the size report |
 //! | `test`  | setup, then every check and test suite (what CI runs) |
 //! | `demo`  | builds and serves `www/` on localhost |
 //! | `bench` | Slotwise (wasm in Node) and the peers on the same workload, one table of medians and ratios |
 //! | `eval`  | the offline evaluation of the model on ../shared/data/sessions (release build) |
+//! | `bench-stores` | origin ingest and snippets on SQLite vs 1 and 2 PostgreSQL replicas (release build, a throwaway PostgreSQL) |
+//! | `with-postgres CMD...` | runs CMD with `SLOTWISE_TEST_POSTGRES` pointing at a throwaway PostgreSQL (e.g. `cargo xtask with-postgres cargo test -p slotwise-origin`) |
 //! | `bench-snippet` | snippet verify + decode time in Node and workerd (bench/snippet) |
 //! | `bench-edge` | the edge handler's added time per request in workerd vs HTMLRewriter (bench/edge) |
 
@@ -15,6 +17,7 @@ mod bench;
 mod bench_edge;
 mod build;
 mod demo;
+mod postgres;
 mod setup;
 mod size;
 mod test;
@@ -22,8 +25,7 @@ mod util;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <setup | build | test | demo [--port N] | bench | eval [--data DIR]>";
+const USAGE: &str = "usage: cargo xtask <setup | build | test | demo [--port N] | bench | bench-edge | bench-snippet | eval [--data DIR] | bench-stores | with-postgres CMD...>";
 
 /// `slotwise eval` in a release build: train on train_full, report on test, with
 /// the baselines, on the same run (see origin/src/eval.rs).
@@ -105,6 +107,49 @@ fn bench_snippet() -> Result<(), String> {
     ))
 }
 
+/// `slotwise bench-origin --compare-stores` in a release build beside a throwaway
+/// PostgreSQL: SQLite vs one and two PostgreSQL replicas, one table.
+fn bench_stores(args: &[String]) -> Result<(), String> {
+    util::exec(util::cmd(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "slotwise-origin",
+        ],
+    ))?;
+    let mut c = util::cmd(
+        util::root()
+            .join("target/release/slotwise")
+            .to_str()
+            .ok_or("non-UTF-8 path")?,
+        &["bench-origin", "--compare-stores"],
+    );
+    c.args(args);
+    let pg = postgres::for_tests(&mut c);
+    if pg.is_none() && std::env::var(postgres::URL_VAR).is_err() {
+        return Err("bench-stores needs PostgreSQL (see the message above)".into());
+    }
+    let r = util::exec(c);
+    drop(pg);
+    r
+}
+
+/// Runs a command beside a throwaway PostgreSQL (see postgres.rs).
+fn with_postgres(args: &[String]) -> Result<(), String> {
+    let (program, rest) = args
+        .split_first()
+        .ok_or("usage: cargo xtask with-postgres <command> [args...]")?;
+    let mut c = std::process::Command::new(program);
+    c.args(rest);
+    let pg = postgres::for_tests(&mut c);
+    let r = util::exec(c);
+    drop(pg);
+    r
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -116,6 +161,8 @@ fn main() -> ExitCode {
         Some("eval") => eval(&args[1..]),
         Some("bench-snippet") => bench_snippet(),
         Some("bench-edge") => bench_edge::run(&args[1..]),
+        Some("with-postgres") => with_postgres(&args[1..]),
+        Some("bench-stores") => bench_stores(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

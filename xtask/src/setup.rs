@@ -81,6 +81,30 @@ pub fn run() -> Result<(), String> {
         exec(install)?;
     }
 
+    step("setup: PostgreSQL server (Debian package, for the origin's PostgreSQL tests)");
+    if let Some(bin) = crate::postgres::bin_dir() {
+        println!("already installed ({})", bin.display());
+    } else if output("id", &["-u"]).is_some_and(|u| u.trim() == "0") {
+        exec(cmd("apt-get", &["update", "-q"]))?;
+        let mut install = cmd(
+            "apt-get",
+            &[
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                crate::postgres::PACKAGE,
+            ],
+        );
+        install.env("DEBIAN_FRONTEND", "noninteractive");
+        exec(install)?;
+    } else {
+        println!(
+            "PostgreSQL is missing and we are not root: install it with \
+             `sudo apt-get install postgresql`; until then its tests skip"
+        );
+    }
+
     step("setup: npm dependencies");
     let lock = std::fs::read(root().join("package-lock.json"))
         .map_err(|e| format!("cannot read package-lock.json: {e}"))?;

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
-//! setup → fmt → clippy (native, wasm32) → native tests → build (size budget) →
+//! setup → fmt → clippy (native, wasm32) → native tests (with a throwaway PostgreSQL
+//! for the origin's suite, see `postgres.rs`) → build (size budget) →
 //! wasm-bindgen-test in Node and in headless Chromium → fuzz smoke → the packed npm
 //! package in Node, a browser page and workerd (node's test runner closes the run) →
 //! the demo shop end to end in Chromium, a Vite build of the package (tests/e2e).
@@ -54,8 +55,10 @@ pub fn run() -> Result<(), String> {
         ],
     ))?;
 
-    step("native tests");
-    exec(cmd("cargo", &["test", "--workspace"]))?;
+    step("native tests (the origin's suite on SQLite and on a test PostgreSQL)");
+    let mut tests = cmd("cargo", &["test", "--workspace"]);
+    let _postgres = crate::postgres::for_tests(&mut tests);
+    exec(tests)?;
 
     let pkg = build::run()?;
 

@@ -35,7 +35,6 @@ use super::cluster::{ClusterVisitor, HORIZON_SECS, MAX_ROWS};
 use super::counters::need_full_rows;
 use super::decide::{ChannelRequest, decide};
 use crate::server::profile::BundleIndex;
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Row, Store, StoreError};
 
 /// Subjects per unit of work.
@@ -139,6 +138,9 @@ pub struct DecideArgs {
     /// The origin's data directory (the store `slotwise serve` uses).
     #[arg(long, env = "SLOTWISE_DATA_DIR", default_value = "slotwise-data")]
     pub data_dir: PathBuf,
+    /// The store (`sqlite:<dir>` or `postgres://...`); default SQLite in --data-dir.
+    #[arg(long, env = "SLOTWISE_STORE")]
+    pub store: Option<crate::store::Location>,
     /// A compiled bundle (default: the store's current bundle).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
@@ -547,8 +549,14 @@ pub fn load_bundle(store: &dyn Store, path: Option<&Path>) -> Result<Bundle, Str
 pub fn run(args: &DecideArgs) -> Result<Report, String> {
     let channel = super::channel_named(&args.channel)
         .ok_or_else(|| format!("unknown channel {:?}", args.channel))?;
-    let store = SqliteStore::open(&args.data_dir, true).map_err(|e| e.to_string())?;
-    let engine = Engine::new(load_bundle(&store, args.bundle.as_deref())?);
+    let location = args
+        .store
+        .clone()
+        .unwrap_or_else(|| crate::store::Location::Sqlite(args.data_dir.clone()));
+    let store = crate::store::open(&location, crate::store::SqliteOptions::default())
+        .map_err(|e| e.to_string())?;
+    let store = store.as_ref();
+    let engine = Engine::new(load_bundle(store, args.bundle.as_deref())?);
     let subjects = read_subjects(&args.subjects)?;
     let slots = if args.slots.is_empty() {
         engine.slot_names().into_iter().map(String::from).collect()
@@ -564,7 +572,7 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let batch = Batch {
-        store: &store,
+        store,
         engine: &engine,
         channel,
         slots,
@@ -596,6 +604,7 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::SqliteStore;
     use slotwise::signals::Signal;
 
     #[test]

@@ -334,6 +334,8 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
         visitors: args.subjects,
         sync: args.sync.clone(),
         store_only: false,
+        compare_stores: false,
+        postgres: None,
     };
     let n = args.subjects.max(1);
     let mut rows = Vec::new();
@@ -345,7 +347,7 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
         ),
         ("GET /v1/snippet (anchor)", None),
     ] {
-        let phase = run_phase(addr, &load, args.connections, |c, rng| {
+        let phase = run_phase(&[addr], &load, args.connections, |c, rng| {
             let id = crate::store::anon_id(1 + rng.next() % n);
             let r = match record {
                 Some(record) => {

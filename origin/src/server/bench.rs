@@ -13,6 +13,10 @@
 //! Prints events/s, snippets/s, p50/p99 latency, the load average (the machine may be
 //! shared), and the wire size per signal beside a Segment-style JSON `track` call for
 //! the same event.
+//!
+//! `--compare-stores --postgres URL` runs instead the store comparison of
+//! [`super::bench_stores`] (SQLite beside one and two PostgreSQL replicas) at the
+//! largest `--connections` level.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +57,13 @@ pub struct BenchArgs {
     /// Also measure the SQLite store alone, in this process (no HTTP): the ceiling.
     #[arg(long)]
     pub store_only: bool,
+    /// Instead: the same load on single-node SQLite, one and two PostgreSQL replicas
+    /// (see `bench_stores`); needs --postgres.
+    #[arg(long)]
+    pub compare_stores: bool,
+    /// A PostgreSQL URL whose user may create databases (for --compare-stores).
+    #[arg(long, env = "SLOTWISE_TEST_POSTGRES", hide_env_values = true)]
+    pub postgres: Option<String>,
 }
 
 /// xorshift64*: the benchmark's own ids, seeded from the OS.
@@ -153,9 +164,9 @@ pub struct Phase {
     pub latencies_ms: Vec<f64>,
 }
 
-/// Runs `work` over `args.connections` keep-alive connections until the phase ends.
+/// `work` on `connections` keep-alive connections, spread over `addrs` round-robin.
 pub fn run_phase(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     args: &BenchArgs,
     connections: usize,
     work: impl Fn(&mut Client, &mut Rng) -> Result<u64, String> + Sync,
@@ -165,8 +176,9 @@ pub fn run_phase(
     let start = Instant::now();
     let results: Vec<(u64, u64, u64, Vec<f64>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..connections)
-            .map(|_| {
+            .map(|i| {
                 let (issued, work) = (&issued, &work);
+                let addr = addrs[i % addrs.len()];
                 s.spawn(move || {
                     let mut rng = Rng(seed());
                     let (mut ok, mut units, mut errors, mut lat) = (0, 0, 0, Vec::new());
@@ -213,7 +225,7 @@ pub fn run_phase(
 
 const CONSENT: u8 = BIT_NECESSARY | BIT_PERSONALIZATION | BIT_MEASUREMENT;
 
-fn impression(rng: &mut Rng, now: u64, visitors: u64) -> Signal {
+pub(super) fn impression(rng: &mut Rng, now: u64, visitors: u64) -> Signal {
     let r = rng.next();
     Signal::new(Kind::Impression, rng.next(), now - (r % 30))
         .decision(
@@ -348,15 +360,20 @@ impl ServerCpu {
 }
 
 /// The machine's load average, as `/proc/loadavg` has it (empty elsewhere).
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
 /// The snippet phase: one `GET /v1/snippet` per request, for a random visitor.
-fn snippet_phase(addr: SocketAddr, args: &BenchArgs, connections: usize, visitors: u64) -> Phase {
-    run_phase(addr, args, connections, |c, rng| {
+pub(super) fn snippet_phase(
+    addrs: &[SocketAddr],
+    args: &BenchArgs,
+    connections: usize,
+    visitors: u64,
+) -> Phase {
+    run_phase(addrs, args, connections, |c, rng| {
         let path = format!("/v1/snippet?id=anon:{:016x}", 1 + rng.next() % visitors);
         let r = c
             .request("GET", &path, &[], &[])
@@ -396,6 +413,13 @@ fn metric(addr: SocketAddr, name: &str) -> u64 {
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    if args.compare_stores {
+        let admin = args
+            .postgres
+            .as_deref()
+            .ok_or("--compare-stores needs --postgres URL (or `cargo xtask bench-stores`)")?;
+        return super::bench_stores::run(args, admin);
+    }
     let mut spawned = None;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let addr = match args.addr {
@@ -428,7 +452,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let pid = || spawned.as_ref().map(|s: &Spawned| s.child.id());
     for &connections in &args.connections {
         let before = ServerCpu::read(pid());
-        let ingest = run_phase(addr, args, connections, |c, rng| {
+        let ingest = run_phase(&[addr], args, connections, |c, rng| {
             let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
             let body = signals::encode(&batch).map_err(|e| e.to_string())?;
             let r = c
@@ -469,7 +493,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     for &connections in &args.connections {
         let (h, m) = (hits(), misses());
         let before = ServerCpu::read(pid());
-        let phase = snippet_phase(addr, args, connections, visitors);
+        let phase = snippet_phase(&[addr], args, connections, visitors);
         print_snippets("snippet", &phase);
         let cpu = before.report(ServerCpu::read(pid()), phase.ok, phase.secs, "snippet");
         if !cpu.is_empty() {
@@ -495,7 +519,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         (s.child, s.addr) = (child, addr);
         for cached in &cached {
             let before = ServerCpu::read(Some(s.child.id()));
-            let cold = snippet_phase(addr, args, cached.connections, visitors);
+            let cold = snippet_phase(&[addr], args, cached.connections, visitors);
             print_snippets("snippet, profile cache off (restarted)", &cold);
             let cpu = before.report(
                 ServerCpu::read(Some(s.child.id())),

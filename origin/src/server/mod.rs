@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bench;
+pub mod bench_stores;
 pub mod client;
 pub mod decide;
 pub mod files;
@@ -46,7 +47,6 @@ use slotwise::bundle::Bundle;
 use slotwise::signals;
 
 use crate::keys::{self, SigningKey};
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Row, Store};
 
 /// Media type of a binary `SWG1` batch (`application/octet-stream` is accepted too).
@@ -61,9 +61,14 @@ pub struct Config {
     /// Address to listen on (port 0 picks one; the chosen address is printed).
     #[arg(long, env = "SLOTWISE_ADDR", default_value = "127.0.0.1:8787")]
     pub addr: SocketAddr,
-    /// Data directory: the database, the signing key and the admin token live here.
+    /// Data directory: the signing key, the admin token and (unless --store says
+    /// otherwise) the SQLite database live here.
     #[arg(long, env = "SLOTWISE_DATA_DIR", default_value = "slotwise-data")]
     pub data_dir: PathBuf,
+    /// The store: `sqlite:<dir>` or `postgres://user:password@host:port/db`
+    /// (default: SQLite in the data directory).
+    #[arg(long, env = "SLOTWISE_STORE", hide_env_values = true)]
+    pub store: Option<crate::store::Location>,
     /// The site snippets are issued for (default: the bundle's site).
     #[arg(long, env = "SLOTWISE_SITE")]
     pub site: Option<String>,
@@ -101,6 +106,15 @@ pub struct Config {
     /// Static files to serve under `/` (e.g. `www/`).
     #[arg(long, env = "SLOTWISE_WWW")]
     pub www: Option<PathBuf>,
+}
+
+impl Config {
+    /// Where the store lives: `--store`, else SQLite in the data directory.
+    pub fn location(&self) -> crate::store::Location {
+        self.store
+            .clone()
+            .unwrap_or_else(|| crate::store::Location::Sqlite(self.data_dir.clone()))
+    }
 }
 
 /// Shared state of the handlers.
@@ -146,11 +160,14 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
     eprintln!("store error: {e}");
-    error(
+    let mut r = error(
         StatusCode::SERVICE_UNAVAILABLE,
         "store.unavailable",
         "storage is unavailable; retry later",
-    )
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 fn load_or_create_key(dir: &Path) -> Result<SigningKey, String> {
@@ -204,15 +221,22 @@ impl App {
             "normal" => false,
             other => return Err(format!("--sync must be full or normal, not {other:?}")),
         };
-        let store = SqliteStore::open_with(&config.data_dir, full, config.wal_checkpoint_pages)
-            .map_err(|e| e.to_string())?;
+        let location = config.location();
+        let store = crate::store::open(
+            &location,
+            crate::store::SqliteOptions {
+                full_sync: full,
+                checkpoint_pages: config.wal_checkpoint_pages,
+            },
+        )
+        .map_err(|e| format!("cannot open the store {location}: {e}"))?;
         let key = load_or_create_key(&config.data_dir)?;
         let admin_token = match &config.admin_token {
             Some(t) if !t.is_empty() => t.clone(),
             _ => load_or_create_token(&config.data_dir)?,
         };
         let app = App {
-            store: Arc::new(store),
+            store,
             profiles: profile_cache::ProfileCache::new(config.profile_cache_signals),
             config,
             key,
@@ -247,7 +271,20 @@ impl App {
         {
             return Ok(Some(c.clone()));
         }
-        let Some(version) = self.store.bundle_version().map_err(unavailable)? else {
+        let version = match self.store.bundle_version() {
+            Ok(v) => v,
+            Err(e) => {
+                // The database is out of reach: keep serving the last good bundle.
+                if let Ok(guard) = self.bundle.read()
+                    && let Some(c) = guard.as_ref()
+                {
+                    eprintln!("store error (serving the last good bundle): {e}");
+                    return Ok(Some(c.clone()));
+                }
+                return Err(unavailable(e));
+            }
+        };
+        let Some(version) = version else {
             return Ok(None);
         };
         if let Ok(guard) = self.bundle.read()

@@ -1,5 +1,8 @@
 //! The storage interface of the origin: one trait, [`Store`], that every backend
-//! implements (SQLite now, [`sqlite::SqliteStore`]; PostgreSQL later, issue 11).
+//! implements: embedded SQLite ([`sqlite::SqliteStore`], the zero-setup default) and
+//! PostgreSQL ([`postgres::PgStore`], for several replicas over one database).
+//! [`Location`] names one (`sqlite:<dir>` or `postgres://...`), [`open`] opens it and
+//! applies its pending [`Migration`]s.
 //!
 //! The contract is written for several stateless `slotwise serve` replicas over one
 //! database:
@@ -16,7 +19,8 @@
 //!   is recognised as a duplicate is the whole retention period (`--retention-days`,
 //!   measured on the signal's time), and after it a retry is acknowledged, not stored.
 //!   A backend reads the floor inside the ingest transaction, ordered with the floor's
-//!   update (SQLite: one writer; PostgreSQL: a share lock on the floor's row);
+//!   update (SQLite: one writer; PostgreSQL: a shared advisory lock that raising the
+//!   floor takes exclusively);
 //! - [`Store::ingest`] returns only once the batch is durable (committed), so a 2xx
 //!   after it never loses data on `kill -9`;
 //! - identity links are one transaction that merges clusters into the smallest cluster
@@ -26,9 +30,109 @@
 //!
 //! Methods are blocking: the server calls them on tokio's blocking pool.
 
+pub mod copy;
+pub mod postgres;
 pub mod sqlite;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use slotwise::signals::{Channel, Kind, Signal};
+
+/// One versioned schema step. A backend records the versions it applied in its
+/// `schema_migrations` table and applies the missing ones, in order, at open.
+#[derive(Debug)]
+pub struct Migration {
+    /// 1, 2, ...
+    pub version: i64,
+    /// What it does, in a few words.
+    pub name: &'static str,
+    /// The statements (constant text, never built from input).
+    pub sql: &'static str,
+}
+
+/// Where the store lives: `sqlite:<dir>` or a `postgres://` / `postgresql://` URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The SQLite database `<dir>/slotwise.db`.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl std::str::FromStr for Location {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Location, String> {
+        if let Some(dir) = s.strip_prefix("sqlite:") {
+            if dir.is_empty() {
+                return Err("sqlite: needs a directory, e.g. sqlite:slotwise-data".into());
+            }
+            Ok(Location::Sqlite(PathBuf::from(dir)))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Location::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "a store is sqlite:<dir> or postgres://user@host/db, not {:?}",
+                postgres::redact(s)
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(dir) => write!(f, "sqlite:{}", dir.display()),
+            Location::Postgres(url) => f.write_str(&postgres::redact(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// SQLite settings (PostgreSQL's are in its URL and server configuration).
+#[derive(Clone, Copy, Debug)]
+pub struct SqliteOptions {
+    /// `synchronous=FULL` (survives power loss) rather than `NORMAL`.
+    pub full_sync: bool,
+    /// WAL auto-checkpoint threshold in pages.
+    pub checkpoint_pages: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> SqliteOptions {
+        SqliteOptions {
+            full_sync: true,
+            checkpoint_pages: sqlite::DEFAULT_CHECKPOINT_PAGES,
+        }
+    }
+}
+
+/// Opens the store at `location`, applying its pending migrations.
+pub fn open(location: &Location, options: SqliteOptions) -> Result<Arc<dyn Store>> {
+    Ok(match location {
+        Location::Sqlite(dir) => Arc::new(sqlite::SqliteStore::open_with(
+            dir,
+            options.full_sync,
+            options.checkpoint_pages,
+        )?),
+        Location::Postgres(url) => Arc::new(postgres::PgStore::open(url)?),
+    })
+}
+
+/// The migrations `location` has applied and those still pending; with `apply`,
+/// applies the pending ones (what `slotwise migrate` prints and does).
+pub fn migrate(location: &Location, apply: bool) -> Result<(Vec<i64>, Vec<&'static Migration>)> {
+    match location {
+        Location::Sqlite(dir) => sqlite::migrate(dir, apply),
+        Location::Postgres(url) => postgres::PgStore::connect(url)?.migrate(apply),
+    }
+}
 
 /// A storage failure (I/O, corruption, a closed writer). Opaque to clients: a 503.
 #[derive(Debug)]
@@ -100,6 +204,24 @@ pub struct Counts {
     pub bundles: u64,
 }
 
+/// One page of a store's contents, as `slotwise store copy` moves it between stores.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Page {
+    /// The retention floor (Unix seconds).
+    Floor(u64),
+    /// Bundle versions.
+    Bundles(Vec<StoredBundle>),
+    /// Identity links: (id, cluster).
+    Identities(Vec<(String, String)>),
+    /// Stored signals with the time they were received.
+    Signals(Vec<(Signal, u64)>),
+    /// The bare ids of erased signals: (signal time, event id).
+    ErasedIds(Vec<(u64, u64)>),
+}
+
+/// Rows per [`Page`] of signals or ids.
+pub const PAGE_ROWS: usize = 10_000;
+
 /// Called once a batch is durable (or failed). May run on any thread.
 pub type IngestDone = Box<dyn FnOnce(Result<Ingested>) + Send>;
 
@@ -156,6 +278,12 @@ pub trait Store: Send + Sync + 'static {
     fn current_bundle(&self) -> Result<Option<StoredBundle>>;
     /// Row counts.
     fn counts(&self) -> Result<Counts>;
+    /// Everything the store holds, as pages of at most [`PAGE_ROWS`] rows, read from
+    /// one snapshot.
+    fn dump(&self, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()>;
+    /// Adds a page of another store's [`Store::dump`], in one transaction; rows whose
+    /// key is already present are kept as they are, so a page loads at most once.
+    fn load(&self, page: Page) -> Result<()>;
 }
 
 /// The identity id of a signal's pseudonymous subject.

@@ -5,6 +5,9 @@
 //! holds its batch, so an answer means the batch is on disk (with `synchronous=FULL`,
 //! the default, even across power loss; `NORMAL` survives process kills only).
 //! Reads use a small pool of read-only connections, which WAL lets run beside the writer.
+//! Write transactions begin `IMMEDIATE`, so a second process on the same file (e.g.
+//! `slotwise store copy` while a server runs) waits for the lock (busy timeout)
+//! instead of failing with "database is locked".
 //!
 //! Schema (portable to PostgreSQL): `event_ids(event_id PRIMARY KEY)` is the
 //! idempotency key — a narrow table, because random 64-bit ids scatter inserts over its
@@ -22,15 +25,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
+use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
 use super::{
-    Counts, Erased, IngestDone, Ingested, Result, Row, Store, StoreError, StoredBundle, anon_id,
-    channel_of, kind_of,
+    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
+    StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
-const SCHEMA: &str = "
+/// The schema, in order; applied versions are recorded in `schema_migrations`.
+/// Version 1 is written with `IF NOT EXISTS`, so it also adopts a database made
+/// before migrations were recorded.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema",
+    sql: "
 CREATE TABLE IF NOT EXISTS event_ids (
     event_id    INTEGER PRIMARY KEY
 );
@@ -75,7 +85,52 @@ CREATE TABLE IF NOT EXISTS bundles (
     published_at INTEGER NOT NULL,
     bytes        BLOB NOT NULL
 );
-";
+",
+}];
+
+/// The applied versions and the pending migrations of `conn`; with `apply`, applies
+/// the pending ones in one transaction.
+fn migrate_conn(
+    conn: &mut Connection,
+    apply: bool,
+) -> rusqlite::Result<(Vec<i64>, Vec<&'static Migration>)> {
+    let tx = conn.transaction_with_behavior(Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            applied_at INTEGER NOT NULL DEFAULT (unixepoch())
+        )",
+    )?;
+    let applied = tx
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    let pending: Vec<&'static Migration> = MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect();
+    if apply {
+        for m in &pending {
+            tx.execute_batch(m.sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                params![m.version, m.name],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok((applied, pending))
+}
+
+/// [`migrate_conn`] on `dir/slotwise.db` (created when missing).
+pub fn migrate(dir: &Path, apply: bool) -> Result<(Vec<i64>, Vec<&'static Migration>)> {
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut conn = Connection::open(dir.join("slotwise.db")).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
+    migrate_conn(&mut conn, apply).map_err(err)
+}
 
 /// Default WAL auto-checkpoint threshold: 20 000 pages (80 MiB at 4 KiB pages).
 pub const DEFAULT_CHECKPOINT_PAGES: u32 = 20_000;
@@ -116,7 +171,7 @@ impl SqliteStore {
     pub fn open_with(dir: &Path, full_sync: bool, checkpoint_pages: u32) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir).map_err(err)?;
         let path = dir.join("slotwise.db");
-        let conn = Connection::open(&path).map_err(err)?;
+        let mut conn = Connection::open(&path).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(
@@ -132,7 +187,7 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate_conn(&mut conn, true).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("slotwise-sqlite-writer".into())
@@ -222,7 +277,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
         return;
     }
     let result = (|| -> rusqlite::Result<Vec<Ingested>> {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(Immediate)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         {
             // One row per statement run: a multi-row statement makes SQLite keep a
@@ -379,7 +434,7 @@ fn retention_floor(conn: &Connection) -> rusqlite::Result<u64> {
 /// and their ids, else (when none are left) that many bare ids of erased signals.
 /// Returns the signals deleted and whether anything was.
 fn expire_chunk(conn: &mut Connection, floor: u64) -> rusqlite::Result<(u64, bool)> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(Immediate)?;
     let (floor, chunk) = (floor as i64, EXPIRE_CHUNK as i64);
     tx.execute(
         "DELETE FROM event_ids WHERE event_id IN
@@ -441,7 +496,7 @@ impl Store for SqliteStore {
     fn link(&self, ids: &[String]) -> Result<String> {
         let ids = ids.to_vec();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let mut clusters = Vec::new();
             for id in &ids {
                 let c: Option<String> = tx
@@ -502,7 +557,7 @@ impl Store for SqliteStore {
     fn erase(&self, id: &str) -> Result<Erased> {
         let id = id.to_string();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let (cluster, ids) = cluster_of(&tx, &id).map_err(err)?;
             let mut erased = Erased::default();
             for i in &ids {
@@ -548,7 +603,7 @@ impl Store for SqliteStore {
         // First the floor, durably: from this commit on, no ingest stores a signal
         // whose id the deletions below may forget.
         let floor = self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let floor = retention_floor(&tx).map_err(err)?.max(before);
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('retention_floor', ?1)
@@ -573,7 +628,7 @@ impl Store for SqliteStore {
         let bytes = bytes.to_vec();
         let etag = etag.to_string();
         self.write(move |conn| {
-            let tx = conn.transaction().map_err(err)?;
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let version: i64 = tx
                 .query_row(
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM bundles",
@@ -634,125 +689,175 @@ impl Store for SqliteStore {
             })
         })
     }
+
+    fn dump(&self, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()> {
+        self.read(|c| {
+            // One read transaction: every page comes from the same snapshot.
+            c.execute_batch("BEGIN").map_err(err)?;
+            let out = dump_from(c, each);
+            let _ = c.execute_batch("COMMIT");
+            out
+        })
+    }
+
+    fn load(&self, page: Page) -> Result<()> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
+            load_into(&tx, &page).map_err(err)?;
+            tx.commit().map_err(err)
+        })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use slotwise::signals::Kind;
-
-    fn temp() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "slotwise-store-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    #[test]
-    fn ingest_is_idempotent_and_links_merge() {
-        let dir = temp();
-        let store = SqliteStore::open(&dir, false).unwrap();
-        let s: Vec<Signal> = (0..10)
-            .map(|i| Signal::new(Kind::View, i, 100 + i).consent(6).subject(7))
-            .collect();
-        assert_eq!(store.ingest(&s, 1).unwrap().stored, 10);
-        assert_eq!(store.ingest(&s, 1).unwrap().duplicates, 10);
-        let a = anon_id(7);
-        store.link(&["login:bob".into(), a.clone()]).unwrap();
-        store.link(&["email:x".into(), "login:bob".into()]).unwrap();
-        let (_, ids) = store.cluster("email:x").unwrap();
-        assert_eq!(ids.len(), 3);
-        assert_eq!(store.subject_signals(&ids, 100).unwrap().len(), 10);
-        let erased = store.erase("login:bob").unwrap();
-        assert_eq!(
-            erased,
-            Erased {
-                ids: 3,
-                signals: 10
-            }
-        );
-        assert_eq!(store.counts().unwrap().signals, 0);
-        // A replay after erasure does not bring the signals back.
-        assert_eq!(store.ingest(&s, 1).unwrap().stored, 0);
-        assert_eq!(store.counts().unwrap().signals, 0);
-        // Retention deletes by signal time.
-        let s: Vec<Signal> = (0..10)
-            .map(|i| Signal::new(Kind::View, 100 + i, 100 + i).consent(6))
-            .collect();
-        store.ingest(&s, 1).unwrap();
-        assert_eq!(store.expire(105).unwrap(), 5);
-        assert_eq!(store.counts().unwrap().signals, 5);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    fn count(dir: &Path, sql: &str) -> i64 {
-        Connection::open(dir.join("slotwise.db"))
-            .unwrap()
-            .query_row(sql, [], |r| r.get(0))
-            .unwrap()
-    }
-
-    #[test]
-    fn retention_forgets_ids_only_below_the_floor() {
-        let dir = temp();
-        let store = SqliteStore::open(&dir, false).unwrap();
-        // More than two retention chunks of old signals, times 1000..; subject 1 owns
-        // the even event ids, subject 2 the odd ones.
-        let n = 2 * EXPIRE_CHUNK as u64 + 5;
-        let old: Vec<Signal> = (0..n)
-            .map(|i| {
-                Signal::new(Kind::View, i, 1000 + i % 100)
-                    .consent(6)
-                    .subject(1 + i % 2)
+/// [`Store::dump`] inside the caller's read transaction.
+fn dump_from(c: &Connection, each: &mut dyn FnMut(Page) -> Result<()>) -> Result<()> {
+    each(Page::Floor(retention_floor(c).map_err(err)?))?;
+    let bundles = c
+        .prepare("SELECT version, etag, published_at, bytes FROM bundles ORDER BY version")
+        .map_err(err)?
+        .query_map([], |r| {
+            Ok(StoredBundle {
+                version: r.get::<_, i64>(0)? as u64,
+                etag: r.get(1)?,
+                published_at: r.get::<_, i64>(2)? as u64,
+                bytes: r.get(3)?,
             })
-            .collect();
-        for chunk in old.chunks(slotwise::signals::MAX_SIGNALS) {
-            assert_eq!(store.ingest(chunk, 1).unwrap().stored, chunk.len() as u64);
-        }
-        let young: Vec<Signal> = (0..10)
-            .map(|i| Signal::new(Kind::View, n + i, 5000).consent(6).subject(2))
-            .collect();
-        store.ingest(&young, 1).unwrap();
-        // Erasing subject 2 keeps its bare ids, old and young.
-        let erased = store.erase(&anon_id(2)).unwrap();
-        assert_eq!(erased.signals, n / 2 + 10);
-        assert_eq!(store.ingest(&old, 1).unwrap().stored, 0);
-
-        // Retention at 2000: every old signal and every old id goes, the young stay.
-        assert_eq!(store.expire(2000).unwrap(), n - n / 2);
-        assert_eq!(store.counts().unwrap().signals, 0);
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM event_ids"), 10);
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM erased_ids"), 10);
-
-        // A retry of a forgotten id is acknowledged as expired, never stored again;
-        // a retry of a young erased signal is still a duplicate.
-        let again = store.ingest(&old[..100], 1).unwrap();
-        assert_eq!(
-            again,
-            Ingested {
-                stored: 0,
-                duplicates: 0,
-                expired: 100
-            }
-        );
-        assert_eq!(store.ingest(&young, 1).unwrap().duplicates, 10);
-        // The floor never goes down: an earlier cutoff changes nothing.
-        assert_eq!(store.expire(10).unwrap(), 0);
-        assert_eq!(store.ingest(&old[..1], 1).unwrap().expired, 1);
-        // A signal at or above the floor is stored as usual.
-        let fresh = [Signal::new(Kind::View, 7 * n, 2000).consent(6)];
-        assert_eq!(store.ingest(&fresh, 1).unwrap().stored, 1);
-        // Once the young ones pass the floor too, their erased ids are forgotten.
-        store.expire(6000).unwrap();
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM event_ids"), 0);
-        assert_eq!(count(&dir, "SELECT COUNT(*) FROM erased_ids"), 0);
-        assert_eq!(store.ingest(&young, 1).unwrap().expired, 10);
-        let _ = std::fs::remove_dir_all(dir);
+        })
+        .map_err(err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(err)?;
+    each(Page::Bundles(bundles))?;
+    let mut after = String::new();
+    loop {
+        let page = c
+            .prepare_cached("SELECT id, cluster FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .map_err(err)?
+            .query_map(params![after, PAGE_ROWS as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<(String, String)>>>()
+            .map_err(err)?;
+        let Some((last, _)) = page.last() else { break };
+        after = last.clone();
+        each(Page::Identities(page))?;
     }
+    let mut after = 0i64;
+    loop {
+        let sql = format!(
+            "SELECT {SUBJECT_COLUMNS}, s.received_at, s.id FROM signals s
+             WHERE s.id > ?1 ORDER BY s.id LIMIT ?2"
+        );
+        let mut last = None;
+        let page = c
+            .prepare_cached(&sql)
+            .map_err(err)?
+            .query_map(params![after, PAGE_ROWS as i64], |r| {
+                Ok((
+                    row(r)?.signal,
+                    r.get::<_, i64>(13)? as u64,
+                    r.get::<_, i64>(14)?,
+                ))
+            })
+            .map_err(err)?
+            .map(|r| {
+                r.map(|(s, at, id)| {
+                    last = Some(id);
+                    (s, at)
+                })
+            })
+            .collect::<rusqlite::Result<Vec<(Signal, u64)>>>()
+            .map_err(err)?;
+        let Some(last) = last else { break };
+        after = last;
+        each(Page::Signals(page))?;
+    }
+    let mut after = (-1i64, 0i64);
+    loop {
+        let page = c
+            .prepare_cached(
+                "SELECT time, event_id FROM erased_ids WHERE (time, event_id) > (?1, ?2)
+                 ORDER BY time, event_id LIMIT ?3",
+            )
+            .map_err(err)?
+            .query_map(params![after.0, after.1, PAGE_ROWS as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<(i64, i64)>>>()
+            .map_err(err)?;
+        let Some(&last) = page.last() else { break };
+        after = last;
+        each(Page::ErasedIds(
+            page.into_iter()
+                .map(|(t, id)| (t as u64, id as u64))
+                .collect(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// [`Store::load`] inside the caller's write transaction.
+fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
+    match page {
+        Page::Floor(floor) => {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('retention_floor', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                [*floor as i64],
+            )?;
+        }
+        Page::Bundles(bundles) => {
+            for b in bundles {
+                tx.execute(
+                    "INSERT OR IGNORE INTO bundles (version, etag, published_at, bytes)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![b.version as i64, b.etag, b.published_at as i64, b.bytes],
+                )?;
+            }
+        }
+        Page::Identities(links) => {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR IGNORE INTO identities (id, cluster) VALUES (?1, ?2)")?;
+            for (id, cluster) in links {
+                stmt.execute(params![id, cluster])?;
+            }
+        }
+        Page::Signals(signals) => {
+            let mut claim =
+                tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
+            let mut insert = tx.prepare_cached(INSERT_SIGNAL)?;
+            for (s, at) in signals {
+                if claim.execute([s.event_id as i64])? == 1 {
+                    insert.execute(params![
+                        s.event_id as i64,
+                        s.kind as u8,
+                        s.decision_id.map(|d| d as i64),
+                        s.slot,
+                        s.item,
+                        s.variant,
+                        s.time as i64,
+                        s.consent,
+                        s.channel as u8,
+                        s.holdout,
+                        s.value.map(|v| v as i64),
+                        s.subject.map(anon_id),
+                        *at as i64,
+                    ])?;
+                }
+            }
+        }
+        Page::ErasedIds(ids) => {
+            let mut claim =
+                tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
+            let mut erased = tx.prepare_cached(
+                "INSERT OR IGNORE INTO erased_ids (time, event_id) VALUES (?1, ?2)",
+            )?;
+            for (time, id) in ids {
+                claim.execute([*id as i64])?;
+                erased.execute(params![*time as i64, *id as i64])?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,4 +1,8 @@
-//! Shared helpers: a real `slotwise serve` on loopback with a temporary data directory.
+//! Shared helpers: a real `slotwise serve` on loopback with a temporary data directory,
+//! over either backend. Every server test runs twice, once per [`Backend`]
+//! ([`on_both_backends!`]): SQLite in the data directory, and PostgreSQL in a fresh
+//! database of the server named by `SLOTWISE_TEST_POSTGRES` (`cargo xtask test` starts
+//! one). Without that variable the PostgreSQL runs say so and skip.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -39,21 +43,127 @@ pub fn demo_bundle(dir: &Path) -> PathBuf {
     path
 }
 
+/// The two stores the suite runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test function (`fn(Backend)`) once per backend, as
+/// `sqlite::<name>` and `postgres::<name>`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::common::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if $crate::common::postgres_admin_url().is_none() {
+                    eprintln!(
+                        "skipped {} on PostgreSQL: SLOTWISE_TEST_POSTGRES is not set \
+                         (`cargo xtask test` starts a PostgreSQL and sets it)",
+                        stringify!($name)
+                    );
+                    return;
+                }
+                super::$name($crate::common::Backend::Postgres)
+            })*
+        }
+    };
+}
+
+/// The test PostgreSQL's URL (to its `postgres` database), when there is one.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("SLOTWISE_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A store for one test: where the server finds it, and a way to query it.
+#[derive(Clone, Debug)]
+pub struct TestStore {
+    /// The `--store` argument.
+    pub location: String,
+    pub backend: Backend,
+}
+
+impl TestStore {
+    /// A new empty store: SQLite in `dir/data`, or a new PostgreSQL database.
+    pub fn new(backend: Backend, name: &str, dir: &Path) -> TestStore {
+        let location = match backend {
+            Backend::Sqlite => format!("sqlite:{}", dir.join("data").display()),
+            Backend::Postgres => {
+                let admin = postgres_admin_url().expect("SLOTWISE_TEST_POSTGRES");
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos();
+                let db = format!("t_{name}_{}_{nanos}", std::process::id()).replace('-', "_");
+                let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+                // A test-made identifier of [a-z0-9_]: quoting is enough.
+                c.batch_execute(&format!("CREATE DATABASE \"{db}\""))
+                    .unwrap();
+                let (base, _) = admin.rsplit_once('/').unwrap();
+                format!("{base}/{db}")
+            }
+        };
+        TestStore { location, backend }
+    }
+
+    /// The first column of every row of `sql`, as integers.
+    pub fn ints(&self, sql: &str) -> Vec<i64> {
+        match self.backend {
+            Backend::Sqlite => {
+                let dir = self.location.strip_prefix("sqlite:").unwrap();
+                let db = rusqlite::Connection::open(Path::new(dir).join("slotwise.db")).unwrap();
+                let mut stmt = db.prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get::<_, i64>(0))
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect()
+            }
+            Backend::Postgres => {
+                let mut c = postgres::Client::connect(&self.location, postgres::NoTls).unwrap();
+                c.query(sql, &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get::<_, i64>(0))
+                    .collect()
+            }
+        }
+    }
+
+    /// The single integer `sql` selects (e.g. a `COUNT(*)`).
+    pub fn count(&self, sql: &str) -> i64 {
+        self.ints(sql)[0]
+    }
+}
+
 pub struct Server {
     pub spawned: Spawned,
+    pub store: TestStore,
 }
 
 impl Server {
-    pub fn start(name: &str) -> Server {
+    pub fn start(name: &str, backend: Backend) -> Server {
         let dir = temp_dir(name);
         let bundle = demo_bundle(&dir);
         let data = dir.join("data");
+        let store = TestStore::new(backend, name, &dir);
         let exe = Path::new(env!("CARGO_BIN_EXE_slotwise"));
         let bundle = bundle.to_string_lossy().into_owned();
         let (child, addr) = spawn_server(
             exe,
             &data,
             &[
+                "--store",
+                &store.location,
                 "--admin-token",
                 TOKEN,
                 "--bundle",
@@ -65,6 +175,7 @@ impl Server {
         .unwrap();
         Server {
             spawned: Spawned { child, addr, dir },
+            store,
         }
     }
 
@@ -76,12 +187,8 @@ impl Server {
         Client::new(self.addr()).unwrap()
     }
 
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.spawned.dir.join("data/slotwise.db")).unwrap()
-    }
-
     pub fn count(&self, sql: &str) -> i64 {
-        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+        self.store.count(sql)
     }
 }
 
@@ -95,4 +202,52 @@ pub fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// Whether a PostgreSQL-only test can run; says why not when it cannot.
+pub fn postgres_available(test: &str) -> bool {
+    let ok = postgres_admin_url().is_some();
+    if !ok {
+        eprintln!(
+            "skipped {test}: it needs PostgreSQL and SLOTWISE_TEST_POSTGRES is not set \
+             (`cargo xtask test` starts a PostgreSQL and sets it)"
+        );
+    }
+    ok
+}
+
+/// `slotwise serve` on a fixed loopback address (so it can be restarted there after a
+/// kill), data in `data`, with `extra` flags. Port reuse right after a kill can race:
+/// the start is retried a few times.
+pub fn start_on(addr: SocketAddr, data: &Path, extra: &[&str]) -> std::process::Child {
+    let exe = Path::new(env!("CARGO_BIN_EXE_slotwise"));
+    let port = addr.to_string();
+    for _ in 0..50 {
+        let mut child = std::process::Command::new(exe)
+            .args(["serve", "--addr", &port, "--data-dir"])
+            .arg(data)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn slotwise serve");
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        if line.starts_with("listening on") {
+            return child;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("slotwise serve did not start on {addr}");
+}
+
+/// A free loopback address.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
