@@ -25,9 +25,11 @@
 // any visitor. The personalized response is `private` (the origin's `max-age` and
 // `no-*` directives kept, its shared-cache ones dropped), without the origin's ETag
 // (it names other bytes), with `Vary: Cookie, Sec-GPC, User-Agent, Accept-Language`
-// (what changes the page), and without `Content-Encoding` (fetch decoded the origin's
-// gzip / br; the runtime compresses again as it does for any response). A visitor in
-// the bundle's holdout gets every slot's default: the page as the origin sent it.
+// (what changes the page). Real-world origin responses (compressed, non-UTF-8, HEAD,
+// ranges, 304, redirects, other types): see edge-origin.js; every response's
+// encoding headers match its body. Bots (bots.js) get the origin's page as it is:
+// no experiment, no signal, no cookie. A visitor in the bundle's holdout gets every
+// slot's default: the page as the origin sent it.
 // With measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
 // origin's POST /v1/signals) through `ctx.waitUntil`, after the response. The
 // bundle: see edge-bundle.js.
@@ -36,6 +38,8 @@ import { encodeBatch, MEDIA_TYPE } from './signals.js';
 import { decisionRecords } from './slotwise.js';
 import { BundleCache, bundleSource, bundleTtlMs } from './edge-bundle.js';
 import { SnippetCache } from './edge-snippets.js';
+import { isUtf8, normalize, notRewritable, prepare } from './edge-origin.js';
+import { classifyRequest } from './bots.js';
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
@@ -48,7 +52,7 @@ const VARY = ['Cookie', 'Sec-GPC', 'User-Agent', 'Accept-Language'];
  * makes a fresh wasm instance, `{ bindings, Slotwise }`: one is used until it traps.
  */
 export function createHandler(newInstance) {
-  let runtime = null;
+  let current = null;
   const bundles = new BundleCache((trapped) => retire(trapped));
   const snippets = new SnippetCache();
   let keysText;
@@ -56,8 +60,8 @@ export function createHandler(newInstance) {
 
   /** Drops an instance that trapped; the next request makes a new one. */
   function retire(trapped) {
-    if (runtime !== trapped) return;
-    runtime = null;
+    if (current !== trapped) return;
+    current = null;
     bundles.dropRuntime(trapped);
     snippets.clear();
   }
@@ -78,19 +82,25 @@ export function createHandler(newInstance) {
    * `options.snippetCache: false` verifies every snippet (no per-isolate cache).
    */
   async function handle(request, env = {}, ctx = undefined, options = {}) {
-    const upstream = await fetchOrigin(request, options.origin ?? env.SLOTWISE_ORIGIN, options.fetch);
-    const instance = (runtime ??= newInstance());
+    let upstream = await normalize(await fetchOrigin(request, options.origin ?? env.SLOTWISE_ORIGIN, options.fetch));
+    let metaCharset = null;
+    if (!notRewritable(request, upstream)) ({ response: upstream, metaCharset } = await prepare(upstream));
+    const instance = (current ??= newInstance());
     try {
-      return await personalize(instance, request, upstream, env, ctx, options);
+      return await personalize(instance, request, upstream, metaCharset, env, ctx, options);
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) retire(instance);
       return withReason(upstream, e instanceof WebAssembly.RuntimeError ? 'wasm_trap' : 'internal');
     }
   }
 
-  async function personalize(instance, request, upstream, env, ctx, options) {
+  async function personalize(instance, request, upstream, metaCharset, env, ctx, options) {
     const skip = notRewritable(request, upstream);
     if (skip) return withReason(upstream, skip);
+    // Bots (bots.js): the page's defaults, no experiment, no signal, no cookie.
+    const bot = classifyRequest(request);
+    if (bot.bot) return withReason(upstream, `bot; bot=${bot.reason}`);
+    if (!isUtf8(metaCharset)) return withReason(upstream, 'charset');
     const source = bundleSource(env, options);
     if (source == null) return withReason(upstream, 'no_bundle_configured');
     const got = await bundles.current(source, instance, { ctx, ttlMs: bundleTtlMs(env, options) });
@@ -130,7 +140,6 @@ export function createHandler(newInstance) {
 
     const headers = new Headers(upstream.headers);
     headers.delete('content-length'); // the length changes; the runtime streams chunked
-    headers.delete('content-encoding'); // the body fetch gave is decoded; the runtime may compress it again
     headers.delete('etag');
     headers.set('cache-control', privateCacheControl(upstream.headers.get('cache-control')));
     headers.set('vary', mergeVary(upstream.headers.get('vary'), VARY));
@@ -282,7 +291,8 @@ function fetchOrigin(request, origin, fetchImpl = fetch) {
       else upstream.headers.delete('cookie');
     }
   }
-  return fetchImpl(upstream);
+  // Redirects reach the browser as the origin sent them (its URL bar must follow).
+  return fetchImpl(upstream, { redirect: 'manual' });
 }
 
 /**
@@ -306,23 +316,10 @@ function mergeVary(origin, names) {
   return out.join(', ');
 }
 
-/** Content codings fetch decodes: the body is HTML whatever the header says. */
-const DECODED_BY_FETCH = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
-
-/** Why a response is passed through as it is, or null when its slots can be filled. */
-function notRewritable(request, response) {
-  if (request.method !== 'GET') return 'method';
-  if (response.status !== 200) return 'status';
-  if (!response.body) return 'no_body';
-  const type = (response.headers.get('content-type') ?? '').toLowerCase();
-  if (!type.startsWith('text/html')) return 'content_type';
-  // fetch (workerd, Node, Deno: the Fetch standard) hands the body over decoded
-  // whatever the Content-Encoding says; other codings are passed through.
-  const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (!DECODED_BY_FETCH.has(encoding)) return 'content_encoding';
-  return null;
-}
-
+/**
+ * `response` (normalized: see edge-origin.js) passed on with the reason in the
+ * debugging header.
+ */
 function withReason(response, reason) {
   try {
     const headers = new Headers(response.headers);

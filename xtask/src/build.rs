@@ -75,6 +75,8 @@ pub const EDGE_ENTRY: &[&str] = &[
     "edge.js",
     "edge-bundle.js",
     "edge-snippets.js",
+    "edge-origin.js",
+    "bots.js",
     "workerd.js",
 ];
 
