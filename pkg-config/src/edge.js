@@ -32,7 +32,8 @@
 // slot's default: the page as the origin sent it.
 // With measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
 // origin's POST /v1/signals) through `ctx.waitUntil`, after the response. The
-// bundle: see edge-bundle.js.
+// page's decisions follow it in an inert script for the browser SDK to adopt
+// (handoff.js). The bundle: see edge-bundle.js.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
 import { decisionRecords } from './slotwise.js';
@@ -40,6 +41,7 @@ import { BundleCache, bundleSource, bundleTtlMs } from './edge-bundle.js';
 import { SnippetCache } from './edge-snippets.js';
 import { isUtf8, normalize, notRewritable, prepare } from './edge-origin.js';
 import { classifyRequest } from './bots.js';
+import { handoffScript } from './handoff.js';
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
@@ -152,11 +154,14 @@ export function createHandler(newInstance) {
       headers.append('set-cookie', 'sw_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax');
     }
     const signals = options.signals ?? env.SLOTWISE_SIGNALS;
+    const flat = rewriter.decisions;
+    let sent = false;
     if (signals && visitor.consent.measurement && ctx && typeof ctx.waitUntil === 'function') {
       // Impressions of what this page shows, sent after the response (never delaying
       // or breaking it): only with measurement consent.
-      const batch = impressionBatch(rewriter.decisions, visitor.consent);
+      const batch = impressionBatch(flat, visitor.consent);
       if (batch) {
+        sent = true;
         ctx.waitUntil(
           (options.fetch ?? fetch)(signals, {
             method: 'POST',
@@ -169,7 +174,12 @@ export function createHandler(newInstance) {
     const onFailure = (e) => {
       if (e instanceof WebAssembly.RuntimeError) retire(instance);
     };
-    return new Response(fillSlots(upstream.body, rewriter, onFailure), {
+    // The decisions, handed to the browser SDK (handoff.js): it adopts them instead
+    // of deciding again, and sends no impression the edge sent.
+    const names = [];
+    for (const r of decisionRecords(flat)) names.push(sw._engine.slotName(r.slotPlus - 1));
+    const tail = new TextEncoder().encode(handoffScript(sw.bundleId, names, flat, sent));
+    return new Response(fillSlots(upstream.body, rewriter, onFailure, tail), {
       status: upstream.status,
       statusText: upstream.statusText,
       headers,
@@ -376,8 +386,9 @@ function pageReader(body) {
  * — a trap, anything — they go out raw, followed by the rest of the page untouched:
  * no byte is lost or reordered (only a slot being filled at that moment shows its
  * replacement followed by the rest of its default). `onFailure(error)` is told.
+ * `tail` (the decision handoff) follows the page when it was filled to the end.
  */
-function fillSlots(body, rewriter, onFailure) {
+function fillSlots(body, rewriter, onFailure, tail = EMPTY) {
   const reader = pageReader(body);
   let failed = false;
   let freed = false;
@@ -409,6 +420,7 @@ function fillSlots(body, rewriter, onFailure) {
               try {
                 const out = rewriter.end();
                 if (out.length) controller.enqueue(out);
+                if (tail.length) controller.enqueue(tail);
               } catch (e) {
                 giveUp(controller, e, null);
               }

@@ -553,27 +553,53 @@ export function createSlotwise(wasm, init) {
       const flat = this.#engine.decide(asked.join(','), hi, lo, encodeContext(request.context), visitor, nowSecs());
       let i = 0;
       for (const r of decisionRecords(flat)) {
-        const { slotPlus, contentPlus, reason, because, exp, variation, decisionId } = r;
-        const itemIndices = [...r.items];
-        const items = itemIndices.map((n) => this.#itemId(n));
-        const rules = [...r.rules].map((n) => this.#engine.ruleId(slotPlus - 1, n));
-        const d = {
-          slot: asked[i],
-          decisionId,
-          content: contentPlus === 0 ? null : this.#contentAt(contentPlus - 1),
-          items,
-          reason: reasonCodes[reason] ?? 'unknown',
-          variant: exp === 0 ? null : {
-            experiment: this.#engine.experimentKey(exp - 1),
-            variation: this.#engine.variationName(exp - 1, variation - 1),
-          },
-          rules,
-        };
-        explainData.set(d, [slotPlus, reason, because, itemIndices, variation]);
+        const d = this.#record(r, asked[i]);
         out[asked[i++]] = d;
         if (visitor === this._pageVisitor) this.#signal('impression', d);
       }
       return out;
+    }
+
+    /** One decision object from an engine record, for the slot named `slot`. */
+    #record(r, slot) {
+      const { slotPlus, contentPlus, reason, because, exp, variation, decisionId } = r;
+      const itemIndices = [...r.items];
+      const d = {
+        slot,
+        decisionId,
+        content: contentPlus === 0 ? null : this.#contentAt(contentPlus - 1),
+        items: itemIndices.map((n) => this.#itemId(n)),
+        reason: reasonCodes[reason] ?? 'unknown',
+        variant: exp === 0 ? null : {
+          experiment: this.#engine.experimentKey(exp - 1),
+          variation: this.#engine.variationName(exp - 1, variation - 1),
+        },
+        rules: [...r.rules].map((n) => this.#engine.ruleId(slotPlus - 1, n)),
+      };
+      explainData.set(d, [slotPlus, reason, because, itemIndices, variation]);
+      return d;
+    }
+
+    /**
+     * @internal Adopts the decisions an edge made for this page (handoff.js) for the
+     * page visitor, as `decide` returns them: `explain` and `click` work on them; their
+     * impressions are queued only when the edge did not send them (`sent`). Null when
+     * they do not fit the loaded bundle.
+     */
+    _adopt(names, flat, sent) {
+      try {
+        const out = {};
+        let i = 0;
+        for (const r of decisionRecords(flat)) {
+          const d = this.#record(r, names[i++]);
+          out[d.slot] = d;
+          if (!sent) this.#signal('impression', d);
+        }
+        this.#emit('decision', out, { slots: names, handoff: true });
+        return out;
+      } catch {
+        return null;
+      }
     }
 
     /** Queues a signal for a decision of the page visitor (when signals are on). */

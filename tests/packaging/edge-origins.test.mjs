@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import { handle } from 'slotwise/worker';
 import { fixtureBytes, serve, startWorker } from './helpers.mjs';
-import { eventually, FILLED, ORIGINAL } from './edge-helpers.mjs';
+import { readHandoff } from 'slotwise/handoff';
+import { bare, eventually, FILLED, handoffOf, ORIGINAL } from './edge-helpers.mjs';
 
 // "Привет, мир" and the slot, in windows-1251: bytes a UTF-8 rewrite would mangle.
 const CP1251_TEXT = Buffer.from([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2, 0x2c, 0x20, 0xec, 0xe8, 0xf0]);
@@ -90,7 +91,7 @@ async function checkOrigins(fetchPage, origin, raw) {
     assert.equal(res.headers.get('x-slotwise'), 'filled', p);
     assert.equal(res.headers.get('content-encoding'), null, p);
     assert.equal(res.headers.get('content-length'), null, p);
-    assert.equal(await res.text(), FILLED, p);
+    assert.equal(await res.text().then(bare), FILLED, p);
   }
   // Compressed PDFs passed through: the bytes as the origin meant them, and headers
   // that describe the body (gzip: decoded by every runtime; deflate: workerd leaves
@@ -128,7 +129,7 @@ async function checkOrigins(fetchPage, origin, raw) {
   // byte lost).
   res = await fetchPage('/utf8-meta');
   assert.equal(res.headers.get('x-slotwise'), 'filled');
-  assert.equal(await res.text(), `<meta charset=utf-8>${FILLED}`);
+  assert.equal(await res.text().then(bare), `<meta charset=utf-8>${FILLED}`);
 
   // HEAD: the origin's answer, no body.
   res = await fetchPage('/', { method: 'HEAD' });
@@ -145,7 +146,7 @@ async function checkOrigins(fetchPage, origin, raw) {
   assert.equal(res.status, 206);
   assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=status');
   assert.equal(res.headers.get('content-range'), `bytes 0-14/${Buffer.byteLength(ORIGINAL)}`);
-  assert.equal(await res.text(), ORIGINAL.slice(0, 15));
+  assert.equal(await res.text().then(bare), ORIGINAL.slice(0, 15));
 
   // A conditional request the origin answers 304: passed on as 304, no body.
   res = await fetchPage('/', { headers: { 'if-none-match': '"v1"' } });
@@ -158,7 +159,7 @@ async function checkOrigins(fetchPage, origin, raw) {
   assert.equal(res.status, 302);
   assert.equal(res.headers.get('location'), '/');
   assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=status');
-  assert.equal(await res.text(), '<a href="/">moved</a>');
+  assert.equal(await res.text().then(bare), '<a href="/">moved</a>');
 
   // A crawler with measurement consent: the default page, no signal, no cookie.
   origin.signals.length = 0;
@@ -166,18 +167,33 @@ async function checkOrigins(fetchPage, origin, raw) {
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=bot; bot=user_agent');
   assert.equal(res.headers.get('set-cookie'), null);
-  assert.equal(await res.text(), ORIGINAL);
+  assert.equal(await res.text().then(bare), ORIGINAL);
   // A headless brand in the client hints: the same.
   res = await fetchPage('/', { headers: { 'user-agent': CHROME, 'sec-ch-ua': '"HeadlessChrome";v="131"', cookie: 'sw_consent=measurement' } });
   assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=bot; bot=sec_ch_ua');
-  assert.equal(await res.text(), ORIGINAL);
+  assert.equal(await res.text().then(bare), ORIGINAL);
   await new Promise((r) => setTimeout(r, 150));
   assert.equal(origin.signals.length, 0, 'a bot sends no signal');
   // The same request from a browser: filled, and its impressions are sent.
   res = await fetchPage('/', { headers: { 'user-agent': CHROME, cookie: 'sw_consent=personalization,measurement' } });
   assert.equal(res.headers.get('x-slotwise'), 'filled');
-  assert.equal(await res.text(), FILLED);
+  const html = await res.text();
+  assert.equal(bare(html), FILLED);
   await eventually(() => origin.signals.length === 1);
+  // The page ends with the decisions for the browser: every slot of the bundle, the
+  // impressions marked sent; the checksum catches any change.
+  const handed = handoffOf(html);
+  assert.deepEqual([...handed.s].sort(), ['hero', 'offer', 'recs']);
+  assert.equal(handed.i, 1);
+  const json = html.slice(html.lastIndexOf('">') + 2, -'</script>'.length);
+  const root = (text) => ({ querySelector: () => ({ textContent: text }) });
+  const read = readHandoff(root(json), handed.b);
+  assert.deepEqual(read.names, handed.s);
+  assert.deepEqual([...read.flat], handed.d);
+  assert.equal(read.sent, true);
+  assert.equal(readHandoff(root(json), 'another-bundle'), null);
+  assert.equal(readHandoff(root(json.replace('"i":1', '"i":0')), handed.b), null);
+  assert.equal(readHandoff(root(json.slice(0, -2)), handed.b), null);
 }
 
 test('edge (Node Request/Response): compressed, non-UTF-8, HEAD, range, 304, redirect, PDF, bots', async () => {

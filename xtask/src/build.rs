@@ -77,6 +77,7 @@ pub const EDGE_ENTRY: &[&str] = &[
     "edge-snippets.js",
     "edge-origin.js",
     "bots.js",
+    "handoff.js",
     "workerd.js",
 ];
 
