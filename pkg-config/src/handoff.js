@@ -17,8 +17,12 @@
 // and tampering by accident (not a signature: a page can be edited by whoever serves
 // it anyway). Anything that does not check out is ignored: the browser decides.
 //
-// Server-side rendering (Node): call `sw.decide(...)` / render as you like, then put
-// `handoffScript(sw.bundleId, names, flat, sent)` in the page — see README "Handoff".
+// Server-side rendering (Node): `serverDecisions(sw, visitor, context)` decides the
+// page's slots and returns the decisions to render with and the script to put in the
+// page — see README "Handoff". (An HTML-streaming server can also run pages through
+// `handle` from `slotwise/worker`, which appends the script itself.)
+
+import { decisionRecords } from './slotwise.js';
 
 /** The script element's type. */
 export const HANDOFF_TYPE = 'application/slotwise+json';
@@ -58,4 +62,22 @@ export function readHandoff(root, bundleId) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Decides every slot of the bundle for `visitor` (from `sw.visitor(...)`, Node or edge
+ * entry) with the page `context`, for a server-side render: `{ decisions, script }`
+ * — `decisions` as `decide` returns them (keyed by slot; `sw.explain` works on
+ * them), `script(sent)` the handoff to put in the page (`sent`: whether you sent their
+ * impressions). Null without a bundle (render the defaults).
+ */
+export function serverDecisions(sw, visitor, context = {}) {
+  const rewriter = visitor && visitor._pageRewriter(context);
+  if (!rewriter) return null;
+  const flat = rewriter.decisions;
+  rewriter.free();
+  const names = [];
+  for (const r of decisionRecords(flat)) names.push(sw._engine.slotName(r.slotPlus - 1));
+  const decisions = sw._adopt(names, flat, true);
+  return decisions && { decisions, script: (sent) => handoffScript(sw.bundleId, names, flat, sent) };
 }

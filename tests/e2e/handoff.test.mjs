@@ -3,7 +3,8 @@
 // slots (a MutationObserver installed before the SDK loads counts them), `explain`
 // gives the human sentence for an edge decision, and each impression is counted once
 // at the origin (the edge sent them with waitUntil; the browser sends none). Then a
-// click that navigates away still delivers its signal (pagehide flush, with consent).
+// click that navigates away still delivers its signal (pagehide flush, with consent),
+// and after a back/forward-cache restore the queue keeps flushing.
 // Needs PACKAGING_DIR (the installed package and its fixture bundle).
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +45,7 @@ window.result = {
 window.sw = sw;
 window.hydration = h;
 document.getElementById('away').addEventListener('click', () => sw.click(h.decisions.recs));
+addEventListener('pageshow', (e) => { if (e.persisted) window.restored = true; });
 `;
 
 /** Signals in an SWG1 batch: its count (a varint after the 5-byte header). */
@@ -132,10 +134,13 @@ async function start() {
   };
 }
 
-test('an edge-filled page hydrates without a change in its slots; explain works; impressions counted once', async () => {
+test('an edge-filled page hydrates without a change in its slots; explain works; impressions counted once; signals survive navigation and bfcache', async () => {
   assert.ok(packaging, 'PACKAGING_DIR is not set: run through cargo xtask test');
   const servers = await start();
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });
+  // Playwright turns the back/forward cache off by default; this test needs it.
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS, ignoreDefaultArgs: ['--disable-back-forward-cache'],
+  });
   try {
     // A visitor's browser: headless Chromium names itself HeadlessChrome, which the
     // edge classifies as a bot (bots.js) and leaves unpersonalized.
@@ -183,6 +188,18 @@ test('an edge-filled page hydrates without a change in its slots; explain works;
     const sent = servers.batches.filter((b) => b.from === 'browser');
     assert.equal(sent.length, 1, 'the click went out as the page was left');
     assert.equal(sent[0].count, 1);
+
+    // Back: the page comes out of the back/forward cache with its SDK alive, and the
+    // queue's batching goes on (a click queued now is sent by the timer).
+    await page.goBack({ waitUntil: 'commit' }); // a restore fires no load event
+    await page.waitForFunction(() => window.restored === true, null, { timeout: 5000 });
+    await page.evaluate(() => {
+      window.sw.signalQueue.flushAfterMs = 100;
+      window.sw.click(window.hydration.decisions.recs);
+    });
+    const until = Date.now() + 3000;
+    while (servers.batches.filter((b) => b.from === 'browser').length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(servers.batches.filter((b) => b.from === 'browser').length, 2, 'batching resumed after the bfcache restore');
     assert.deepEqual(errors, []);
     await context.close();
   } finally {
