@@ -302,11 +302,12 @@ export function createSlotwise(wasm, init) {
     /**
      * @internal (edge builds) Decides every slot of the bundle for this visitor and
      * returns a streaming rewriter that fills the personalized ones, or null.
+     * `fixedSeed` (`[hi, lo]`): the variant cache's, for the same page per key.
      */
-    _pageRewriter(context) {
+    _pageRewriter(context, fixedSeed) {
       const engine = this.#sw._engine;
       if (!engine || !this.#visitor || typeof engine.rewritePage !== 'function') return null;
-      const [hi, lo] = seed();
+      const [hi, lo] = fixedSeed ?? seed();
       return engine.rewritePage(hi, lo, encodeContext(context), this.#visitor, nowSecs());
     }
 

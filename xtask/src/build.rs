@@ -78,6 +78,7 @@ pub const EDGE_ENTRY: &[&str] = &[
     "edge-origin.js",
     "bots.js",
     "handoff.js",
+    "edge-cache.js",
     "workerd.js",
 ];
 
