@@ -104,7 +104,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             tag: Vec::new(),
             raw_end: Vec::new(),
             tag_quote: None,
-            tag_attr: ATTR_OTHER,
+            tag_attr: ATTR_TAG_NAME,
             skipping: None,
             seen: Vec::new(),
         }
@@ -252,7 +252,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         self.tag.clear();
         self.tag.push(b'<');
         self.tag_quote = None;
-        self.tag_attr = ATTR_OTHER;
+        self.tag_attr = ATTR_TAG_NAME;
         self.state = State::Tag;
     }
 
@@ -271,7 +271,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     Some(p) => {
                         i += p + 1;
                         self.tag_quote = None;
-                        self.tag_attr = ATTR_OTHER;
+                        self.tag_attr = ATTR_BEFORE_NAME;
                     }
                     None => i = end,
                 },
@@ -290,7 +290,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                         }
                         if state == ATTR_AFTER_EQ {
                             self.tag_quote = Some(chunk[at]);
-                            self.tag_attr = ATTR_OTHER;
+                            self.tag_attr = ATTR_BEFORE_NAME;
                         } else {
                             self.tag_attr = attr_step(state, chunk[at]);
                         }
@@ -324,13 +324,13 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         match self.tag_quote {
             Some(q) if b == q => {
                 self.tag_quote = None;
-                self.tag_attr = ATTR_OTHER;
+                self.tag_attr = ATTR_BEFORE_NAME;
             }
             Some(_) => {}
             None => {
                 if (b == b'"' || b == b'\'') && self.tag_attr == ATTR_AFTER_EQ {
                     self.tag_quote = Some(b);
-                    self.tag_attr = ATTR_OTHER;
+                    self.tag_attr = ATTR_BEFORE_NAME;
                 } else {
                     self.tag_attr = attr_step(self.tag_attr, b);
                 }
@@ -541,23 +541,36 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 }
 
-/// In a tag, outside quotes: names and spaces.
-const ATTR_OTHER: u8 = 0;
-/// Right after an attribute's `=` (spaces allowed): a quote here opens a value.
-const ATTR_AFTER_EQ: u8 = 1;
-/// In an unquoted value: `=` and quotes are part of it, up to a space (as in the
-/// HTML tokenizer, so `class=a=" x` does not open a quote).
-const ATTR_UNQUOTED: u8 = 2;
+// Where a tag's scan is, outside quotes: the states of [`attribute`]'s parser, so
+// the end of a tag is found exactly as its attributes are read.
+/// In the tag name (`<div`): a space or `/` ends it.
+const ATTR_TAG_NAME: u8 = 0;
+/// Before an attribute name (spaces, `/`; a stray `=` is skipped).
+const ATTR_BEFORE_NAME: u8 = 1;
+/// In an attribute name (quotes are part of it).
+const ATTR_NAME: u8 = 2;
+/// After an attribute name and spaces: `=` starts its value.
+const ATTR_AFTER_NAME: u8 = 3;
+/// After an attribute's `=` (spaces allowed): a quote here opens a value.
+const ATTR_AFTER_EQ: u8 = 4;
+/// In an unquoted value: `=` and quotes are part of it, up to a space.
+const ATTR_UNQUOTED: u8 = 5;
 
-/// The attribute state after byte `b` (not a quote that opens a value).
+/// The attribute state after byte `b` (not a quote that opens a value: after one,
+/// and after its closing quote, the state is [`ATTR_BEFORE_NAME`]).
 fn attr_step(state: u8, b: u8) -> u8 {
+    let space = is_space(b);
     match state {
-        ATTR_UNQUOTED if is_space(b) => ATTR_OTHER,
-        ATTR_UNQUOTED => ATTR_UNQUOTED,
-        ATTR_AFTER_EQ if is_space(b) => ATTR_AFTER_EQ,
-        ATTR_AFTER_EQ => ATTR_UNQUOTED,
-        _ if b == b'=' => ATTR_AFTER_EQ,
-        _ => ATTR_OTHER,
+        ATTR_TAG_NAME if space || b == b'/' => ATTR_BEFORE_NAME,
+        ATTR_TAG_NAME => ATTR_TAG_NAME,
+        ATTR_BEFORE_NAME if space || b == b'/' || b == b'=' => ATTR_BEFORE_NAME,
+        ATTR_NAME | ATTR_AFTER_NAME if b == b'=' => ATTR_AFTER_EQ,
+        ATTR_NAME | ATTR_AFTER_NAME if space => ATTR_AFTER_NAME,
+        ATTR_NAME | ATTR_AFTER_NAME if b == b'/' => ATTR_BEFORE_NAME,
+        ATTR_BEFORE_NAME | ATTR_NAME | ATTR_AFTER_NAME => ATTR_NAME,
+        ATTR_AFTER_EQ if space => ATTR_AFTER_EQ,
+        ATTR_UNQUOTED if space => ATTR_BEFORE_NAME,
+        _ => ATTR_UNQUOTED,
     }
 }
 
@@ -594,7 +607,9 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
     // Runs between quotes and `>` are found with memchr; a quote opens a value only
     // right after an attribute's `=` (as in the byte-by-byte path), and then its match ends it.
     let mut j = name + 1;
-    let mut attr = ATTR_OTHER;
+    // The scan starts after the name's first letter: `<d` (tag name) or `</d` (the
+    // byte path reads `/` as ending a name, then `d` as a name).
+    let mut attr = if is_end { ATTR_NAME } else { ATTR_TAG_NAME };
     let mut dash_s = false;
     loop {
         let at = j + memchr3(b'>', b'"', b'\'', &s[j..])?;
@@ -610,7 +625,7 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
         j = at + 1;
         if state == ATTR_AFTER_EQ {
             j += memchr(s[at], &s[j..])? + 1;
-            attr = ATTR_OTHER;
+            attr = ATTR_BEFORE_NAME;
         } else {
             attr = attr_step(state, s[at]);
         }
@@ -834,9 +849,10 @@ mod tests {
 
     #[test]
     fn a_quote_inside_an_unquoted_value_opens_nothing() {
-        // As in the HTML tokenizer: `class=a="` is an unquoted value up to the space,
-        // so the slot attribute after it counts, at every split point (found by the
-        // html fuzz target: the whole-tag path and the byte path used to disagree).
+        // As the attribute reader (and the HTML tokenizer): `class=a="` is an unquoted
+        // value up to the space, so the slot attribute after it counts, at every split
+        // point (found by the html fuzz target: the whole-tag path and the byte path
+        // used to disagree).
         let page = r#"<p><a href="/" class=braot=";x <div data-slotwise-slot="hero">old</a>!"#;
         let want =
             r#"<p><a href="/" class=braot=";x <div data-slotwise-slot="hero"><b>NEW</b></a>!"#;
@@ -849,9 +865,20 @@ mod tests {
                 "cut {cut}"
             );
         }
-        // A quote right after `=` (spaces allowed) still opens a value.
+        // A quote right after an attribute's `=` (spaces allowed) still opens a value;
+        // after a value and a space, `= "` is no value (a second case from the fuzzer).
         let quoted = r#"<a title = "x data-slotwise-slot=hero>" href=y>z</a>"#;
         assert_eq!(rewrite(quoted), quoted);
+        let stray = r#"<div class=b = "<x data-slotwise-slot="hero">old</div>!"#;
+        let want = r#"<div class=b = "<x data-slotwise-slot="hero"><b>NEW</b></div>!"#;
+        for cut in 0..=stray.len() {
+            let (a, b) = stray.as_bytes().split_at(cut);
+            assert_eq!(
+                String::from_utf8(rewrite_chunks(&[a, b]).0).unwrap(),
+                want,
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]
