@@ -85,8 +85,8 @@ pub struct SlotRewriter<F> {
     raw_end: Vec<u8>,
     /// Quote state of the tag being collected: the open quote byte, if any.
     tag_quote: Option<u8>,
-    /// Whether the last non-space byte of the tag was `=` (a value may start).
-    tag_after_eq: bool,
+    /// Where the tag's attributes are, outside quotes (see [`attr_step`]).
+    tag_attr: u8,
     skipping: Option<Skipping>,
     seen: Vec<SlotSeen>,
 }
@@ -104,7 +104,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             tag: Vec::new(),
             raw_end: Vec::new(),
             tag_quote: None,
-            tag_after_eq: false,
+            tag_attr: ATTR_TAG_NAME,
             skipping: None,
             seen: Vec::new(),
         }
@@ -252,14 +252,14 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         self.tag.clear();
         self.tag.push(b'<');
         self.tag_quote = None;
-        self.tag_after_eq = false;
+        self.tag_attr = ATTR_TAG_NAME;
         self.state = State::Tag;
     }
 
     /// The rest of a tag whose kind is known (4+ bytes buffered): copies bytes in
     /// runs up to the closing `>` outside quotes, or up to the length limit, with the
-    /// quote rules of [`Self::push_tag_byte`] (a quote opens a value only when the
-    /// last non-space byte before it is `=`). Returns where it stopped.
+    /// quote rules of [`Self::push_tag_byte`] (a quote opens a value only right after
+    /// an attribute's `=`, see [`attr_step`]). Returns where it stopped.
     fn tag_run(&mut self, chunk: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
         let room = (MAX_TAG_BYTES + 1).saturating_sub(self.tag.len()).max(1);
         let end = chunk.len().min(from + room);
@@ -271,27 +271,29 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     Some(p) => {
                         i += p + 1;
                         self.tag_quote = None;
-                        self.tag_after_eq = false;
+                        self.tag_attr = ATTR_BEFORE_NAME;
                     }
                     None => i = end,
                 },
                 None => match memchr3(b'>', b'"', b'\'', &chunk[i..end]) {
                     None => {
-                        self.tag_after_eq = ends_after_eq(&chunk[i..end], self.tag_after_eq);
+                        self.tag_attr = attr_state(&chunk[i..end], self.tag_attr);
                         i = end;
                     }
                     Some(p) => {
                         let at = i + p;
-                        let opens = ends_after_eq(&chunk[i..at], self.tag_after_eq);
+                        let state = attr_state(&chunk[i..at], self.tag_attr);
                         i = at + 1;
                         if chunk[at] == b'>' {
                             closed = true;
                             break;
                         }
-                        if opens {
+                        if state == ATTR_AFTER_EQ {
                             self.tag_quote = Some(chunk[at]);
+                            self.tag_attr = ATTR_BEFORE_NAME;
+                        } else {
+                            self.tag_attr = attr_step(state, chunk[at]);
                         }
-                        self.tag_after_eq = false;
                     }
                 },
             }
@@ -315,18 +317,22 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 
     /// Appends a byte to the tag, tracking attribute quotes (only a quote right
-    /// after `=` opens a value; `>` inside a quoted value does not end the tag).
+    /// after an attribute's `=` opens a value; `>` inside a quoted value does not end
+    /// the tag).
     fn push_tag_byte(&mut self, b: u8) {
         self.tag.push(b);
         match self.tag_quote {
-            Some(q) if b == q => self.tag_quote = None,
+            Some(q) if b == q => {
+                self.tag_quote = None;
+                self.tag_attr = ATTR_BEFORE_NAME;
+            }
             Some(_) => {}
             None => {
-                if (b == b'"' || b == b'\'') && self.tag_after_eq {
+                if (b == b'"' || b == b'\'') && self.tag_attr == ATTR_AFTER_EQ {
                     self.tag_quote = Some(b);
-                }
-                if !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ') {
-                    self.tag_after_eq = b == b'=';
+                    self.tag_attr = ATTR_BEFORE_NAME;
+                } else {
+                    self.tag_attr = attr_step(self.tag_attr, b);
                 }
             }
         }
@@ -535,13 +541,42 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 }
 
-/// Whether the last non-space byte of `run` is `=` (`before` when `run` is all
-/// spaces): a quote right after it opens an attribute value.
-fn ends_after_eq(run: &[u8], before: bool) -> bool {
-    run.iter()
-        .rev()
-        .find(|&&b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
-        .map_or(before, |&b| b == b'=')
+// Where a tag's scan is, outside quotes: the states of [`attribute`]'s parser, so
+// the end of a tag is found exactly as its attributes are read.
+/// In the tag name (`<div`): a space or `/` ends it.
+const ATTR_TAG_NAME: u8 = 0;
+/// Before an attribute name (spaces, `/`; a stray `=` is skipped).
+const ATTR_BEFORE_NAME: u8 = 1;
+/// In an attribute name (quotes are part of it).
+const ATTR_NAME: u8 = 2;
+/// After an attribute name and spaces: `=` starts its value.
+const ATTR_AFTER_NAME: u8 = 3;
+/// After an attribute's `=` (spaces allowed): a quote here opens a value.
+const ATTR_AFTER_EQ: u8 = 4;
+/// In an unquoted value: `=` and quotes are part of it, up to a space.
+const ATTR_UNQUOTED: u8 = 5;
+
+/// The attribute state after byte `b` (not a quote that opens a value: after one,
+/// and after its closing quote, the state is [`ATTR_BEFORE_NAME`]).
+fn attr_step(state: u8, b: u8) -> u8 {
+    let space = is_space(b);
+    match state {
+        ATTR_TAG_NAME if space || b == b'/' => ATTR_BEFORE_NAME,
+        ATTR_TAG_NAME => ATTR_TAG_NAME,
+        ATTR_BEFORE_NAME if space || b == b'/' || b == b'=' => ATTR_BEFORE_NAME,
+        ATTR_NAME | ATTR_AFTER_NAME if b == b'=' => ATTR_AFTER_EQ,
+        ATTR_NAME | ATTR_AFTER_NAME if space => ATTR_AFTER_NAME,
+        ATTR_NAME | ATTR_AFTER_NAME if b == b'/' => ATTR_BEFORE_NAME,
+        ATTR_BEFORE_NAME | ATTR_NAME | ATTR_AFTER_NAME => ATTR_NAME,
+        ATTR_AFTER_EQ if space => ATTR_AFTER_EQ,
+        ATTR_UNQUOTED if space => ATTR_BEFORE_NAME,
+        _ => ATTR_UNQUOTED,
+    }
+}
+
+/// The attribute state after `run` (no quote that opens a value in it).
+fn attr_state(run: &[u8], state: u8) -> u8 {
+    run.iter().fold(state, |s, &b| attr_step(s, b))
 }
 
 /// A start or end tag found whole by [`whole_tag`].
@@ -570,9 +605,11 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
             .iter()
             .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
     // Runs between quotes and `>` are found with memchr; a quote opens a value only
-    // right after `=` (as in the byte-by-byte path), and then its match ends it.
+    // right after an attribute's `=` (as in the byte-by-byte path), and then its match ends it.
     let mut j = name + 1;
-    let mut after_eq = false;
+    // The scan starts after the name's first letter: `<d` (tag name) or `</d` (the
+    // byte path reads `/` as ending a name, then `d` as a name).
+    let mut attr = if is_end { ATTR_NAME } else { ATTR_TAG_NAME };
     let mut dash_s = false;
     loop {
         let at = j + memchr3(b'>', b'"', b'\'', &s[j..])?;
@@ -580,16 +617,18 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
         dash_s |= run
             .windows(2)
             .any(|w| w[0] == b'-' && (w[1] | 0x20) == b's');
-        let opens = ends_after_eq(run, after_eq);
+        let state = attr_state(run, attr);
         if s[at] == b'>' {
             let plain = is_end || !(dash_s || raw_text(&s[name..name_end]));
             return Some(WholeTag { len: at + 1, plain });
         }
         j = at + 1;
-        if opens {
+        if state == ATTR_AFTER_EQ {
             j += memchr(s[at], &s[j..])? + 1;
+            attr = ATTR_BEFORE_NAME;
+        } else {
+            attr = attr_step(state, s[at]);
         }
-        after_eq = false;
     }
 }
 
@@ -806,6 +845,40 @@ mod tests {
                 "<textarea></div><div data-slotwise-slot=hero></textarea>end"
             )
         );
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_value_opens_nothing() {
+        // As the attribute reader (and the HTML tokenizer): `class=a="` is an unquoted
+        // value up to the space, so the slot attribute after it counts, at every split
+        // point (found by the html fuzz target: the whole-tag path and the byte path
+        // used to disagree).
+        let page = r#"<p><a href="/" class=braot=";x <div data-slotwise-slot="hero">old</a>!"#;
+        let want =
+            r#"<p><a href="/" class=braot=";x <div data-slotwise-slot="hero"><b>NEW</b></a>!"#;
+        assert_eq!(rewrite(page), want);
+        for cut in 0..=page.len() {
+            let (a, b) = page.as_bytes().split_at(cut);
+            assert_eq!(
+                String::from_utf8(rewrite_chunks(&[a, b]).0).unwrap(),
+                want,
+                "cut {cut}"
+            );
+        }
+        // A quote right after an attribute's `=` (spaces allowed) still opens a value;
+        // after a value and a space, `= "` is no value (a second case from the fuzzer).
+        let quoted = r#"<a title = "x data-slotwise-slot=hero>" href=y>z</a>"#;
+        assert_eq!(rewrite(quoted), quoted);
+        let stray = r#"<div class=b = "<x data-slotwise-slot="hero">old</div>!"#;
+        let want = r#"<div class=b = "<x data-slotwise-slot="hero"><b>NEW</b></div>!"#;
+        for cut in 0..=stray.len() {
+            let (a, b) = stray.as_bytes().split_at(cut);
+            assert_eq!(
+                String::from_utf8(rewrite_chunks(&[a, b]).0).unwrap(),
+                want,
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]

@@ -591,6 +591,17 @@ impl Engine {
             decisions: flat,
         }
     }
+
+    /// The name of slot `index` ("" if none): the edge names the slots of the
+    /// decisions it hands to the browser.
+    #[wasm_bindgen(js_name = slotName)]
+    pub fn slot_name(&self, index: u32) -> String {
+        self.0
+            .bundle()
+            .slots
+            .get(index as usize)
+            .map_or_else(String::new, |s| s.name.clone())
+    }
 }
 
 #[cfg(feature = "edge")]

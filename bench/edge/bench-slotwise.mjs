@@ -135,7 +135,10 @@ for (const [mode, note] of [['uncached', 'snippet=verified'], ['cached', 'snippe
     }
   }
   const outside = (html) => html.replace(/(data-slotwise-slot="[^"]+">)(.*?)<\/div>/gs, '$1</div>');
-  if (outside(sample) !== outside(page)) throw new Error(`${mode}: the page changed outside its slots`);
+  // The page is followed by the decisions handed to the browser (handoff.js).
+  const handoff = /<script type="application\/slotwise\+json" id="slotwise-handoff">[^<]*<\/script>$/;
+  if (!handoff.test(sample)) throw new Error(`${mode}: no decision handoff after the page`);
+  if (outside(sample.replace(handoff, '')) !== outside(page)) throw new Error(`${mode}: the page changed outside its slots`);
 }
 
 const quantile = (xs, p) => {

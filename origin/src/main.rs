@@ -316,6 +316,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     bundle.items.len(),
                     bundle.content.len()
                 );
+                println!("{}", variant_keys_line(&bundle));
                 Ok(())
             }
             BundleCommand::Inspect { file } => {
@@ -356,4 +357,24 @@ fn now_unix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// How many edge variant-cache keys one page URL can have with this bundle (see
+/// pkg-config/src/edge-cache.js): 3 device classes × the variations of each
+/// experiment × 2 for the holdout (when there is one) × 2 (impressions sent by the
+/// edge or not), times the country / region / language values visitors come with.
+fn variant_keys_line(bundle: &slotwise::bundle::Bundle) -> String {
+    let variations: u128 = bundle
+        .experiments
+        .iter()
+        .map(|e| e.variations.len().max(1) as u128)
+        .fold(1, u128::saturating_mul);
+    let holdout = if bundle.holdout.is_some() { 2 } else { 1 };
+    let keys = 3u128
+        .saturating_mul(variations)
+        .saturating_mul(holdout)
+        .saturating_mul(2);
+    format!(
+        "edge variant cache: {keys} keys per page URL (3 devices x {variations} experiment variations x {holdout} holdout x 2 impression modes), times the country/region/language values seen"
+    )
 }

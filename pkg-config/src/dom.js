@@ -13,6 +13,12 @@
 //   adaptation without a reload); `refresh(context)` re-decides them all (SPA views).
 // - A click inside a slot records a click signal for its decision (the item from the
 //   nearest `data-slotwise-item`, else the decision's first).
+// - A page an edge filled carries its decisions (handoff.js): the first hydrate
+//   adopts them for the slots they cover — their markup is left exactly as it is
+//   (only the state attributes are set), no decision is made again, and no impression
+//   the edge sent is sent twice. Later `refresh` / live updates decide afresh.
+
+import { readHandoff } from './handoff.js';
 
 const SLOT = '[data-slotwise-slot]';
 
@@ -76,9 +82,9 @@ export function hydrate(sw, root = globalThis.document, options = {}) {
     const all = [...root.querySelectorAll(SLOT)];
     return live ? all.filter((el) => el.hasAttribute('data-slotwise-live')) : all;
   };
-  const paint = (el, d) => {
+  const paint = (el, d, adopted) => {
     shown.set(el, d);
-    if (d.content !== null || options.render) {
+    if (!adopted && (d.content !== null || options.render)) {
       try {
         if (!options.render || options.render(el, d) === false) if (d.content) renderContent(el, d);
       } catch (e) {
@@ -89,14 +95,23 @@ export function hydrate(sw, root = globalThis.document, options = {}) {
     el.setAttribute('data-slotwise-reason', d.reason);
     if (d.decisionId) el.setAttribute('data-slotwise-decision', d.decisionId);
   };
-  const run = (els) => {
-    const names = [...new Set(els.map((el) => el.getAttribute('data-slotwise-slot')))];
+  const run = (els, adopted = {}) => {
+    const names = [...new Set(els.map((el) => el.getAttribute('data-slotwise-slot')))].filter((n) => !adopted[n]);
     const decisions = names.length
       ? sw.decide({ slots: names, context: { path: globalThis.location?.pathname, ...context } })
       : {};
-    for (const el of els) paint(el, decisions[el.getAttribute('data-slotwise-slot')]);
-    return decisions;
+    for (const el of els) {
+      const name = el.getAttribute('data-slotwise-slot');
+      paint(el, adopted[name] ?? decisions[name], !!adopted[name]);
+    }
+    return { ...adopted, ...decisions };
   };
+  let adopted = null;
+  if (!sw._handedOff) {
+    const handed = readHandoff(root.ownerDocument ?? root, sw.bundleId);
+    if (handed) adopted = sw._adopt(handed.names, handed.flat, handed.sent);
+    sw._handedOff = true;
+  }
   const onClick = (event) => {
     const el = event.target.closest?.(SLOT);
     const d = el && shown.get(el);
@@ -115,7 +130,7 @@ export function hydrate(sw, root = globalThis.document, options = {}) {
   root.addEventListener?.('click', onClick);
   const untrack = sw._on('track', onTrack);
   const hydration = {
-    decisions: run(slots()),
+    decisions: run(slots(), adopted ?? {}),
     /** Re-decides every slot under the root (e.g. after a client-side navigation). */
     refresh(newContext) {
       if (newContext !== undefined) context = newContext;

@@ -25,17 +25,25 @@
 // any visitor. The personalized response is `private` (the origin's `max-age` and
 // `no-*` directives kept, its shared-cache ones dropped), without the origin's ETag
 // (it names other bytes), with `Vary: Cookie, Sec-GPC, User-Agent, Accept-Language`
-// (what changes the page), and without `Content-Encoding` (fetch decoded the origin's
-// gzip / br; the runtime compresses again as it does for any response). A visitor in
-// the bundle's holdout gets every slot's default: the page as the origin sent it.
+// (what changes the page); visitors without history can share a cached page per
+// variant key (edge-cache.js, opt-in). Real-world origin responses (compressed, non-UTF-8, HEAD,
+// ranges, 304, redirects, other types): see edge-origin.js; every response's
+// encoding headers match its body. Bots (bots.js) get the origin's page as it is:
+// no experiment, no signal, no cookie. A visitor in the bundle's holdout gets every
+// slot's default: the page as the origin sent it.
 // With measurement consent, the page's impressions go to `env.SLOTWISE_SIGNALS` (the
 // origin's POST /v1/signals) through `ctx.waitUntil`, after the response. The
-// bundle: see edge-bundle.js.
+// page's decisions follow it in an inert script for the browser SDK to adopt
+// (handoff.js). The bundle: see edge-bundle.js.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
 import { decisionRecords, verifySnippet } from './slotwise.js';
 import { BundleCache, bundleSource, bundleTtlMs } from './edge-bundle.js';
 import { SnippetCache } from './edge-snippets.js';
+import { isUtf8, normalize, notRewritable, prepare } from './edge-origin.js';
+import { classifyRequest } from './bots.js';
+import { handoffScript } from './handoff.js';
+import { forCache, fromCache, variantCache, variantKey, variantTtl } from './edge-cache.js';
 
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
@@ -48,7 +56,7 @@ const VARY = ['Cookie', 'Sec-GPC', 'User-Agent', 'Accept-Language'];
  * makes a fresh wasm instance, `{ bindings, Slotwise }`: one is used until it traps.
  */
 export function createHandler(newInstance) {
-  let runtime = null;
+  let current = null;
   const bundles = new BundleCache((trapped) => retire(trapped));
   const snippets = new SnippetCache();
   let keysText;
@@ -56,8 +64,8 @@ export function createHandler(newInstance) {
 
   /** Drops an instance that trapped; the next request makes a new one. */
   function retire(trapped) {
-    if (runtime !== trapped) return;
-    runtime = null;
+    if (current !== trapped) return;
+    current = null;
     bundles.dropRuntime(trapped);
     snippets.clear();
   }
@@ -78,23 +86,80 @@ export function createHandler(newInstance) {
    * `options.snippetCache: false` verifies every snippet (no per-isolate cache).
    */
   async function handle(request, env = {}, ctx = undefined, options = {}) {
-    const upstream = await fetchOrigin(request, options.origin ?? env.SLOTWISE_ORIGIN, options.fetch);
-    const instance = (runtime ??= newInstance());
+    const instance = (current ??= newInstance());
+    let plan = null;
+    const cache = variantCache(env, options);
+    if (cache && request.method === 'GET' && !classifyRequest(request).bot) {
+      try {
+        plan = await cachePlan(instance, cache, request, env, ctx, options);
+        if (plan && plan.hit) return plan.hit;
+      } catch (e) {
+        if (e instanceof WebAssembly.RuntimeError) retire(instance);
+        plan = null; // no cache this time: the page is filled as usual
+      }
+    }
+    let upstream = await normalize(await fetchOrigin(request, options.origin ?? env.SLOTWISE_ORIGIN, options.fetch));
+    let metaCharset = null;
+    if (!notRewritable(request, upstream)) ({ response: upstream, metaCharset } = await prepare(upstream));
     try {
-      return await personalize(instance, request, upstream, env, ctx, options);
+      return await personalize(instance, request, upstream, metaCharset, env, ctx, options, plan);
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) retire(instance);
       return withReason(upstream, e instanceof WebAssembly.RuntimeError ? 'wasm_trap' : 'internal');
     }
   }
 
-  async function personalize(instance, request, upstream, env, ctx, options) {
+  async function personalize(instance, request, upstream, metaCharset, env, ctx, options, plan = null) {
     const skip = notRewritable(request, upstream);
     if (skip) return withReason(upstream, skip);
+    // Bots (bots.js): the page's defaults, no experiment, no signal, no cookie.
+    const bot = classifyRequest(request);
+    if (bot.bot) return withReason(upstream, `bot; bot=${bot.reason}`);
+    if (!isUtf8(metaCharset)) return withReason(upstream, 'charset');
+    const v = plan ?? (await visit(instance, request, env, ctx, options));
+    if (v.error) return withReason(upstream, v.error);
+    const { sw, visitor, notes, cookies } = v;
+    const rewriter = plan ? plan.rewriter : visitor._pageRewriter(requestContext(request));
+    if (!rewriter) return withReason(upstream, 'no_rewriter');
+
+    const headers = new Headers(upstream.headers);
+    headers.delete('content-length'); // the length changes; the runtime streams chunked
+    headers.delete('etag');
+    headers.set('cache-control', privateCacheControl(upstream.headers.get('cache-control')));
+    headers.set('vary', mergeVary(upstream.headers.get('vary'), VARY));
+    headers.set(REASON_HEADER, ['filled', ...notes].join('; '));
+    if (plan) headers.set(REASON_HEADER, ['filled', 'cache=miss', `key=${plan.key}`, ...notes].join('; '));
+    const flat = rewriter.decisions;
+    const sent = visitorOutputs(headers, v, flat, env, ctx, options);
+    const onFailure = (e) => {
+      if (e instanceof WebAssembly.RuntimeError) retire(instance);
+    };
+    // The decisions, handed to the browser SDK (handoff.js): it adopts them instead
+    // of deciding again, and sends no impression the edge sent.
+    const names = [];
+    for (const r of decisionRecords(flat)) names.push(sw._engine.slotName(r.slotPlus - 1));
+    const tail = new TextEncoder().encode(handoffScript(sw.bundleId, names, flat, sent));
+    let body = fillSlots(upstream.body, rewriter, onFailure, tail);
+    if (plan && ctx && typeof ctx.waitUntil === 'function') {
+      // The filled page goes to the variant cache as it streams to the visitor.
+      const [mine, stored] = body.tee();
+      body = mine;
+      ctx.waitUntil(plan.store(stored, upstream.status, headers).catch(() => {}));
+    }
+    return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
+  }
+
+  /**
+   * The visitor of a request: consent (cookies, TCF, GPC), the stored session and
+   * the verified snippet (with personalization consent). `{ sw, visitor, notes,
+   * cookies, history }` (`history`: the decisions may use the visitor's own session
+   * or snippet), or `{ error }` when there is no usable bundle.
+   */
+  async function visit(instance, request, env, ctx, options) {
     const source = bundleSource(env, options);
-    if (source == null) return withReason(upstream, 'no_bundle_configured');
+    if (source == null) return { error: 'no_bundle_configured' };
     const got = await bundles.current(source, instance, { ctx, ttlMs: bundleTtlMs(env, options) });
-    if (got.error) return withReason(upstream, got.error);
+    if (got.error) return { error: got.error };
     const sw = got.sw;
     const notes = [];
     const cookies = parseCookies(request.headers.get('cookie'));
@@ -125,52 +190,69 @@ export function createHandler(newInstance) {
         notes.push(`snippet=${e && e.code ? e.code : 'invalid'}`); // the visitor stays anonymous
       }
     }
-    const rewriter = visitor._pageRewriter(requestContext(request));
-    if (!rewriter) return withReason(upstream, 'no_rewriter');
+    const history = Boolean(visitor.consent.personalization && ((session && !notes.includes('session=unreadable')) || notes.some((n) => n === 'snippet=cached' || n === 'snippet=verified')));
+    return { sw, visitor, notes, cookies, history };
+  }
 
-    const headers = new Headers(upstream.headers);
-    headers.delete('content-length'); // the length changes; the runtime streams chunked
-    headers.delete('content-encoding'); // the body fetch gave is decoded; the runtime may compress it again
-    headers.delete('etag');
-    headers.set('cache-control', privateCacheControl(upstream.headers.get('cache-control')));
-    headers.set('vary', mergeVary(upstream.headers.get('vary'), VARY));
-    headers.set(REASON_HEADER, ['filled', ...notes].join('; '));
-    const stored = visitor.sessionBytes(); // empty without personalization consent
-    const cookie = stored.length ? toBase64url(stored) : '';
-    if (cookie && cookie.length <= MAX_COOKIE) {
-      headers.append('set-cookie', `sw_session=${cookie}; Path=/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax`);
-    } else if (cookies.sw_session) {
-      headers.append('set-cookie', 'sw_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax');
+  /**
+   * The variant cache's plan for a request (cache-safe visitors only: no session or
+   * snippet in use; see edge-cache.js): `{ hit }` when the page is cached (with this
+   * visitor's cookie and impressions), else the visit plus a deterministic rewriter
+   * and `store(body, status, headers)`; null for visitors with history.
+   */
+  async function cachePlan(instance, cache, request, env, ctx, options) {
+    const v = await visit(instance, request, env, ctx, options);
+    if (v.error || v.history) return null;
+    const context = requestContext(request);
+    const key = await variantKey(v.sw, v.visitor, request, context, Boolean(signalsTo(env, options, v.visitor, ctx)));
+    const rewriter = v.visitor._pageRewriter(context, key.seed);
+    if (!rewriter) return null;
+    const cached = await cache.match(key.request);
+    if (!cached) {
+      const store = (body, status, headers) => cache.put(key.request, forCache(body, status, headers, variantTtl(env, options)));
+      return { ...v, rewriter, key: key.hex, store };
     }
-    const signals = options.signals ?? env.SLOTWISE_SIGNALS;
-    if (signals && visitor.consent.measurement && ctx && typeof ctx.waitUntil === 'function') {
-      // Impressions of what this page shows, sent after the response (never delaying
-      // or breaking it): only with measurement consent.
-      const batch = impressionBatch(rewriter.decisions, visitor.consent);
-      if (batch) {
-        ctx.waitUntil(
-          (options.fetch ?? fetch)(signals, {
-            method: 'POST',
-            headers: { 'content-type': MEDIA_TYPE },
-            body: batch,
-          }).catch(() => {}),
-        );
-      }
-    }
-    const onFailure = (e) => {
-      if (e instanceof WebAssembly.RuntimeError) retire(instance);
-    };
-    return new Response(fillSlots(upstream.body, rewriter, onFailure), {
-      status: upstream.status,
-      statusText: upstream.statusText,
-      headers,
-    });
+    const flat = rewriter.decisions;
+    rewriter.free();
+    const headers = fromCache(cached.headers);
+    headers.set(REASON_HEADER, ['filled', 'cache=hit', `key=${key.hex}`, ...v.notes].join('; '));
+    visitorOutputs(headers, v, flat, env, ctx, options);
+    return { hit: new Response(cached.body, { status: cached.status, headers }) };
   }
 
   return { handle, handler: { fetch: (request, env, ctx) => handle(request, env, ctx) } };
 }
 
 const MAX_COOKIE = 4096;
+
+/** Where the page's impressions go, or null (no endpoint, consent or waitUntil). */
+function signalsTo(env, options, visitor, ctx) {
+  const signals = options.signals ?? env.SLOTWISE_SIGNALS;
+  return signals && visitor.consent.measurement && ctx && typeof ctx.waitUntil === 'function' ? signals : null;
+}
+
+/**
+ * What a filled page carries for its visitor: the session cookie (set with
+ * personalization consent, deleted without it) on `headers`, and its impressions sent
+ * through `ctx.waitUntil` after the response (never delaying or breaking it), with
+ * measurement consent. True when impressions were sent.
+ */
+function visitorOutputs(headers, { visitor, cookies }, flat, env, ctx, options) {
+  const stored = visitor.sessionBytes(); // empty without personalization consent
+  const cookie = stored.length ? toBase64url(stored) : '';
+  if (cookie && cookie.length <= MAX_COOKIE) {
+    headers.append('set-cookie', `sw_session=${cookie}; Path=/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax`);
+  } else if (cookies.sw_session) {
+    headers.append('set-cookie', 'sw_session=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax');
+  }
+  const signals = signalsTo(env, options, visitor, ctx);
+  const batch = signals && impressionBatch(flat, visitor.consent);
+  if (!batch) return false;
+  ctx.waitUntil(
+    (options.fetch ?? fetch)(signals, { method: 'POST', headers: { 'content-type': MEDIA_TYPE }, body: batch }).catch(() => {}),
+  );
+  return true;
+}
 
 /** An SWG1 batch of impressions from a page's flat decision records, or null. */
 function impressionBatch(flat, consent) {
@@ -282,7 +364,8 @@ function fetchOrigin(request, origin, fetchImpl = fetch) {
       else upstream.headers.delete('cookie');
     }
   }
-  return fetchImpl(upstream);
+  // Redirects reach the browser as the origin sent them (its URL bar must follow).
+  return fetchImpl(upstream, { redirect: 'manual' });
 }
 
 /**
@@ -306,23 +389,10 @@ function mergeVary(origin, names) {
   return out.join(', ');
 }
 
-/** Content codings fetch decodes: the body is HTML whatever the header says. */
-const DECODED_BY_FETCH = new Set(['identity', 'gzip', 'x-gzip', 'deflate', 'br']);
-
-/** Why a response is passed through as it is, or null when its slots can be filled. */
-function notRewritable(request, response) {
-  if (request.method !== 'GET') return 'method';
-  if (response.status !== 200) return 'status';
-  if (!response.body) return 'no_body';
-  const type = (response.headers.get('content-type') ?? '').toLowerCase();
-  if (!type.startsWith('text/html')) return 'content_type';
-  // fetch (workerd, Node, Deno: the Fetch standard) hands the body over decoded
-  // whatever the Content-Encoding says; other codings are passed through.
-  const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (!DECODED_BY_FETCH.has(encoding)) return 'content_encoding';
-  return null;
-}
-
+/**
+ * `response` (normalized: see edge-origin.js) passed on with the reason in the
+ * debugging header.
+ */
 function withReason(response, reason) {
   try {
     const headers = new Headers(response.headers);
@@ -379,8 +449,9 @@ function pageReader(body) {
  * — a trap, anything — they go out raw, followed by the rest of the page untouched:
  * no byte is lost or reordered (only a slot being filled at that moment shows its
  * replacement followed by the rest of its default). `onFailure(error)` is told.
+ * `tail` (the decision handoff) follows the page when it was filled to the end.
  */
-function fillSlots(body, rewriter, onFailure) {
+function fillSlots(body, rewriter, onFailure, tail = EMPTY) {
   const reader = pageReader(body);
   let failed = false;
   let freed = false;
@@ -412,6 +483,7 @@ function fillSlots(body, rewriter, onFailure) {
               try {
                 const out = rewriter.end();
                 if (out.length) controller.enqueue(out);
+                if (tail.length) controller.enqueue(tail);
               } catch (e) {
                 giveUp(controller, e, null);
               }

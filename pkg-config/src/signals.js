@@ -323,13 +323,20 @@ export class SignalQueue {
     }
   }
 
-  /** Flushes on pagehide and when the page becomes hidden; returns a detach function. */
+  /**
+   * Flushes on pagehide and when the page becomes hidden, and sends what is left
+   * when a page comes back from the back/forward cache (pageshow, persisted);
+   * returns a detach function.
+   */
   attach(win = globalThis.window, doc = globalThis.document) {
     const onHide = () => { this.flush({ beacon: true }); };
     const onVisibility = () => { if (doc?.visibilityState === 'hidden') onHide(); };
+    const onShow = (e) => { if (e.persisted && this.queue.length) this.flush(); };
     win?.addEventListener?.('pagehide', onHide);
+    win?.addEventListener?.('pageshow', onShow);
     doc?.addEventListener?.('visibilitychange', onVisibility);
     return () => {
+      win?.removeEventListener?.('pageshow', onShow);
       win?.removeEventListener?.('pagehide', onHide);
       doc?.removeEventListener?.('visibilitychange', onVisibility);
     };

@@ -378,11 +378,12 @@ export function createSlotwise(wasm, init) {
     /**
      * @internal (edge builds) Decides every slot of the bundle for this visitor and
      * returns a streaming rewriter that fills the personalized ones, or null.
+     * `fixedSeed` (`[hi, lo]`): the variant cache's, for the same page per key.
      */
-    _pageRewriter(context) {
+    _pageRewriter(context, fixedSeed) {
       const engine = this.#sw._engine;
       if (!engine || !this.#visitor || typeof engine.rewritePage !== 'function') return null;
-      const [hi, lo] = seed();
+      const [hi, lo] = fixedSeed ?? seed();
       return engine.rewritePage(hi, lo, encodeContext(context, this.#sw._contextKeys), this.#visitor, nowSecs());
     }
 
@@ -702,6 +703,45 @@ export function createSlotwise(wasm, init) {
         at += 10 + n + m;
       }
       return out;
+    }
+
+    /** One decision object from an engine record (`decisionRecords`), for the slot named `slot` (`_adopt`; `_decide` reads the records in place, for speed). */
+    #record(r, slot) {
+      const { slotPlus, contentPlus, reason, because, exp, variation, decisionId } = r;
+      const itemIndices = [...r.items];
+      const d = {
+        slot,
+        decisionId,
+        content: contentPlus === 0 ? null : this.#contentAt(contentPlus - 1),
+        items: itemIndices.map((n) => this.#itemId(n)),
+        reason: reasonCodes[reason] ?? 'unknown',
+        variant: exp === 0 ? null : this.#variant(exp - 1, variation - 1),
+        rules: [...r.rules].map((n) => this.#ruleId(slotPlus - 1, n)),
+      };
+      explainData.set(d, [slotPlus, reason, because, itemIndices, variation]);
+      return d;
+    }
+
+    /**
+     * @internal Adopts the decisions an edge made for this page (handoff.js) for the
+     * page visitor, as `decide` returns them: `explain` and `click` work on them; their
+     * impressions are queued only when the edge did not send them (`sent`). Null when
+     * they do not fit the loaded bundle.
+     */
+    _adopt(names, flat, sent) {
+      try {
+        const out = {};
+        let i = 0;
+        for (const r of decisionRecords(flat)) {
+          const d = this.#record(r, names[i++]);
+          out[d.slot] = d;
+          if (!sent) this.#signal('impression', d);
+        }
+        this.#emit('decision', out, { slots: names, handoff: true });
+        return out;
+      } catch {
+        return null;
+      }
     }
 
     /** Queues a signal for a decision of the page visitor (when signals are on). */

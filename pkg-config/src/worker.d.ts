@@ -35,6 +35,11 @@ export interface SlotwiseEnv {
   SLOTWISE_AUDIENCE?: string;
   /** The origin's `POST /v1/signals`: impressions go there, with measurement consent. */
   SLOTWISE_SIGNALS?: string;
+  /**
+   * Seconds the edge cache serves a personalized page to visitors without history in
+   * the same variant and context (edge-cache.js); unset or 0: off.
+   */
+  SLOTWISE_VARIANT_CACHE_TTL?: string | number;
 }
 
 export interface HandleOptions {
@@ -50,6 +55,10 @@ export interface HandleOptions {
   fetch?: typeof fetch;
   /** `false`: verify every snippet (default: verified snippets are cached per isolate until they expire). */
   snippetCache?: boolean;
+  /** As `SLOTWISE_VARIANT_CACHE_TTL`. */
+  variantCacheTtl?: number;
+  /** The variant cache (default `caches.default` where there is one): Cache API `match` / `put`. */
+  cache?: { match(request: Request): Promise<Response | undefined>; put(request: Request, response: Response): Promise<void> };
 }
 
 /**

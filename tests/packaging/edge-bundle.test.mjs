@@ -7,7 +7,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { handle } from 'slotwise/worker';
 import { fixtureBytes, serve, startWorker } from './helpers.mjs';
-import { eventually, FILLED, holdoutBytes, ORIGINAL } from './edge-helpers.mjs';
+import { bare, eventually, FILLED, holdoutBytes, ORIGINAL } from './edge-helpers.mjs';
 
 // Bundle A (the shop) fills the recs; bundle B (the same shop, everyone held out)
 // leaves the page as the origin sent it: the page says which one served it.
@@ -88,7 +88,7 @@ test('edge bundle (Node): ETag revalidation in the background, failures keep the
       const pending = [];
       const res = await handle(new Request('https://shop.example/'), env, { waitUntil: (p) => pending.push(p) });
       assert.equal(res.status, 200);
-      const html = await res.text();
+      const html = await res.text().then(bare);
       await Promise.all(pending);
       return served(html);
     };
@@ -97,7 +97,7 @@ test('edge bundle (Node): ETag revalidation in the background, failures keep the
     // With the default TTL (60 s) a loaded bundle is not asked for again.
     const url = `${origin.base}/v1/bundle?ttl`;
     const before = origin.state.bundleRequests.length;
-    for (let i = 0; i < 3; i++) await (await handle(new Request('https://shop.example/'), { ...env, SLOTWISE_BUNDLE: url, SLOTWISE_BUNDLE_TTL: undefined })).text();
+    for (let i = 0; i < 3; i++) await (await handle(new Request('https://shop.example/'), { ...env, SLOTWISE_BUNDLE: url, SLOTWISE_BUNDLE_TTL: undefined })).text().then(bare);
     assert.equal(origin.state.bundleRequests.length, before + 1);
 
     // A first load that fails passes the page through with the reason; the origin is
@@ -106,11 +106,11 @@ test('edge bundle (Node): ETag revalidation in the background, failures keep the
     const down = { ...env, SLOTWISE_BUNDLE: `${origin.base}/v1/bundle?down` };
     let res = await handle(new Request('https://shop.example/'), down);
     assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=bundle.fetch_failed');
-    assert.equal(await res.text(), ORIGINAL);
+    assert.equal(await res.text().then(bare), ORIGINAL);
     const afterFailure = origin.state.bundleRequests.length;
     res = await handle(new Request('https://shop.example/'), down);
     assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=bundle.fetch_failed');
-    await res.text();
+    await res.text().then(bare);
     assert.equal(origin.state.bundleRequests.length, afterFailure);
   } finally {
     await origin.close();
@@ -123,7 +123,7 @@ test('edge bundle (Node): KV namespace, Fetcher binding and bytes', async () => 
     const base = { SLOTWISE_ORIGIN: origin.base, SLOTWISE_BUNDLE_TTL: '0' };
     const page = async (env) => {
       const pending = [];
-      const html = await (await handle(new Request('https://shop.example/'), env, { waitUntil: (p) => pending.push(p) })).text();
+      const html = await (await handle(new Request('https://shop.example/'), env, { waitUntil: (p) => pending.push(p) })).text().then(bare);
       await Promise.all(pending);
       return served(html);
     };
@@ -140,7 +140,7 @@ test('edge bundle (Node): KV namespace, Fetcher binding and bytes', async () => 
     assert.equal(await page(kvEnv), 'B');
     const other = await handle(new Request('https://shop.example/'), { ...kvEnv, SLOTWISE_BUNDLE_KEY: 'nope', SLOTWISE_BUNDLE: { get: kv.get } });
     assert.equal(other.headers.get('x-slotwise'), 'passthrough; reason=bundle.fetch_failed');
-    await other.text();
+    await other.text().then(bare);
 
     // A Fetcher (a static-assets binding): the path, with If-None-Match.
     const seen = [];
@@ -176,17 +176,17 @@ test('edge bundle (workerd): revalidation against a changing origin, KV and a se
     const page = async () => {
       const res = await mf.dispatchFetch('https://shop.example/');
       assert.equal(res.status, 200);
-      return served(await res.text());
+      return served(await res.text().then(bare));
     };
     await checkRevalidation(page, origin);
 
     // A KV namespace bound as SLOTWISE_BUNDLE.
     const kvWorker = await start({}, { kvNamespaces: ['SLOTWISE_BUNDLE'] });
     const kv = await kvWorker.getKVNamespace('SLOTWISE_BUNDLE');
-    const kvPage = async () => served(await (await kvWorker.dispatchFetch('https://shop.example/')).text());
+    const kvPage = async () => served(await (await kvWorker.dispatchFetch('https://shop.example/')).text().then(bare));
     const missing = await kvWorker.dispatchFetch('https://shop.example/');
     assert.equal(missing.headers.get('x-slotwise'), 'passthrough; reason=bundle.fetch_failed');
-    await missing.text();
+    await missing.text().then(bare);
     await new Promise((r) => setTimeout(r, 1100)); // the first-load retry pause
     await kv.put('bundle', arrayBuffer(A));
     assert.equal(await kvPage(), 'A');
@@ -204,8 +204,8 @@ test('edge bundle (workerd): revalidation against a changing origin, KV and a se
         },
       },
     });
-    assert.equal(served(await (await svc.dispatchFetch('https://shop.example/')).text()), 'B');
-    assert.equal(served(await (await svc.dispatchFetch('https://shop.example/')).text()), 'B');
+    assert.equal(served(await (await svc.dispatchFetch('https://shop.example/')).text().then(bare)), 'B');
+    assert.equal(served(await (await svc.dispatchFetch('https://shop.example/')).text().then(bare)), 'B');
     await eventually(() => seen.length === 2);
     assert.deepEqual(seen, [null, '"s1"']);
   } finally {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fixtureBytes, here, serve, startWorker } from './helpers.mjs';
-import { FILLED, ORIGINAL, ROAD, TRAIL } from './edge-helpers.mjs';
+import { bare, FILLED, ORIGINAL, ROAD, TRAIL } from './edge-helpers.mjs';
 
 const pkg = path.join(here, 'node_modules/slotwise');
 const { createBindings } = await import(path.join(pkg, 'slotwise_edge.js'));
@@ -92,12 +92,12 @@ test('a trap while the page streams: every byte still arrives, in order, and the
     const res = await handle(new Request('https://shop.example/'), env, undefined, options);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-slotwise'), 'filled'); // sent before the trap
-    assert.equal(await res.text(), ORIGINAL);
+    assert.equal(await res.text().then(bare), ORIGINAL);
     assert.equal(instances(), 1);
     // The next request runs on a fresh instance, with the bundle bytes kept (not
     // fetched again), and fills the page.
     const next = await handle(new Request('https://shop.example/'), env, undefined, options);
-    assert.equal(await next.text(), FILLED);
+    assert.equal(await next.text().then(bare), FILLED);
     assert.equal(instances(), 2);
     assert.equal(server.bundleFetches(), 1);
   } finally {
@@ -123,7 +123,7 @@ test('a trap inside a slot being filled: the replacement, then the rest of the p
   });
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
-    const html = await (await handle(new Request('https://shop.example/'), env, undefined, options)).text();
+    const html = await (await handle(new Request('https://shop.example/'), env, undefined, options)).text().then(bare);
     const slotStart = ORIGINAL.indexOf('<aside data-slotwise-slot=recs>') + '<aside data-slotwise-slot=recs>'.length;
     assert.equal(html, ORIGINAL.slice(0, slotStart) + TRAIL + ROAD + c2);
   } finally {
@@ -146,10 +146,10 @@ test('a trap before the page streams: the origin page untouched, reason wasm_tra
     const res = await handle(new Request('https://shop.example/'), env);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=wasm_trap');
-    assert.equal(await res.text(), ORIGINAL);
+    assert.equal(await res.text().then(bare), ORIGINAL);
     const next = await handle(new Request('https://shop.example/'), env);
     assert.equal(next.headers.get('x-slotwise'), 'filled');
-    assert.equal(await next.text(), FILLED);
+    assert.equal(await next.text().then(bare), FILLED);
     assert.equal(instances(), 2);
     assert.equal(server.bundleFetches(), 1);
   } finally {
@@ -172,7 +172,7 @@ test('a rewriter error that is not a trap: bytes kept in order, the instance kep
   });
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
-    assert.equal(await (await handle(new Request('https://shop.example/'), env, undefined, options)).text(), ORIGINAL);
+    assert.equal(await (await handle(new Request('https://shop.example/'), env, undefined, options)).text().then(bare), ORIGINAL);
     assert.equal(instances(), 1);
   } finally {
     await server.close();
@@ -186,11 +186,11 @@ test('workerd: a trap while the page streams loses no byte; the next request get
   try {
     const res = await mf.dispatchFetch('https://shop.example/');
     assert.equal(res.status, 200);
-    assert.equal(await res.text(), ORIGINAL);
-    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text(), '1');
+    assert.equal(await res.text().then(bare), ORIGINAL);
+    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text().then(bare), '1');
     const next = await mf.dispatchFetch('https://shop.example/');
-    assert.equal(await next.text(), FILLED);
-    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text(), '2');
+    assert.equal(await next.text().then(bare), FILLED);
+    assert.equal(await (await mf.dispatchFetch('https://shop.example/_instances')).text().then(bare), '2');
     assert.equal(server.bundleFetches(), 1);
   } finally {
     await mf.dispose();

@@ -89,3 +89,14 @@ export function firstSignalConsent(batch) {
   varint(); // subjects (none for impressions)
   return batch[at + 1] & 0x0f; // after the kind byte: consent | flags
 }
+
+const HANDOFF_AT_END = /<script type="application\/slotwise\+json" id="slotwise-handoff">[^<]*<\/script>$/;
+
+/** A filled page without the decision handoff the edge appends (see handoff.js). */
+export const bare = (html) => html.replace(HANDOFF_AT_END, '');
+
+/** The decision handoff at the end of a filled page, parsed, or null. */
+export function handoffOf(html) {
+  const m = /<script type="application\/slotwise\+json" id="slotwise-handoff">([^<]*)<\/script>$/.exec(html);
+  return m ? JSON.parse(m[1]) : null;
+}

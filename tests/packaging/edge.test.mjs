@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { handle, Slotwise } from 'slotwise/worker';
 import { fixtureBytes, startWorker } from './helpers.mjs';
 import {
-  eventually, FILLED, firstSignalConsent, HERO_DEFAULT, JACKET, ORIGINAL, page, ROAD, snippets, startOrigin, TRAIL,
+  bare, eventually, FILLED, firstSignalConsent, HERO_DEFAULT, JACKET, ORIGINAL, page, ROAD, snippets, startOrigin, TRAIL,
 } from './edge-helpers.mjs';
 
 /** tests/vectors/tcf.json "all purposes, vendor 755": every purpose consented. */
@@ -27,16 +27,16 @@ async function checkPassThrough(fetchPage) {
   let res = await fetchPage('/missing');
   assert.equal(res.status, 404);
   assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=status');
-  assert.equal(await res.text(), '<div data-slotwise-slot="hero">404 page</div>');
+  assert.equal(await res.text().then(bare), '<div data-slotwise-slot="hero">404 page</div>');
 
   res = await fetchPage('/broken');
   assert.equal(res.status, 500);
-  assert.equal(await res.text(), 'origin error');
+  assert.equal(await res.text().then(bare), 'origin error');
 
   res = await fetchPage('/doc.pdf');
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=content_type');
-  assert.equal(await res.text(), '%PDF-1.4 <div data-slotwise-slot="hero">');
+  assert.equal(await res.text().then(bare), '%PDF-1.4 <div data-slotwise-slot="hero">');
 }
 
 /**
@@ -55,7 +55,7 @@ async function checkVisitors(fetchPage, origin) {
   assert.equal(res.headers.get('vary'), 'Cookie, Sec-GPC, User-Agent, Accept-Language');
   assert.equal(res.headers.get('content-length'), null);
   assert.equal(res.headers.get('set-cookie'), null, 'nothing stored without consent');
-  assert.equal(await res.text(), FILLED);
+  assert.equal(await res.text().then(bare), FILLED);
 
   // A session that viewed running shoes, with consent: the hero's rule applies, and
   // the updated session goes back in a cookie (no item twice on a page: the recs
@@ -63,12 +63,12 @@ async function checkVisitors(fetchPage, origin) {
   const session = await runnerSession();
   res = await get(`sw_consent=personalization; sw_session=${session}`);
   assert.equal(res.status, 200);
-  assert.equal(await res.text(), page(TRAIL, 'Free shipping', ROAD + JACKET));
+  assert.equal(await res.text().then(bare), page(TRAIL, 'Free shipping', ROAD + JACKET));
   assert.match(res.headers.get('set-cookie') ?? '', /^sw_session=[A-Za-z0-9_-]+; Path=\/; Max-Age=2592000; Secure; HttpOnly; SameSite=Lax$/);
 
   // The same session without consent is neither read nor kept: the cookie is deleted.
   res = await get(`sw_consent=-personalization; sw_session=${session}`);
-  assert.equal(await res.text(), FILLED);
+  assert.equal(await res.text().then(bare), FILLED);
   assert.match(res.headers.get('set-cookie') ?? '', /^sw_session=; Path=\/; Max-Age=0/);
 
   // Session + a valid snippet claiming the trail runner was bought: it is shown
@@ -77,14 +77,14 @@ async function checkVisitors(fetchPage, origin) {
   const both = `sw_consent=personalization; sw_session=${session}; sw_profile=${valid}`;
   res = await get(both);
   assert.equal(res.headers.get('x-slotwise'), 'filled; snippet=verified');
-  assert.equal(await res.text(), page(HERO_DEFAULT, 'Free shipping', ROAD + JACKET));
+  assert.equal(await res.text().then(bare), page(HERO_DEFAULT, 'Free shipping', ROAD + JACKET));
   res = await get(both);
   assert.equal(res.headers.get('x-slotwise'), 'filled; snippet=cached');
-  assert.equal(await res.text(), page(HERO_DEFAULT, 'Free shipping', ROAD + JACKET));
+  assert.equal(await res.text().then(bare), page(HERO_DEFAULT, 'Free shipping', ROAD + JACKET));
   // Without personalization consent the snippet is not even looked at.
   res = await get(`sw_profile=${valid}`);
   assert.equal(res.headers.get('x-slotwise'), 'filled');
-  assert.equal(await res.text(), FILLED);
+  assert.equal(await res.text().then(bare), FILLED);
 
   // Adversarial cookies: garbage, oversized, forged / expired / foreign snippets give
   // the default page, status 200 (the reason in the debugging header).
@@ -102,7 +102,7 @@ async function checkVisitors(fetchPage, origin) {
   ]) {
     res = await get(cookie);
     assert.equal(res.status, 200, cookie.slice(0, 80));
-    assert.equal(await res.text(), FILLED, cookie.slice(0, 80));
+    assert.equal(await res.text().then(bare), FILLED, cookie.slice(0, 80));
     if (note) assert.equal(res.headers.get('x-slotwise'), `filled; ${note}`, cookie.slice(0, 80));
   }
 
@@ -112,18 +112,18 @@ async function checkVisitors(fetchPage, origin) {
   // for this site (the sw_consent cookie) may opt back in.
   const tcf = `euconsent-v2=${ALL_PURPOSES_TCF}`;
   origin.signals.length = 0;
-  await (await get(tcf)).text();
+  await (await get(tcf)).text().then(bare);
   await eventually(() => origin.signals.length === 1);
   assert.equal(origin.signals[0].type, 'application/vnd.slotwise.signals');
   assert.equal(firstSignalConsent(origin.signals[0].body), 1 | 2 | 4 | 8);
-  await (await get(tcf, { 'sec-gpc': '1' })).text();
+  await (await get(tcf, { 'sec-gpc': '1' })).text().then(bare);
   await eventually(() => origin.signals.length === 2);
   assert.equal(firstSignalConsent(origin.signals[1].body), 1 | 2 | 4);
-  await (await get('sw_consent=measurement,advertising', { 'sec-gpc': '1' })).text();
+  await (await get('sw_consent=measurement,advertising', { 'sec-gpc': '1' })).text().then(bare);
   await eventually(() => origin.signals.length === 3);
   assert.equal(firstSignalConsent(origin.signals[2].body), 1 | 4 | 8);
   // No measurement consent, no signal.
-  await (await get('sw_consent=advertising')).text();
+  await (await get('sw_consent=advertising')).text().then(bare);
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(origin.signals.length, 3);
 
@@ -135,7 +135,7 @@ async function checkVisitors(fetchPage, origin) {
   assert.equal(res.headers.get('cache-control'), 'private, max-age=300');
   assert.equal(res.headers.get('etag'), null);
   assert.equal(res.headers.get('vary'), 'Accept-Encoding, Cookie, Sec-GPC, User-Agent, Accept-Language');
-  await res.text();
+  await res.text().then(bare);
   const asked = origin.seen.find((r) => r.url === '/cached');
   assert.equal(asked.cookie, 'theme=dark; sw_consent=personalization');
   // A compressed page: fetch decodes it, the slots are filled, and the answer no
@@ -143,11 +143,11 @@ async function checkVisitors(fetchPage, origin) {
   res = await fetchPage('/gzip');
   assert.equal(res.headers.get('x-slotwise'), 'filled');
   assert.equal(res.headers.get('content-encoding'), null);
-  assert.equal(await res.text(), FILLED);
+  assert.equal(await res.text().then(bare), FILLED);
   // A page passed through keeps the origin's headers as they are.
   res = await fetchPage('/missing', { headers: { cookie: `sw_session=${session}` } });
   assert.equal(res.headers.get('cache-control'), null);
-  await res.text();
+  await res.text().then(bare);
 }
 
 /** A visitor in the holdout gets the origin's page as it is (every slot's default). */
@@ -155,7 +155,7 @@ async function checkHoldout(fetchPage) {
   const res = await fetchPage('/', { headers: { cookie: `sw_consent=personalization; sw_session=${await runnerSession()}` } });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('x-slotwise'), 'filled');
-  assert.equal(await res.text(), ORIGINAL);
+  assert.equal(await res.text().then(bare), ORIGINAL);
 }
 
 test('edge (Node Request/Response): visitors, pass-through, holdout', async () => {
@@ -178,14 +178,14 @@ test('edge (Node Request/Response): visitors, pass-through, holdout', async () =
     const bad = await handle(new Request('https://shop.example/'), { ...env, SLOTWISE_BUNDLE: `${origin.base}/v1/corrupt` });
     assert.equal(bad.status, 200);
     assert.equal(bad.headers.get('x-slotwise'), 'passthrough; reason=bundle.truncated');
-    assert.equal(await bad.text(), ORIGINAL);
+    assert.equal(await bad.text().then(bare), ORIGINAL);
     // No bundle configured at all.
     const none = await handle(new Request('https://shop.example/'), { SLOTWISE_ORIGIN: origin.base });
     assert.equal(none.headers.get('x-slotwise'), 'passthrough; reason=no_bundle_configured');
-    assert.equal(await none.text(), ORIGINAL);
+    assert.equal(await none.text().then(bare), ORIGINAL);
     // Without ctx.waitUntil nothing is sent (nothing may outlive the response).
     origin.signals.length = 0;
-    await (await handle(new Request('https://shop.example/', { headers: { cookie: 'sw_consent=measurement' } }), env)).text();
+    await (await handle(new Request('https://shop.example/', { headers: { cookie: 'sw_consent=measurement' } }), env)).text().then(bare);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(origin.signals.length, 0);
   } finally {
@@ -216,7 +216,7 @@ test('edge (workerd): the repo worker, the same visitors, pass-through and holdo
     const bad = await (await start({ ...bindings, SLOTWISE_BUNDLE: `${origin.base}/v1/corrupt` }))('/');
     assert.equal(bad.status, 200);
     assert.equal(bad.headers.get('x-slotwise'), 'passthrough; reason=bundle.truncated');
-    assert.equal(await bad.text(), ORIGINAL);
+    assert.equal(await bad.text().then(bare), ORIGINAL);
   } finally {
     for (const mf of workers) await mf.dispose();
     await origin.close();

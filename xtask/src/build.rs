@@ -75,6 +75,10 @@ pub const EDGE_ENTRY: &[&str] = &[
     "edge.js",
     "edge-bundle.js",
     "edge-snippets.js",
+    "edge-origin.js",
+    "bots.js",
+    "handoff.js",
+    "edge-cache.js",
     "workerd.js",
 ];
 

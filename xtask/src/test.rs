@@ -108,6 +108,7 @@ fn e2e(pkg: &Path) -> Result<(), String> {
             "--test",
             "--test-reporter=spec",
             "tests/e2e/shop.test.mjs",
+            "tests/e2e/handoff.test.mjs",
             "tests/e2e/vite.test.mjs",
             "tests/e2e/types.test.mjs",
         ],
