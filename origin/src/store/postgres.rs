@@ -371,25 +371,7 @@ async fn ingest_once(
     if !new.is_empty() {
         let insert = tx.prepare_cached(INSERT_SIGNALS).await?;
         let c = Columns::of(&new, received_at);
-        tx.execute(
-            &insert,
-            &[
-                &c.event_id,
-                &c.kind,
-                &c.decision_id,
-                &c.slot,
-                &c.item,
-                &c.variant,
-                &c.time,
-                &c.consent,
-                &c.channel,
-                &c.holdout,
-                &c.value,
-                &c.subject,
-                &c.received_at,
-            ],
-        )
-        .await?;
+        tx.execute(&insert, &c.params()).await?;
     }
     tx.commit().await?;
     let stored = new.len() as u64;
@@ -425,6 +407,25 @@ struct Columns {
 }
 
 impl Columns {
+    /// The columns as `INSERT_SIGNALS`'s parameters, in its order.
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 13] {
+        [
+            &self.event_id,
+            &self.kind,
+            &self.decision_id,
+            &self.slot,
+            &self.item,
+            &self.variant,
+            &self.time,
+            &self.consent,
+            &self.channel,
+            &self.holdout,
+            &self.value,
+            &self.subject,
+            &self.received_at,
+        ]
+    }
+
     fn of(signals: &[&Signal], received_at: u64) -> Columns {
         let mut c = Columns::default();
         for s in signals {
@@ -1040,25 +1041,7 @@ async fn load_page(
                 }
             }
             if !c.event_id.is_empty() {
-                tx.execute(
-                    INSERT_SIGNALS,
-                    &[
-                        &c.event_id,
-                        &c.kind,
-                        &c.decision_id,
-                        &c.slot,
-                        &c.item,
-                        &c.variant,
-                        &c.time,
-                        &c.consent,
-                        &c.channel,
-                        &c.holdout,
-                        &c.value,
-                        &c.subject,
-                        &c.received_at,
-                    ],
-                )
-                .await?;
+                tx.execute(INSERT_SIGNALS, &c.params()).await?;
             }
         }
         Page::ErasedIds(erased) => {
