@@ -296,21 +296,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
                     }
                     // The narrow key table decides what is new; the wide rows are appended.
                     if claim.execute([s.event_id as i64])? == 1 {
-                        insert.execute(params![
-                            s.event_id as i64,
-                            s.kind as u8,
-                            s.decision_id.map(|d| d as i64),
-                            s.slot,
-                            s.item,
-                            s.variant,
-                            s.time as i64,
-                            s.consent,
-                            s.channel as u8,
-                            s.holdout,
-                            s.value.map(|v| v as i64),
-                            s.subject.map(anon_id),
-                            *at as i64,
-                        ])?;
+                        insert_signal(&mut insert, s, *at)?;
                         stored += 1;
                     }
                 }
@@ -341,6 +327,29 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
 const INSERT_SIGNAL: &str = "INSERT INTO signals (event_id, kind, decision_id, slot, item, \
     variant, time, consent, channel, holdout, value, subject, received_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// Appends one signal row with `INSERT_SIGNAL` (prepared as `insert`), received at `at`.
+fn insert_signal(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    s: &Signal,
+    at: u64,
+) -> rusqlite::Result<usize> {
+    insert.execute(params![
+        s.event_id as i64,
+        s.kind as u8,
+        s.decision_id.map(|d| d as i64),
+        s.slot,
+        s.item,
+        s.variant,
+        s.time as i64,
+        s.consent,
+        s.channel as u8,
+        s.holdout,
+        s.value.map(|v| v as i64),
+        s.subject.map(anon_id),
+        at as i64,
+    ])
+}
 
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
@@ -829,21 +838,7 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
             let mut insert = tx.prepare_cached(INSERT_SIGNAL)?;
             for (s, at) in signals {
                 if claim.execute([s.event_id as i64])? == 1 {
-                    insert.execute(params![
-                        s.event_id as i64,
-                        s.kind as u8,
-                        s.decision_id.map(|d| d as i64),
-                        s.slot,
-                        s.item,
-                        s.variant,
-                        s.time as i64,
-                        s.consent,
-                        s.channel as u8,
-                        s.holdout,
-                        s.value.map(|v| v as i64),
-                        s.subject.map(anon_id),
-                        *at as i64,
-                    ])?;
+                    insert_signal(&mut insert, s, *at)?;
                 }
             }
         }
