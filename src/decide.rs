@@ -138,6 +138,9 @@ pub struct Visitor<'a> {
     pub consent: Consent,
     /// Unix seconds.
     pub now: u64,
+    /// Category indices the visitor muted ([`crate::preferences`]): never shown, on
+    /// top of the snippet's `muted` claim.
+    pub muted: &'a [u16],
 }
 
 impl Visitor<'static> {
@@ -148,6 +151,7 @@ impl Visitor<'static> {
         profile: None,
         consent: Consent::NECESSARY_ONLY,
         now: 0,
+        muted: &[],
     };
 }
 
@@ -1102,7 +1106,9 @@ impl SlotEval<'_, '_> {
         rules: impl Iterator<Item = u32>,
         page: &mut PageState,
     ) -> Option<Option<u32>> {
-        if self.engine.suppressed(item, &self.request.visitor, page) {
+        if self.engine.suppressed(item, &self.request.visitor, page)
+            || crate::preferences::is_muted(self.engine, item, &self.request.visitor)
+        {
             return None;
         }
         let mut included: Option<Option<u32>> = Some(None);

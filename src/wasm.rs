@@ -40,6 +40,7 @@ pub struct Visitor {
     session: Session,
     consent: Consent,
     profile: Option<VerifiedSnippet>,
+    muted: Vec<u16>,
 }
 
 /// A profile snippet that passed verification (`Snippet` in JS). It has no
@@ -227,6 +228,7 @@ impl Engine {
                 profile: visitor.profile.as_ref(),
                 consent: visitor.consent,
                 now: secs(now),
+                muted: &visitor.muted,
             },
         };
         let decisions = self.0.decide(&request);
@@ -342,6 +344,7 @@ impl Visitor {
             session,
             consent: Consent::NECESSARY_ONLY,
             profile: None,
+            muted: Vec::new(),
         }
     }
 
@@ -356,7 +359,15 @@ impl Visitor {
             session,
             consent: Consent::from_bits(consent_bits),
             profile: None,
+            muted: Vec::new(),
         })
+    }
+
+    /// Category indices muted on this device (the preference centre): never shown,
+    /// as the snippet's own mutes (`crate::preferences`).
+    #[wasm_bindgen(js_name = setMuted)]
+    pub fn set_muted(&mut self, categories: Vec<u16>) {
+        self.muted = categories;
     }
 
     /// The id experiments and the holdout hash.

@@ -336,6 +336,7 @@ fn conditions_read_session_consent_and_context_and_facts_shadow_the_context() {
         profile: None,
         consent,
         now: 1_700_000_000,
+        muted: &[],
     };
     let session: &'static Session = Box::leak(Box::new(session));
     // A context `session` that claims more views is ignored: the engine's wins.

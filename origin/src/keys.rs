@@ -77,6 +77,23 @@ impl SigningKey {
         let message = profile::signing_message(claims);
         profile::assemble(&message, &self.expanded.sign(&message).to_bytes())
     }
+
+    /// An Ed25519 signature of `message` (the preference centre's links).
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.expanded.sign(message).to_bytes()
+    }
+
+    /// Whether `signature` is this key's strict Ed25519 signature of `message`.
+    pub fn verify_bytes(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        self.expanded
+            .verifying_key()
+            .verify_strict(message, &signature)
+            .is_ok()
+    }
 }
 
 /// Makes the key files' contents for a secret seed (drawn by the caller from the OS).

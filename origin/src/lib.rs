@@ -5,6 +5,7 @@ pub mod authoring;
 pub mod channels;
 pub mod eval;
 pub mod keys;
+pub mod preferences;
 pub mod server;
 pub mod snippet_cmd;
 pub mod store;

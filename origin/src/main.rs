@@ -85,6 +85,8 @@ enum Command {
     Decide(slotwise_origin::channels::batch::DecideArgs),
     /// Benchmark `slotwise decide` (batch) and `POST /v1/decide` under load.
     BenchDecide(slotwise_origin::channels::bench::BenchDecideArgs),
+    /// Sign an expiring preference-centre link for a message recipient.
+    PreferencesLink(slotwise_origin::preferences::link::LinkArgs),
 }
 
 #[derive(Subcommand)]
@@ -271,6 +273,13 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::BenchOrigin(args) => slotwise_origin::server::bench::run(&args),
         Command::Decide(args) => slotwise_origin::channels::batch::run(&args).map(|_| ()),
         Command::BenchDecide(args) => slotwise_origin::channels::bench::run(&args),
+        Command::PreferencesLink(args) => {
+            println!(
+                "{}",
+                slotwise_origin::preferences::link::run(&args, now_unix())?
+            );
+            Ok(())
+        }
         Command::Migrate {
             store,
             data_dir,

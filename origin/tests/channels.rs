@@ -245,6 +245,7 @@ fn one_cap_across_email_web_and_app_then_every_channel_falls_back(backend: Backe
             profile: Some(&snippet),
             consent: Consent::from_bits(ALL),
             now: now(),
+            muted: &[],
         },
     };
     let d = engine.decide(&request);

@@ -5,7 +5,11 @@
 //! and renders every slot for each subject's identity cluster at the origin — the same
 //! engine and profile as `POST /v1/decide` — and writes one JSON line per subject, in
 //! input order: `{"subject", "cluster", "decisions": [...]}` or `{"subject", "error":
-//! {"code", "message"}}` for an id that is not valid. The exposures (an impression per
+//! {"code", "message"}}` for an id that is not valid, or `{"subject", "cluster",
+//! "skipped": "contact.consent" | "contact.frequency"}` for a subject the preference
+//! centre says not to contact now ([`crate::preferences::contact`]: the channel's
+//! consent withdrawn, or a message on it within their chosen frequency; nothing is
+//! decided or recorded for them, and the summary counts them by reason). The exposures (an impression per
 //! item shown, with the channel) are stored, so the cross-channel caps count them;
 //! `--dry-run` records nothing. A progress bar shows on a terminal.
 //!
@@ -34,6 +38,7 @@ use slotwise::signals::{self, Channel, Signal};
 use super::cluster::{ClusterVisitor, HORIZON_SECS, MAX_ROWS};
 use super::counters::need_full_rows;
 use super::decide::{ChannelRequest, decide};
+use crate::preferences::contact::{Skip, may_contact};
 use crate::server::profile::BundleIndex;
 use crate::store::{Row, Store, StoreError};
 
@@ -171,6 +176,10 @@ pub struct Report {
     pub subjects: usize,
     /// Subjects refused (invalid ids).
     pub refused: usize,
+    /// Subjects not contacted, per [`Skip`] (in [`Skip::ALL`] order): the channel's
+    /// consent withdrawn, or a message within their chosen frequency. Nothing is
+    /// decided or recorded for them.
+    pub skipped: [usize; 2],
     /// Slot decisions made.
     pub decisions: usize,
     /// Exposures stored.
@@ -273,7 +282,8 @@ pub fn derived_subject(store: &dyn Store, id: &str) -> Result<u64, StoreError> {
     Ok(h)
 }
 
-/// Loads the cluster of `id` and its visitor; the signal subject to record under.
+/// Loads the cluster of `id` and its visitor (with its preference-centre record); the
+/// signal subject to record under.
 pub fn load_cluster(
     store: &dyn Store,
     engine: &Engine,
@@ -291,7 +301,9 @@ pub fn load_cluster(
     let since = now.saturating_sub(HORIZON_SECS);
     signals.retain(|s| s.time >= since && s.time <= now);
     let index = BundleIndex::of(Some(engine.bundle()));
-    let visitor = ClusterVisitor::from_signals(engine, &index, &cluster, &signals, now);
+    let prefs = store.preferences(id)?.unwrap_or_default();
+    let visitor = ClusterVisitor::from_signals(engine, &index, &cluster, &signals, now)
+        .with_preferences(engine, prefs);
     let subject = match anon_subject(&ids) {
         Some(s) => Some(s),
         None if record && visitor.consent.measurement => Some(derived_subject(store, id)?),
@@ -313,6 +325,7 @@ struct Chunk {
     exposures: Vec<Signal>,
     subjects: usize,
     refused: usize,
+    skipped: [usize; 2],
     decisions: usize,
     load: Duration,
     decide: Duration,
@@ -350,7 +363,7 @@ impl Batch<'_> {
         let bar = if self.progress {
             let bar = indicatif::ProgressBar::new(subjects.len() as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} subjects, {per_sec}, eta {eta}",
+                "{bar:40} {pos}/{len} subjects, {per_sec}, eta {eta} {msg}",
             ) {
                 bar.set_style(style);
             }
@@ -409,6 +422,10 @@ impl Batch<'_> {
                     report.bytes += c.text.len() as u64;
                     report.subjects += c.subjects;
                     report.refused += c.refused;
+                    for (total, n) in report.skipped.iter_mut().zip(c.skipped) {
+                        *total += n;
+                    }
+                    bar.set_message(skipped_summary(&report.skipped));
                     report.decisions += c.decisions;
                     report.load += c.load;
                     report.decide += c.decide;
@@ -461,6 +478,7 @@ impl Batch<'_> {
             exposures: Vec::new(),
             subjects: part.len(),
             refused: 0,
+            skipped: [0; 2],
             decisions: 0,
             load: Duration::ZERO,
             decide: Duration::ZERO,
@@ -494,8 +512,31 @@ impl Batch<'_> {
                 None => load_cluster(self.store, self.engine, &subject.id, self.now, self.record)
                     .map_err(|e| format!("store: {e}"))?,
             };
+            let visitor = if found.is_some() {
+                let prefs = self
+                    .store
+                    .preferences(&subject.id)
+                    .map_err(|e| format!("store: {e}"))?
+                    .unwrap_or_default();
+                visitor.with_preferences(self.engine, prefs)
+            } else {
+                visitor
+            };
             let t2 = Instant::now();
             c.load += t2 - t;
+            let sends = visitor
+                .sends
+                .iter()
+                .filter(|(ch, _)| *ch == self.channel)
+                .map(|&(_, t)| t);
+            if let Err(skip) = may_contact(&visitor.preferences, self.channel, self.now, sends) {
+                c.skipped[skip as usize] += 1;
+                let line = serde_json::json!({ "subject": subject.id, "cluster": cluster,
+                    "skipped": skip.code() });
+                c.text.extend_from_slice(line.to_string().as_bytes());
+                c.text.push(b'\n');
+                continue;
+            }
             let req = ChannelRequest {
                 channel: self.channel,
                 slots,
@@ -521,6 +562,19 @@ impl Batch<'_> {
         }
         Ok(c)
     }
+}
+
+/// `skipped 3 (contact.consent 1, contact.frequency 2)`.
+pub fn skipped_summary(skipped: &[usize; 2]) -> String {
+    let parts: Vec<String> = Skip::ALL
+        .iter()
+        .map(|s| format!("{} {}", s.code(), skipped[*s as usize]))
+        .collect();
+    format!(
+        "skipped {} ({})",
+        skipped.iter().sum::<usize>(),
+        parts.join(", ")
+    )
 }
 
 #[derive(serde::Serialize)]
@@ -587,7 +641,7 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
     };
     let report = batch.run(&subjects, &mut out)?;
     println!(
-        "{} subjects ({} refused), {} decisions for {} in {:.2} s = {:.0} decisions/s; {} exposures stored; wrote {} ({:.1} MB)",
+        "{} subjects ({} refused), {} decisions for {} in {:.2} s = {:.0} decisions/s; {} exposures stored; wrote {} ({:.1} MB); {}",
         report.subjects,
         report.refused,
         report.decisions,
@@ -596,7 +650,8 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
         report.decisions as f64 / report.wall.as_secs_f64().max(1e-9),
         report.exposures,
         args.out.display(),
-        report.bytes as f64 / 1e6
+        report.bytes as f64 / 1e6,
+        skipped_summary(&report.skipped),
     );
     Ok(report)
 }

@@ -9,6 +9,10 @@
 //!   clicks, purchases, oldest first), so model slots recommend from what the subject did in
 //!   any channel.
 //!
+//! Whatever the consent, the cluster's preference-centre mutes apply
+//! ([`ClusterVisitor::with_preferences`]) and its past sends per channel are known
+//! (for the contact-frequency check).
+//!
 //! Without it the visitor is anonymous to the engine (defaults, shop order, popular
 //! items): stored history is never used without consent. Experiments and the holdout
 //! hash the cluster id, so a subject sees the same arm in every server-side channel.
@@ -17,7 +21,9 @@ use slotwise::consent::Consent;
 use slotwise::decide::{Engine, Visitor};
 use slotwise::profile::VerifiedSnippet;
 use slotwise::session::{Event, EventKind, Session};
-use slotwise::signals::{Kind, Signal};
+use slotwise::signals::{Channel, Kind, Signal};
+
+use crate::preferences::Preferences;
 
 use crate::server::profile::{BundleIndex, Issue, claims};
 
@@ -38,6 +44,14 @@ pub struct ClusterVisitor {
     pub profile: Option<VerifiedSnippet>,
     /// The consent recorded at the origin.
     pub consent: Consent,
+    /// Category indices the cluster muted in the preference centre (applied with or
+    /// without consent: a mute only takes content away).
+    pub muted: Vec<u16>,
+    /// The cluster's preference-centre record (contact frequency, consent per channel).
+    pub preferences: Preferences,
+    /// Past messages: (channel, time) of every impression among the signals read
+    /// ([`crate::preferences::contact`] checks the contact frequency against them).
+    pub sends: Vec<(Channel, u64)>,
 }
 
 impl ClusterVisitor {
@@ -48,7 +62,18 @@ impl ClusterVisitor {
             session: Session::new(0, now),
             profile: None,
             consent: Consent::NECESSARY_ONLY,
+            muted: Vec::new(),
+            preferences: Preferences::default(),
+            sends: Vec::new(),
         }
+    }
+
+    /// Applies the cluster's preference-centre record: its mutes as `engine`'s
+    /// category indices.
+    pub fn with_preferences(mut self, engine: &Engine, prefs: Preferences) -> ClusterVisitor {
+        self.muted = prefs.muted_indices(engine.bundle());
+        self.preferences = prefs;
+        self
     }
 
     /// The cluster `cluster` whose signals are `signals` (any order); `index` is the
@@ -73,6 +98,11 @@ impl ClusterVisitor {
         let mut visitor = ClusterVisitor::anonymous(now);
         visitor.id = cluster.to_string();
         visitor.consent = consent;
+        visitor.sends = signals
+            .iter()
+            .filter(|s| s.kind == Kind::Impression)
+            .map(|s| (s.channel, s.time))
+            .collect();
         if !consent.personalization {
             return visitor;
         }
@@ -114,6 +144,7 @@ impl ClusterVisitor {
             profile: self.profile.as_ref(),
             consent: self.consent,
             now,
+            muted: &self.muted,
         }
     }
 }

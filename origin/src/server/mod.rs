@@ -2,6 +2,8 @@
 //!
 //! Endpoints (see `origin/openapi.yaml`): `POST /v1/signals`, `GET /v1/snippet`,
 //! `GET /v1/bundle`, `POST /v1/identify`, `GET|DELETE /v1/subjects/{id}`,
+//! `GET|PUT /v1/preferences` and admin `POST /v1/admin/preferences-link`
+//! ([`preferences`]),
 //! `GET /v1/report/lift`, `GET /v1/keys`, admin `POST /v1/admin/bundle` and
 //! `POST /v1/admin/retrain` (bearer token), `GET /metrics`, `GET /openapi.yaml`,
 //! `GET /healthz`, and the static `www/` directory when one is given.
@@ -9,6 +11,8 @@
 //! Trusted-backend calls need the admin bearer token: identity links, subject export
 //! and erasure, admin publishing, and snippets looked up by a non-anonymous id (the
 //! public snippet path takes only the visitor's own `anon:` id or `sw_vid` cookie).
+//! A subject may export or erase their own identity cluster with the preference
+//! centre's credentials (their visitor id, or a signed link).
 //!
 //! Every error is a 4xx/5xx with a JSON body `{"error": {"code", "message"}}`; bad
 //! input never panics and never reaches the store. The server keeps no state another
@@ -27,6 +31,7 @@ pub mod decide;
 pub mod files;
 pub mod lift;
 pub mod metrics;
+pub mod preferences;
 pub mod profile;
 pub mod profile_cache;
 
@@ -170,7 +175,9 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
     r
 }
 
-fn load_or_create_key(dir: &Path) -> Result<SigningKey, String> {
+/// The signing key of the data directory `dir` (its newest `keys/*.secret.json`),
+/// generated when there is none.
+pub fn load_or_create_key(dir: &Path) -> Result<SigningKey, String> {
     let keys_dir = dir.join("keys");
     if let Ok(entries) = std::fs::read_dir(&keys_dir) {
         let mut secrets: Vec<PathBuf> = entries
@@ -334,6 +341,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/bundle", get(get_bundle))
         .route("/v1/identify", post(post_identify))
         .route("/v1/decide", post(decide::post_decide))
+        .route(
+            "/v1/preferences",
+            get(preferences::get).put(preferences::put),
+        )
+        .route("/v1/admin/preferences-link", post(preferences::post_link))
         .route("/v1/subjects/{id}", get(get_subject).delete(delete_subject))
         .route("/v1/report/lift", get(get_lift))
         .route("/v1/keys", get(get_keys))
@@ -623,13 +635,32 @@ async fn snippet(
     if !id.starts_with("anon:") {
         authorized(app, &headers)?;
     }
+    let (token, expires_at, cluster) = signed_snippet(app, &id)?;
+    let answer = SnippetAnswer {
+        token,
+        expires_at,
+        cluster: &cluster,
+    };
+    app.metrics.snippets_issued.fetch_add(1, Ordering::Relaxed);
+    let mut r = axum::Json(answer).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(r)
+}
+
+/// A signed snippet for the identity id `id` (checked by the caller): the cluster's
+/// profile, with its preference-centre choices applied ([`crate::preferences`]).
+/// Returns the token, its expiry and the cluster id.
+fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response> {
     // Inline on the async worker: a cache hit takes microseconds, and a miss is two
     // indexed reads on a pooled connection, less than a hop to the blocking pool.
     let store = &app.store;
     let (profile, lookup) = app
         .profiles
         .get_or_load(
-            &id,
+            id,
             |id| store.cluster(id),
             |ids| store.profile_signals(ids, PROFILE_SIGNALS),
         )
@@ -648,25 +679,23 @@ async fn snippet(
     let issue = profile::Issue {
         key_id: &app.key.kid,
         audience: site,
-        subject: &id,
+        subject: id,
         now: now_unix(),
         ttl: app.config.snippet_ttl,
     };
     let no_bundle = profile::BundleIndex::default();
     let index = current.as_ref().map_or(&no_bundle, |c| c.index.as_ref());
-    let claims = profile::claims(&issue, index, &profile.signals);
-    let answer = SnippetAnswer {
-        token: app.key.sign(&claims),
-        expires_at: claims.expires_at,
-        cluster: &profile.cluster,
-    };
-    app.metrics.snippets_issued.fetch_add(1, Ordering::Relaxed);
-    let mut r = axum::Json(answer).into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    Ok(r)
+    let mut claims = profile::claims(&issue, index, &profile.signals);
+    if let Some(c) = &current
+        && let Some(prefs) = app.store.preferences(id).map_err(unavailable)?
+    {
+        crate::preferences::apply_to_claims(&prefs, &c.decoded, &mut claims);
+    }
+    Ok((
+        app.key.sign(&claims),
+        claims.expires_at,
+        profile.cluster.clone(),
+    ))
 }
 
 /// Signals a snippet's profile is computed from, newest first.
@@ -781,11 +810,15 @@ fn row_json(r: &Row) -> serde_json::Value {
     })
 }
 
-/// An admin request about one subject: checks the token and the id, then answers
-/// with `f(app, id)`; timed as `route`.
+/// A request about one subject: checks the credential and the id, then answers with
+/// `f(app, id)`; timed as `route`. The admin token may act for anyone; the subject
+/// themselves too, with the preference centre's credentials
+/// ([`preferences::who`]: a link token or their own visitor id) for an id of their
+/// own identity cluster (the export and erase links of `GET /v1/preferences`).
 async fn subject_request<F>(
     app: Arc<App>,
     id: String,
+    q: Option<String>,
     headers: HeaderMap,
     route: &'static str,
     f: impl FnOnce(Arc<App>, String) -> F,
@@ -795,13 +828,26 @@ where
 {
     let start = Instant::now();
     let r = async {
-        authorized(&app, &headers)?;
         if !valid_id(&id) {
             return Err(error(
                 StatusCode::BAD_REQUEST,
                 "id.invalid",
                 "not a valid identity id",
             ));
+        }
+        if authorized(&app, &headers).is_err() {
+            let who = preferences::who(&app, &headers, &q)?;
+            let (app2, asked) = (app.clone(), id.clone());
+            let own = blocking(move || preferences::may_act_for(&app2, &who, &asked))
+                .await?
+                .map_err(unavailable)?;
+            if !own {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    "auth.subject",
+                    "these credentials do not act for that subject",
+                ));
+            }
         }
         f(app.clone(), id).await
     }
@@ -813,35 +859,44 @@ where
 async fn get_subject(
     State(app): State<Arc<App>>,
     UrlPath(id): UrlPath<String>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    subject_request(app, id, headers, "subject_export", |app, id| async move {
-        let store = app.store.clone();
-        let (cluster, ids, rows) = blocking(move || {
-            let (cluster, ids) = store.cluster(&id)?;
-            let rows = store.subject_signals(&ids, 1_000_000)?;
-            Ok::<_, crate::store::StoreError>((cluster, ids, rows))
-        })
-        .await?
-        .map_err(unavailable)?;
-        let signals: Vec<_> = rows.iter().map(row_json).collect();
-        let mut r = axum::Json(json!({ "cluster": cluster, "ids": ids, "signals": signals }))
-            .into_response();
-        r.headers_mut().insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
-        Ok(r)
-    })
+    subject_request(
+        app,
+        id,
+        q,
+        headers,
+        "subject_export",
+        |app, id| async move {
+            let store = app.store.clone();
+            let (cluster, ids, rows) = blocking(move || {
+                let (cluster, ids) = store.cluster(&id)?;
+                let rows = store.subject_signals(&ids, 1_000_000)?;
+                Ok::<_, crate::store::StoreError>((cluster, ids, rows))
+            })
+            .await?
+            .map_err(unavailable)?;
+            let signals: Vec<_> = rows.iter().map(row_json).collect();
+            let mut r = axum::Json(json!({ "cluster": cluster, "ids": ids, "signals": signals }))
+                .into_response();
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            Ok(r)
+        },
+    )
     .await
 }
 
 async fn delete_subject(
     State(app): State<Arc<App>>,
     UrlPath(id): UrlPath<String>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    subject_request(app, id, headers, "subject_erase", |app, id| async move {
+    subject_request(app, id, q, headers, "subject_erase", |app, id| async move {
         let store = app.store.clone();
         let erased = blocking(move || store.erase(&id))
             .await?

@@ -1,8 +1,8 @@
 //! `slotwise store copy --from sqlite:<dir> --to postgres://...`: moves a site's data
 //! to another store (either direction) — signals with their event ids, the bare ids of
-//! erased signals (so replays stay refused), identity links, every bundle version and
-//! the retention floor. The source is read from one snapshot while it may keep
-//! serving; the target must be empty (a new database), and its row counts are checked
+//! erased signals (so replays stay refused), identity links, preference-centre
+//! records, every bundle version and the retention floor. The source is read from one
+//! snapshot while it may keep serving; the target must be empty (a new database), and its row counts are checked
 //! against what was read before the copy reports success.
 
 use super::{Location, Page, Result, SqliteOptions, StoreError, open};
@@ -20,6 +20,8 @@ pub struct Copied {
     pub bundles: u64,
     /// The retention floor carried over.
     pub retention_floor: u64,
+    /// Preference-centre records.
+    pub preferences: u64,
 }
 
 /// Copies everything in `from` into the empty store `to` (see the module docs).
@@ -47,6 +49,7 @@ pub fn copy(from: &Location, to: &Location) -> Result<Copied> {
             Page::Identities(i) => copied.identities += i.len() as u64,
             Page::Signals(s) => copied.signals += s.len() as u64,
             Page::ErasedIds(e) => copied.erased_ids += e.len() as u64,
+            Page::Preferences(p) => copied.preferences += p.len() as u64,
         }
         target.load(page)
     })?;

@@ -217,6 +217,8 @@ pub enum Page {
     Signals(Vec<(Signal, u64)>),
     /// The bare ids of erased signals: (signal time, event id).
     ErasedIds(Vec<(u64, u64)>),
+    /// Preference-centre records: (cluster, stored JSON, updated at).
+    Preferences(Vec<(String, String, u64)>),
 }
 
 /// Rows per [`Page`] of signals or ids.
@@ -284,6 +286,21 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a page of another store's [`Store::dump`], in one transaction; rows whose
     /// key is already present are kept as they are, so a page loads at most once.
     fn load(&self, page: Page) -> Result<()>;
+
+    // ---- Preference centre (issue 10): one record per identity cluster, merged by
+    // `link` (crate::preferences::Preferences::merge), deleted by `erase`, carried by
+    // `dump` / `load` ----
+
+    /// The preferences of `id`'s identity cluster (`None`: nothing recorded).
+    fn preferences(&self, id: &str) -> Result<Option<crate::preferences::Preferences>>;
+    /// Records the preferences of `id`'s identity cluster (replacing its record) at
+    /// `now`, resolving the cluster in the same transaction.
+    fn set_preferences(
+        &self,
+        id: &str,
+        prefs: &crate::preferences::Preferences,
+        now: u64,
+    ) -> Result<()>;
 }
 
 /// The identity id of a signal's pseudonymous subject.

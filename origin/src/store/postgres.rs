@@ -42,16 +42,19 @@ use slotwise::signals::Signal;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use crate::preferences::Preferences;
+
 use super::{
     Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
     StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order. Applied versions are recorded in `schema_migrations`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: "
 CREATE TABLE event_ids (
     event_id    BIGINT PRIMARY KEY
 );
@@ -97,7 +100,19 @@ CREATE TABLE bundles (
     bytes        BYTEA NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 3,
+        name: "preference centre: one record per identity cluster",
+        sql: "
+CREATE TABLE preferences (
+    cluster    TEXT PRIMARY KEY,
+    doc        TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+",
+    },
+];
 
 /// Advisory lock keys (transaction scoped). "slot" in ASCII, then a number.
 const MIGRATION_LOCK: i64 = 0x736c_6f74_0000_0001;
@@ -594,6 +609,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(pg)?;
+            merge_preferences(&tx, &target, &clusters).await?;
             tx.commit().await.map_err(pg)?;
             Ok(target)
         })
@@ -678,6 +694,9 @@ impl Store for PgStore {
                 .map_err(pg)?;
             let idents = tx
                 .execute("DELETE FROM identities WHERE cluster = $1", &[&cluster])
+                .await
+                .map_err(pg)?;
+            tx.execute("DELETE FROM preferences WHERE cluster = $1", &[&cluster])
                 .await
                 .map_err(pg)?;
             tx.commit().await.map_err(pg)?;
@@ -883,6 +902,85 @@ impl Store for PgStore {
             tx.commit().await.map_err(pg)
         })
     }
+
+    // ---- Preference centre (issue 10) ----
+
+    fn preferences(&self, id: &str) -> Result<Option<Preferences>> {
+        let id = id.to_string();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            let stmt = c
+                .prepare_cached(
+                    "SELECT doc FROM preferences WHERE cluster =
+                         COALESCE((SELECT cluster FROM identities WHERE id = $1), $1)",
+                )
+                .await
+                .map_err(pg)?;
+            Ok(c.query_opt(&stmt, &[&id])
+                .await
+                .map_err(pg)?
+                .map(|r| Preferences::from_json(r.get(0))))
+        })
+    }
+
+    fn set_preferences(&self, id: &str, prefs: &Preferences, now: u64) -> Result<()> {
+        let (id, doc, now) = (
+            id.to_string(),
+            prefs.to_json(),
+            now.min(i64::MAX as u64) as i64,
+        );
+        self.run(move |pool| async move {
+            let mut c = get(&pool).await?;
+            let tx = c.transaction().await.map_err(pg)?;
+            // Under the identity lock: a link running meanwhile cannot leave the
+            // record behind under a cluster id it just merged away.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IDENTITY_LOCK])
+                .await
+                .map_err(pg)?;
+            tx.execute(
+                "INSERT INTO preferences (cluster, doc, updated_at)
+                 VALUES (COALESCE((SELECT cluster FROM identities WHERE id = $1), $1), $2, $3)
+                 ON CONFLICT (cluster) DO UPDATE SET doc = excluded.doc,
+                     updated_at = excluded.updated_at",
+                &[&id, &doc, &now],
+            )
+            .await
+            .map_err(pg)?;
+            tx.commit().await.map_err(pg)
+        })
+    }
+}
+
+/// Inside a link's transaction: the preference records of the merged `clusters` become
+/// one record of `target` ([`Preferences::merge`]: a mute in either wins).
+async fn merge_preferences(
+    tx: &deadpool_postgres::Transaction<'_>,
+    target: &str,
+    clusters: &[String],
+) -> Result<()> {
+    let rows = tx
+        .query(
+            "DELETE FROM preferences WHERE cluster = ANY($1) RETURNING doc, updated_at",
+            &[&clusters],
+        )
+        .await
+        .map_err(pg)?;
+    let mut merged: Option<Preferences> = None;
+    let mut updated = 0i64;
+    for r in &rows {
+        let p = Preferences::from_json(r.get(0));
+        merged = Some(merged.map_or_else(|| p.clone(), |m| m.merge(&p)));
+        updated = updated.max(r.get(1));
+    }
+    if let Some(merged) = merged {
+        tx.execute(
+            "INSERT INTO preferences (cluster, doc, updated_at) VALUES ($1, $2, $3)",
+            &[&target, &merged.to_json(), &updated],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
 }
 
 /// Reads every page in one snapshot and hands each to `send` (false: stop).
@@ -937,6 +1035,27 @@ async fn dump_pages(pool: Pool, send: impl Fn(Page) -> bool) -> Result<()> {
         let Some((last, _)) = page.last() else { break };
         after = last.clone();
         if !send(Page::Identities(page)) {
+            return Ok(());
+        }
+    }
+    let mut after = String::new();
+    loop {
+        let page: Vec<(String, String, u64)> = tx
+            .query(
+                "SELECT cluster, doc, updated_at FROM preferences WHERE cluster > $1
+                 ORDER BY cluster LIMIT $2",
+                &[&after, &rows],
+            )
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2).max(0) as u64))
+            .collect();
+        let Some((last, _, _)) = page.last() else {
+            break;
+        };
+        after = last.clone();
+        if !send(Page::Preferences(page)) {
             return Ok(());
         }
     }
@@ -1019,6 +1138,16 @@ async fn load_page(
                 &[&ids, &clusters],
             )
             .await?;
+        }
+        Page::Preferences(records) => {
+            for (cluster, doc, at) in records {
+                tx.execute(
+                    "INSERT INTO preferences (cluster, doc, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&cluster, &doc, &(at.min(i64::MAX as u64) as i64)],
+                )
+                .await?;
+            }
         }
         Page::Signals(signals) => {
             let ids: Vec<i64> = signals.iter().map(|(s, _)| s.event_id as i64).collect();

@@ -29,6 +29,8 @@ use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
+use crate::preferences::Preferences;
+
 use super::{
     Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
     StoreError, StoredBundle, anon_id, channel_of, kind_of,
@@ -37,10 +39,11 @@ use super::{
 /// The schema, in order; applied versions are recorded in `schema_migrations`.
 /// Version 1 is written with `IF NOT EXISTS`, so it also adopts a database made
 /// before migrations were recorded.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: "
 CREATE TABLE IF NOT EXISTS event_ids (
     event_id    INTEGER PRIMARY KEY
 );
@@ -86,7 +89,19 @@ CREATE TABLE IF NOT EXISTS bundles (
     bytes        BLOB NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 3,
+        name: "preference centre: one record per identity cluster",
+        sql: "
+CREATE TABLE IF NOT EXISTS preferences (
+    cluster    TEXT PRIMARY KEY,
+    doc        TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+",
+    },
+];
 
 /// The applied versions and the pending migrations of `conn`; with `apply`, applies
 /// the pending ones in one transaction.
@@ -538,6 +553,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(err)?;
             }
+            merge_preferences(&tx, &target, &clusters).map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(target)
         })
@@ -585,6 +601,8 @@ impl Store for SqliteStore {
             erased.ids = tx
                 .execute("DELETE FROM identities WHERE cluster = ?1", [&cluster])
                 .map_err(err)? as u64;
+            tx.execute("DELETE FROM preferences WHERE cluster = ?1", [&cluster])
+                .map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(erased)
         })
@@ -716,6 +734,70 @@ impl Store for SqliteStore {
             tx.commit().map_err(err)
         })
     }
+
+    // ---- Preference centre (issue 10) ----
+
+    fn preferences(&self, id: &str) -> Result<Option<Preferences>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT doc FROM preferences WHERE cluster =
+                     COALESCE((SELECT cluster FROM identities WHERE id = ?1), ?1)",
+            )
+            .and_then(|mut stmt| stmt.query_row([id], |r| r.get::<_, String>(0)).optional())
+            .map(|doc| doc.map(|d| Preferences::from_json(&d)))
+            .map_err(err)
+        })
+    }
+
+    fn set_preferences(&self, id: &str, prefs: &Preferences, now: u64) -> Result<()> {
+        let (id, doc) = (id.to_string(), prefs.to_json());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO preferences (cluster, doc, updated_at)
+                 VALUES (COALESCE((SELECT cluster FROM identities WHERE id = ?1), ?1), ?2, ?3)
+                 ON CONFLICT(cluster) DO UPDATE SET doc = excluded.doc,
+                     updated_at = excluded.updated_at",
+                params![id, doc, now as i64],
+            )
+            .map(|_| ())
+            .map_err(err)
+        })
+    }
+}
+
+/// Inside a link's transaction: the preference records of the merged `clusters` become
+/// one record of `target` ([`Preferences::merge`]: a mute in either wins).
+fn merge_preferences(tx: &Connection, target: &str, clusters: &[String]) -> rusqlite::Result<()> {
+    let mut merged: Option<Preferences> = None;
+    let mut updated = 0i64;
+    let mut read =
+        tx.prepare_cached("SELECT doc, updated_at FROM preferences WHERE cluster = ?1")?;
+    let mut seen: Vec<&String> = Vec::new();
+    for c in clusters {
+        if seen.contains(&c) {
+            continue;
+        }
+        seen.push(c);
+        if let Some((doc, at)) = read
+            .query_row([c], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .optional()?
+        {
+            let p = Preferences::from_json(&doc);
+            merged = Some(merged.map_or_else(|| p.clone(), |m| m.merge(&p)));
+            updated = updated.max(at);
+        }
+    }
+    let Some(merged) = merged else {
+        return Ok(());
+    };
+    for c in seen {
+        tx.execute("DELETE FROM preferences WHERE cluster = ?1", [c])?;
+    }
+    tx.execute(
+        "INSERT INTO preferences (cluster, doc, updated_at) VALUES (?1, ?2, ?3)",
+        params![target, merged.to_json(), updated],
+    )?;
+    Ok(())
 }
 
 /// [`Store::dump`] inside the caller's read transaction.
@@ -750,6 +832,26 @@ fn dump_from(c: &Connection, each: &mut dyn FnMut(Page) -> Result<()>) -> Result
         let Some((last, _)) = page.last() else { break };
         after = last.clone();
         each(Page::Identities(page))?;
+    }
+    let mut after = String::new();
+    loop {
+        let page = c
+            .prepare_cached(
+                "SELECT cluster, doc, updated_at FROM preferences WHERE cluster > ?1
+                 ORDER BY cluster LIMIT ?2",
+            )
+            .map_err(err)?
+            .query_map(params![after, PAGE_ROWS as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })
+            .map_err(err)?
+            .collect::<rusqlite::Result<Vec<(String, String, u64)>>>()
+            .map_err(err)?;
+        let Some((last, _, _)) = page.last() else {
+            break;
+        };
+        after = last.clone();
+        each(Page::Preferences(page))?;
     }
     let mut after = 0i64;
     loop {
@@ -830,6 +932,14 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
                 .prepare_cached("INSERT OR IGNORE INTO identities (id, cluster) VALUES (?1, ?2)")?;
             for (id, cluster) in links {
                 stmt.execute(params![id, cluster])?;
+            }
+        }
+        Page::Preferences(records) => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO preferences (cluster, doc, updated_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for (cluster, doc, at) in records {
+                stmt.execute(params![cluster, doc, *at as i64])?;
             }
         }
         Page::Signals(signals) => {
