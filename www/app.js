@@ -7,7 +7,8 @@ import { Slotwise } from '/pkg/browser.js';
 import { CATEGORIES, PRODUCTS } from './catalogue.js';
 import * as views from './views.js';
 import { openWhy, closeWhy } from './why.js';
-import { debugPanel } from './debug.js';
+import { debugPanel, snippetClaims } from './debug.js';
+import { preferencesForm } from './preferences.js';
 
 const CONSENT_KEY = 'trailhead.consent';
 const CART_KEY = 'trailhead.cart';
@@ -35,6 +36,8 @@ const sw = await Slotwise.load({
   bundle: params.get('bundle') ?? '/v1/bundle',
   consent: consent ?? {},
   signals: { endpoint: '/v1/signals', flushAfterMs: 1000 },
+  // An email's preference link carries a signed token: the page acts for its recipient.
+  preferences: params.get('token') ? `/v1/preferences?token=${encodeURIComponent(params.get('token'))}` : '/v1/preferences',
 });
 window.slotwise = sw; // for the console and the tests
 const debug = debugPanel(sw, document.getElementById('debug'), document.getElementById('debug-button'));
@@ -101,6 +104,7 @@ function pageFor(path) {
     const page = views.product(id, { onAdd: addToCart });
     return { page, context: { ...context, category: views.byId.get(id).category }, event: { type: 'view', item: id }, product: id };
   }
+  if (kind === 'preferences') return { page: views.preferences(), context, preferences: true };
   if (kind === 'cart') return { page: views.cart(cart, { onRemove: removeFromCart, onCheckout: checkout, done: ordered }), context };
   return { page: views.notFound(), context };
 }
@@ -109,11 +113,12 @@ function render() {
   closeWhy();
   hydration?.stop();
   const path = location.pathname;
-  const { page, context, event, product } = pageFor(path);
+  const { page, context, event, product, preferences } = pageFor(path);
   currentProduct = product ?? null;
   if (event) track(event); // before deciding: this view counts
   view.replaceChildren(page);
   hydration = sw.hydrate(view, { context, render: renderSlot });
+  if (preferences) preferencesForm(sw, page.querySelector('#prefs-form'), { onErased: forget });
   debug.context(context);
   document.querySelectorAll('#nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('href') === path));
 }
@@ -209,6 +214,15 @@ document.getElementById('consent-save').onclick = () => applyConsent({
 });
 document.getElementById('privacy-button').onclick = showBanner;
 
+/** After an erasure: nothing of the visitor is kept on the device either. */
+function forget() {
+  try {
+    for (const key of [CONSENT_KEY, CART_KEY, 'slotwise.session', 'slotwise.muted']) localStorage.removeItem(key);
+  } catch {
+    // storage blocked
+  }
+}
+
 // ---- the origin's profile snippet (with personalization consent only) ----
 async function loadSnippet() {
   const id = sw.visitorId;
@@ -225,6 +239,9 @@ async function loadSnippet() {
     const ring = Object.fromEntries(keys.keys.map((k) => [k.kid, k.public]));
     await sw.useSnippet(snippet.token, { keys: ring });
     debug.snippet(snippet.token, sw.profile);
+    // Categories muted in the preference centre (on another device, say): the slots
+    // already on screen re-decide without them.
+    if (sw.profile?.ok && snippetClaims(snippet.token).muted.length) hydration?.refresh();
   } catch (e) {
     debug.snippet(null, { ok: false, reason: String(e) });
   }

@@ -40,7 +40,12 @@ export function snippetClaims(token) {
   varint(); // vocabulary fingerprint
   const segments = seq(varint);
   const affinities = seq(() => ({ category: varint(), weight: b[at++] }));
-  return { keyId, issuedAt, expiresAt, audience, subject, consent, segments, affinities };
+  seq(() => [varint(), b[at++]]); // propensities
+  seq(varint); // purchases
+  seq(() => [varint(), varint(), varint(), varint()]); // counters: scope kind and index, period, count
+  seq(() => [varint(), b[at++]]); // experiment assignments
+  const muted = seq(varint); // categories muted in the preference centre
+  return { keyId, issuedAt, expiresAt, audience, subject, consent, segments, affinities, muted };
 }
 
 export function debugPanel(sw, panel, toggle) {
@@ -112,6 +117,7 @@ export function debugPanel(sw, panel, toggle) {
             ['expires', new Date(claims.expiresAt * 1000).toLocaleTimeString()],
             ['segments', claims.segments.join(', ') || '—'],
             ['affinities', claims.affinities.map((a) => `${a.category}:${(a.weight / 255).toFixed(2)}`).join(', ') || '—'],
+            ['muted', claims.muted.join(', ') || '—'],
           ] : []),
         ])
         : el('p', 'small', 'No snippet (needs personalization consent).')),

@@ -138,6 +138,16 @@ export function cart(lines, { onRemove, onCheckout, done }) {
     slot('cart-recs', 'shelf', shelf('Complete your kit', BESTSELLERS.slice(0, 3)), true));
 }
 
+/** The preference page: the form (filled by preferences.js) and a live shelf that
+ * shows a change at once. */
+export function preferences() {
+  return h('div', { class: 'page preferences' },
+    h('h1', {}, 'Your preferences'),
+    h('p', { class: 'lead' }, 'Choose what this shop shows you and how it may contact you.'),
+    h('div', { id: 'prefs-form' }),
+    slot('recs', 'shelf', shelf('Suggestions for you', BESTSELLERS), true));
+}
+
 export function notFound() {
   return h('div', { class: 'page' }, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '/' }, 'Back to the shop')));
 }

@@ -30,7 +30,10 @@ export function openWhy(button, decision, explanation) {
   }
   const foot = document.createElement('p');
   foot.className = 'why-foot';
-  foot.textContent = 'Decided in your browser. Change what we may use under “Privacy”.';
+  const prefs = document.createElement('a');
+  prefs.href = '/preferences';
+  prefs.textContent = 'Hide categories or see more of them';
+  foot.append('Decided in your browser. Change what we may use under “Privacy”. ', prefs, '.');
   popover.replaceChildren(title, text, dl, foot);
   popover.hidden = false;
   const r = button.getBoundingClientRect();

@@ -10,7 +10,8 @@
 //   the no-flicker CSS hides slots until that attribute is there, for at most a
 //   short timeout (see README: "No flicker").
 // - `data-slotwise-live` slots re-decide after each `sw.track(...)` (in-session
-//   adaptation without a reload); `refresh(context)` re-decides them all (SPA views).
+//   adaptation without a reload); `refresh(context)` re-decides them all (SPA views),
+//   as does a preference change (`sw.preferences.set`: muted categories vanish at once).
 // - A click inside a slot records a click signal for its decision (the item from the
 //   nearest `data-slotwise-item`, else the decision's first).
 // - A page an edge filled carries its decisions (handoff.js): the first hydrate
@@ -129,6 +130,7 @@ export function hydrate(sw, root = globalThis.document, options = {}) {
   };
   root.addEventListener?.('click', onClick);
   const untrack = sw._on('track', onTrack);
+  const unprefs = sw._on('prefs', () => hydration.refresh());
   const hydration = {
     decisions: run(slots(), adopted ?? {}),
     /** Re-decides every slot under the root (e.g. after a client-side navigation). */
@@ -139,6 +141,7 @@ export function hydrate(sw, root = globalThis.document, options = {}) {
     /** Stops live updates and click signals. */
     stop() {
       untrack();
+      unprefs();
       root.removeEventListener?.('click', onClick);
     },
   };

@@ -75,6 +75,39 @@ export interface LoadOptions {
   audience?: string;
   /** The site's consent policy: its legal default and IAB vendor id. */
   policy?: { default?: ConsentChoice; vendorId?: number };
+  /** The origin's preference centre (default "/v1/preferences"); a URL carrying a
+   * signed `token=` (an email link) acts for that link's subject. */
+  preferences?: string;
+}
+
+/** How often a channel may contact the visitor ("never": that channel's consent is withdrawn). */
+export type ContactFrequency = 'any' | 'daily' | 'weekly' | 'monthly' | 'never';
+
+/** The visitor's own choices, per identity cluster. */
+export interface Preferences {
+  /** Category names never shown, in any channel. */
+  mute: string[];
+  /** Category names to see more of. */
+  more: string[];
+  /** Per channel (web, app, email, push, sms, store). */
+  contact: Partial<Record<string, ContactFrequency>>;
+}
+
+/** The origin's answer to `preferences.get()` / `set()`. */
+export interface PreferenceCentre {
+  subject: string;
+  cluster: string;
+  preferences: Preferences;
+  /** The bundle's category names (what may be muted or wanted more). */
+  categories: string[];
+  channels: string[];
+  frequencies: ContactFrequency[];
+  /** The data-sharing choices as recorded at the origin, or null before any. */
+  consent: { personalization: boolean; measurement: boolean; advertising: boolean } | null;
+  /** The subject export (GET) and erasure (DELETE) endpoints, with the same credential. */
+  links: { export: string; erase: string };
+  /** After `set` with the visitor's own id: the next snippet, already in use. */
+  snippet?: { token: string; expires_at: number; cluster: string };
 }
 
 export interface DecideRequest {
@@ -192,6 +225,15 @@ export declare class Slotwise {
   readonly profile: { ok: boolean; reason: string | null } | null;
   /** Verifies and uses a profile snippet for the page's visitor. */
   useSnippet(token: string, options?: { keys?: Record<string, string>; audience?: string }): Promise<{ ok: boolean; reason: string | null }>;
+  /**
+   * The preference centre: `set` applies mutes on the device at once (hydrated slots
+   * re-decide without a reload), stores the change at the origin and switches to the
+   * next snippet. Rejects with a SlotwiseError carrying the origin's code.
+   */
+  readonly preferences: {
+    get(): Promise<PreferenceCentre>;
+    set(changes: Partial<Preferences>): Promise<PreferenceCentre>;
+  };
   /** The outbound signal queue (with `signals`), or null. */
   readonly signalQueue: SignalQueueView | null;
   /** A handle for another visitor on the same bundle. */

@@ -218,6 +218,7 @@ function defaultStorage() {
   }
 }
 const SESSION_KEY = 'slotwise.session';
+const MUTED_KEY = 'slotwise.muted';
 const b64 = {
   encode: (bytes) => {
     let s = '';
@@ -504,8 +505,15 @@ export function createSlotwise(wasm, init) {
       sw._keys = options.keys ?? null;
       sw._policy = options.policy ?? {};
       sw._audience = options.audience ?? sw.site;
+      sw._storage = storage;
+      sw._prefsUrl = options.preferences ?? '/v1/preferences';
       sw.#page = sw.visitor({ consent: options.consent, storage });
       sw._pageVisitor = sw.#page._wasm;
+      try {
+        if (storage && sw.consent.personalization) sw._mute(JSON.parse(storage.get(MUTED_KEY) ?? '[]'));
+      } catch {
+        // unreadable: the next snippet carries the mutes
+      }
       if (options.signals && sw.#engine) {
         const opts = typeof options.signals === 'string' ? { endpoint: options.signals } : options.signals;
         const consent = sw.#page.consent;
@@ -522,7 +530,7 @@ export function createSlotwise(wasm, init) {
     }
 
     // ---- Page integration: decision listeners, declarative slots (dom.js) ----
-    #listeners = { decision: new Set(), track: new Set() };
+    #listeners = { decision: new Set(), track: new Set(), prefs: new Set() };
 
     /** @internal Subscribes to `decision` or `track`; returns the unsubscribe function. */
     _on(kind, callback) {
@@ -566,8 +574,55 @@ export function createSlotwise(wasm, init) {
     }
 
     /** Verifies and uses a profile snippet for the page's visitor (see `load`'s `snippet`). */
-    async useSnippet(token, options) {
+    async useSnippet(token, options = {}) {
+      this._keys = options.keys ?? this._keys;
       return (this.profile = await this.#page.useSnippet(token, options));
+    }
+
+    /**
+     * @internal Categories (names) muted on this device: never shown from now on
+     * (the engine skips them as the snippet's own mutes), kept with personalization
+     * consent, and every hydrated slot re-decides at once.
+     */
+    _mute(names) {
+      const v = this._pageVisitor;
+      const key = Array.isArray(names) && JSON.stringify(names);
+      if (!v || !key || key === this._muted) return;
+      this._muted = key;
+      v.setMuted(Uint16Array.from(names.map((n) => this._categoryIndex(String(n))).filter((i) => i >= 0)));
+      try {
+        if (this.consent.personalization) this._storage?.set(MUTED_KEY, JSON.stringify(names));
+      } catch {
+        // storage full or blocked: the next snippet carries them
+      }
+      this.#emit('prefs');
+    }
+
+    /**
+     * The visitor's preference centre at the origin (`load`'s `preferences` URL,
+     * default `/v1/preferences`; a URL with a signed `token` acts for its subject):
+     * `get()` and `set({ mute, more, contact })` resolve to the origin's answer.
+     * `set` applies mutes on the device at once (hydrated slots re-decide), then
+     * stores the change and switches to the next snippet. Rejects with a
+     * `SlotwiseError` carrying the origin's code.
+     */
+    get preferences() {
+      const url = this._prefsUrl ?? '/v1/preferences';
+      const call = async (init) => {
+        const r = await fetch(/token=/.test(url) ? url : `${url}?id=anon:${this.visitorId}`, init);
+        const body = await r.json().catch(() => ({}));
+        if (!r.ok) throw new SlotwiseError(body.error?.code ?? 'preferences', body.error?.message ?? r.status);
+        this._mute(body.preferences?.mute);
+        if (body.snippet?.token) await this.useSnippet(body.snippet.token);
+        return body;
+      };
+      return {
+        get: () => call(),
+        set: (changes = {}) => {
+          this._mute(changes.mute);
+          return call({ method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(changes) });
+        },
+      };
     }
 
     /** The outbound signal queue (for debugging tools: `size`, `queue`, `pending`), or null. */
@@ -637,6 +692,11 @@ export function createSlotwise(wasm, init) {
     /** Sets the page visitor's consent (any source); revoking deletes the stored session. */
     setConsent(consent) {
       const result = this.#page.setConsent(consent);
+      try {
+        if (!result.consent.personalization) this._storage?.remove(MUTED_KEY);
+      } catch {
+        // storage blocked
+      }
       if (this._signals) this._signals.setConsent(queueConsent(result.consent, consent));
       return result;
     }

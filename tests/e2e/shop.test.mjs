@@ -259,3 +259,73 @@ test('no flicker: slots stay hidden while deciding, and show the default after t
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test('preference centre: muting a category removes it from every slot at once, without a reload, and the next snippet carries it', async () => {
+  const { context, page, errors, requests } = await visitor();
+  await page.goto(`${base}/`);
+  await ready(page);
+  await page.click('#consent-accept');
+  await page.waitForFunction(() => window.slotwise.profile?.ok === true);
+  await page.evaluate(() => { window.sameDocument = true; });
+  await page.click('#preferences-link');
+  await page.waitForSelector('.prefs-categories');
+  await page.waitForSelector('.page.preferences [data-slotwise-slot="recs"][data-slotwise-state]');
+  const before = await slotState(page, 'recs');
+  assert.equal(before.items.length, 4);
+  // The category of the first suggestion: muting it must change the shelf.
+  const category = await page.evaluate(async (id) => (await import('/catalogue.js')).PRODUCTS.find((p) => p.id === id).category, before.items[0]);
+  const inCategory = await page.evaluate(async (c) => (await import('/catalogue.js')).PRODUCTS.filter((p) => p.category === c).map((p) => p.id), category);
+  const shownInSlots = () => page.$$eval('[data-slotwise-slot] [data-slotwise-item]', (els) => els.map((e) => e.dataset.slotwiseItem));
+  const muted = async () => (await shownInSlots()).filter((id) => inCategory.includes(id));
+  assert.ok((await muted()).length > 0, 'the category is on screen before');
+
+  // Hold the origin's answer: the device must apply the mute before it arrives.
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/v1/preferences?**', async (route) => {
+    if (route.request().method() === 'PUT') await held;
+    await route.continue();
+  });
+  const saved = page.waitForResponse((r) => new URL(r.url()).pathname === '/v1/preferences' && r.request().method() === 'PUT');
+  await page.check(`input[data-category="${category}"][value="mute"]`);
+  await page.waitForFunction((ids) => [...document.querySelectorAll('[data-slotwise-slot] [data-slotwise-item]')]
+    .every((e) => !ids.includes(e.dataset.slotwiseItem)), inCategory);
+  const after = await slotState(page, 'recs');
+  assert.equal(after.items.length, 4, `the shelf fell back to other items: ${after.items}`);
+  assert.deepEqual(await muted(), []);
+  assert.equal(requests.filter((r) => r.method === 'PUT').length, 1, 'the change is on its way, not answered yet');
+  release();
+  assert.ok((await saved).ok());
+  await page.waitForFunction(() => /hidden everywhere/.test(document.querySelector('.prefs-status')?.textContent));
+  await page.screenshot({ path: path.join(OUT, 'preferences.png'), fullPage: true });
+
+  // Every slot on every page, still without a reload.
+  for (const href of ['/', '/cart', '/p/jackets-2']) {
+    await spa(page, href);
+    await page.waitForFunction(() => document.querySelectorAll('[data-slotwise-slot]:not([data-slotwise-state])').length === 0);
+    assert.deepEqual(await muted(), [], href);
+  }
+  assert.equal(await page.evaluate(() => window.sameDocument), true, 'no reload happened');
+
+  // The next snippet carries the mute: after a reload with the device's own copy of
+  // the mutes removed, the snippet alone keeps the category away.
+  const categories = (await page.evaluate(() => window.slotwise.preferences.get())).categories;
+  await page.evaluate(() => localStorage.removeItem('slotwise.muted'));
+  await page.goto(`${base}/`);
+  await ready(page);
+  await page.waitForFunction(() => window.slotwise.profile?.ok === true);
+  const claims = await page.evaluate(async () => {
+    const { snippetClaims } = await import('/debug.js');
+    const r = await fetch(`/v1/snippet?id=anon:${window.slotwise.visitorId}`).then((x) => x.json());
+    return snippetClaims(r.token);
+  });
+  assert.deepEqual(claims.muted, [categories.indexOf(category)]);
+  await page.waitForFunction((ids) => [...document.querySelectorAll('[data-slotwise-slot] [data-slotwise-item]')]
+    .every((e) => !ids.includes(e.dataset.slotwiseItem)), inCategory);
+  assert.equal((await slotState(page, 'recs')).items.length, 4);
+  assert.deepEqual(await muted(), []);
+  await page.click('[data-slotwise-slot="recs"] .why-button');
+  assert.equal(await page.locator('#why a[href="/preferences"]').count(), 1, 'the why-popover links to the preferences');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
