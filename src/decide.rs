@@ -633,11 +633,12 @@ impl Engine {
                 d.variant = Some((e, v as u32));
                 match arm.effect {
                     Effect::Default => return self.show_default(d, Reason::Control),
-                    Effect::Pin(item) => {
+                    // An arm's item in a muted category: the slot decides as usual.
+                    Effect::Pin(item) if !crate::preferences::is_muted(self, item, visitor) => {
                         page.placed.push(item);
                         return self.show_items(d, vec![item], Reason::Experiment);
                     }
-                    Effect::Personalized => {}
+                    Effect::Pin(_) | Effect::Personalized => {}
                 }
             }
         }

@@ -11,7 +11,8 @@
 //!
 //! The engine asks [`is_muted`] for every candidate in its eligibility filter, so a
 //! muted item is skipped like an excluded one: the slot falls back to the next
-//! candidate, or to its default when none is left.
+//! candidate, or to its default when none is left. An experiment arm that pins a
+//! muted item is decided as the personalized arm instead.
 //!
 //! ```
 //! use slotwise::bundle::Bundle;

@@ -7,6 +7,7 @@
 use slotwise::bundle::{self, Bundle, Content, Item, Slot, Strategy};
 use slotwise::consent::Consent;
 use slotwise::decide::{Engine, Reason, Request, Visitor};
+use slotwise::experiment::{Effect, ExperimentDef, Variation};
 use slotwise::profile::{Claims, VerifiedSnippet};
 use slotwise::rules::{Action, Rule};
 use slotwise::score::Model;
@@ -133,6 +134,50 @@ fn a_pin_rule_cannot_show_a_muted_item() {
         ..Visitor::ANONYMOUS
     };
     assert_eq!(decide(&e, &["a"], visitor)[0], [3]);
+}
+
+#[test]
+fn an_experiment_arm_cannot_pin_a_muted_item() {
+    let mut b = shop();
+    b.experiments = vec![ExperimentDef {
+        key: "pin-hat".into(),
+        seed: "pin-hat".into(),
+        hash_version: 2,
+        coverage: 1.0,
+        weights: Vec::new(),
+        namespace: None,
+        // Both arms pin the hat (an experiment has at least two).
+        variations: ["hat", "hat-too"]
+            .map(|name| Variation {
+                name: name.into(),
+                effect: Effect::Pin(5),
+            })
+            .to_vec(),
+    }];
+    b.slots[0].experiment = Some(0);
+    let e = engine(b);
+    let someone = Visitor {
+        id: "visitor-1",
+        ..Visitor::ANONYMOUS
+    };
+    let d = e.decide(&Request {
+        visitor: someone,
+        ..Request::new(&["a"], 3)
+    });
+    assert_eq!(
+        (d[0].items.as_slice(), d[0].reason),
+        (&[5][..], Reason::Experiment)
+    );
+    let muted = [category(&e, "hats")];
+    let d = e.decide(&Request {
+        visitor: Visitor {
+            muted: &muted,
+            ..someone
+        },
+        ..Request::new(&["a"], 3)
+    });
+    assert_eq!(d[0].items, [0], "decided as usual: the first shoe");
+    assert!(d[0].variant.is_some(), "still in the arm, for the analysis");
 }
 
 #[test]
