@@ -552,8 +552,10 @@ fn store_contract_for_preferences(backend: Backend) {
     s.link(&[anon_id(1), anon_id(0)]).unwrap();
     assert_eq!(s.preferences(&anon_id(0)).unwrap(), Some(p.clone()));
     assert_eq!(s.preferences(&anon_id(1)).unwrap(), Some(p.clone()));
+    assert_eq!(s.all_preferences().unwrap(), vec![(anon_id(0), p.clone())]);
     assert_eq!(s.erase(&anon_id(1)).unwrap().ids, 2);
     assert_eq!(s.preferences(&anon_id(0)).unwrap(), None);
+    assert!(s.all_preferences().unwrap().is_empty());
 }
 
 crate::on_both_backends!(

@@ -9,8 +9,9 @@
 //! "skipped": "contact.consent" | "contact.frequency"}` for a subject the preference
 //! centre says not to contact now ([`crate::preferences::contact`]: the channel's
 //! consent withdrawn, or a message on it within their chosen frequency; nothing is
-//! decided or recorded for them, and the summary counts them by reason). The exposures (an impression per
-//! item shown, with the channel) are stored, so the cross-channel caps count them;
+//! decided or recorded for them, and the summary counts them by reason). Muted
+//! categories are never decided. The exposures (an impression per item shown, with
+//! the channel) are stored, so the cross-channel caps count them;
 //! `--dry-run` records nothing. A progress bar shows on a terminal.
 //!
 //! Work is split in chunks over threads (store reads through SQLite's reader pool,
@@ -19,7 +20,8 @@
 //! [`PREFETCH_SECS`] are read in one pass and grouped by cluster (a list send reaches
 //! most of the active audience: one scan beats a lookup per subject); subjects not
 //! found there (no recent signal, or an id with none of its own, e.g. a login) are
-//! looked up one by one. Either way a cluster's newest [`MAX_ROWS`] signals of the last
+//! looked up one by one (the preference-centre records are read in the same pass).
+//! Either way a cluster's newest [`MAX_ROWS`] signals of the last
 //! [`HORIZON_SECS`] are used (the test below checks both paths agree).
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,6 +40,7 @@ use slotwise::signals::{self, Channel, Signal};
 use super::cluster::{ClusterVisitor, HORIZON_SECS, MAX_ROWS};
 use super::counters::need_full_rows;
 use super::decide::{ChannelRequest, decide};
+use crate::preferences::Preferences;
 use crate::preferences::contact::{Skip, may_contact};
 use crate::server::profile::BundleIndex;
 use crate::store::{Row, Store, StoreError};
@@ -55,6 +58,7 @@ pub struct Prefetched {
     cluster_of: HashMap<String, String>,
     rows: HashMap<String, Vec<Signal>>,
     anon: HashMap<String, u64>,
+    preferences: HashMap<String, Preferences>,
 }
 
 impl Prefetched {
@@ -91,6 +95,7 @@ impl Prefetched {
             rows.sort_by_key(|s| std::cmp::Reverse(s.time));
             rows.truncate(MAX_ROWS);
         }
+        p.preferences = store.all_preferences()?.into_iter().collect();
         Ok(p)
     }
 
@@ -118,6 +123,11 @@ impl Prefetched {
                 self.rows.insert(key, vec![row.signal]);
             }
         }
+    }
+
+    /// The preference-centre record of `cluster` (read with the window).
+    fn preferences(&self, cluster: &str) -> Preferences {
+        self.preferences.get(cluster).cloned().unwrap_or_default()
     }
 
     /// The cluster of `id`, its rows and its signal subject, when `id` has signals.
@@ -512,15 +522,11 @@ impl Batch<'_> {
                 None => load_cluster(self.store, self.engine, &subject.id, self.now, self.record)
                     .map_err(|e| format!("store: {e}"))?,
             };
-            let visitor = if found.is_some() {
-                let prefs = self
-                    .store
-                    .preferences(&subject.id)
-                    .map_err(|e| format!("store: {e}"))?
-                    .unwrap_or_default();
-                visitor.with_preferences(self.engine, prefs)
-            } else {
-                visitor
+            // Prefetched clusters take their record from the same pass; the others
+            // got theirs in `load_cluster`.
+            let visitor = match prefetched.filter(|_| found.is_some()) {
+                Some(p) => visitor.with_preferences(self.engine, p.preferences(&cluster)),
+                None => visitor,
             };
             let t2 = Instant::now();
             c.load += t2 - t;
@@ -734,7 +740,16 @@ mod tests {
                 "login:c".into(),
             ])
             .unwrap();
+        let mut muted = Preferences::default();
+        muted.mute.push("shoes".into());
+        store.set_preferences("login:c", &muted, now).unwrap();
         let p = Prefetched::load(&store, now, 3).unwrap();
+        let (cluster, _, _) = p.get("anon:0000000000000003").unwrap();
+        assert_eq!(p.preferences(cluster), muted, "read in the same pass");
+        assert_eq!(
+            p.preferences("anon:0000000000000001"),
+            Preferences::default()
+        );
         for id in [
             "anon:0000000000000001",
             "anon:0000000000000002",

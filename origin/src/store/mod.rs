@@ -301,6 +301,8 @@ pub trait Store: Send + Sync + 'static {
         prefs: &crate::preferences::Preferences,
         now: u64,
     ) -> Result<()>;
+    /// Every record, by cluster id (a batch send reads them in one pass).
+    fn all_preferences(&self) -> Result<Vec<(String, crate::preferences::Preferences)>>;
 }
 
 /// The identity id of a signal's pseudonymous subject.

@@ -923,6 +923,18 @@ impl Store for PgStore {
         })
     }
 
+    fn all_preferences(&self) -> Result<Vec<(String, Preferences)>> {
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            Ok(c.query("SELECT cluster, doc FROM preferences", &[])
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(|r| (r.get(0), Preferences::from_json(r.get(1))))
+                .collect())
+        })
+    }
+
     fn set_preferences(&self, id: &str, prefs: &Preferences, now: u64) -> Result<()> {
         let (id, doc, now) = (
             id.to_string(),

@@ -749,6 +749,18 @@ impl Store for SqliteStore {
         })
     }
 
+    fn all_preferences(&self) -> Result<Vec<(String, Preferences)>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT cluster, doc FROM preferences")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                        .map(|r| r.map(|(c, d)| (c, Preferences::from_json(&d))))
+                        .collect()
+                })
+                .map_err(err)
+        })
+    }
+
     fn set_preferences(&self, id: &str, prefs: &Preferences, now: u64) -> Result<()> {
         let (id, doc) = (id.to_string(), prefs.to_json());
         self.write(move |conn| {
