@@ -305,6 +305,23 @@ fn run(cli: Cli) -> Result<(), String> {
                     .unwrap_or_else(now_unix);
                 let bundle = authoring::build_dir(&dir, &BuildOptions { created_at })
                     .map_err(|e| e.to_string())?;
+                // Journeys are the origin's: compiled next to the bundle, not into it.
+                let journeys =
+                    authoring::build_journeys(&dir, &bundle).map_err(|e| e.to_string())?;
+                let journeys_out = authoring::journeys_path(&out);
+                match &journeys {
+                    Some(text) => {
+                        std::fs::write(&journeys_out, text)
+                            .map_err(|e| format!("cannot write {}: {e}", journeys_out.display()))?;
+                        println!(
+                            "wrote {} (journeys, published with the bundle)",
+                            journeys_out.display()
+                        );
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(&journeys_out);
+                    }
+                }
                 let bytes = slotwise::bundle::encode(&bundle);
                 std::fs::write(&out, &bytes)
                     .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
