@@ -11,7 +11,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::*;
 use serde_json::{Value, json};
@@ -27,49 +27,6 @@ const HOUR: u64 = 3600;
 /// Items of the test shop.
 const TRAIL: u32 = 0;
 const JACKET: u32 = 2;
-
-pub const JOURNEYS: &str = r#"{
-  "timeZone": "UTC",
-  "quietHours": { "from": "22:00", "to": "07:00" },
-  "budget": { "messages": 1, "periodSecs": 604800 },
-  "journeys": [{
-    "id": "abandoned-cart",
-    "trigger": { "event": "add_to_cart", "channels": ["web"] },
-    "exit": { "event": "purchase", "items": "trigger" },
-    "activeSecs": 172800,
-    "steps": [{ "waitSecs": 3600, "channel": "email", "slots": ["recs"] }]
-  }]
-}"#;
-
-/// The test shop with [`JOURNEYS`], built by `slotwise bundle build` into `dir`
-/// (`shop.swb` and `shop.journeys.json`).
-pub fn journey_bundle(dir: &Path) -> PathBuf {
-    let src = dir.join("authoring");
-    std::fs::create_dir_all(&src).unwrap();
-    for f in [
-        "bundle.json",
-        "content.json",
-        "items.json",
-        "slots.json",
-        "experiments.json",
-    ] {
-        std::fs::copy(root().join("tests/fixtures/shop").join(f), src.join(f)).unwrap();
-    }
-    std::fs::write(src.join("journeys.json"), JOURNEYS).unwrap();
-    let out = dir.join("shop.swb");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_slotwise"))
-        .args(["bundle", "build"])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .args(["--created-at", "1800000000"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(dir.join("shop.journeys.json").exists());
-    out
-}
 
 struct Origin {
     child: std::process::Child,
