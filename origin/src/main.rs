@@ -89,7 +89,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StoreCommand {
-    /// Copy everything (signals, erased ids, identities, bundles, retention floor) into
+    /// Copy everything (signals, erased ids, identities, bundles and their journeys,
+    /// retention floor, journey instances, outbox, contact records) into
     /// a new, empty store, e.g. --from sqlite:slotwise-data --to postgres://host/db.
     Copy {
         /// The store to read.

@@ -399,10 +399,12 @@ pub async fn ack(c: &impl GenericClient, ids: &[i64], now: u64) -> R<Vec<Acked>>
         .iter()
         .map(|r| r.get(0))
         .collect();
+    let mut reported = HashSet::new();
     Ok(ids
         .iter()
         .map(|id| {
-            if newly.contains(id) {
+            // An id named twice in one request is acknowledged once.
+            if newly.contains(id) && reported.insert(*id) {
                 Acked::Now
             } else if known.contains(id) {
                 Acked::Already
