@@ -197,6 +197,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let bytes = slotwise::bundle::encode(&b);
             std::fs::write(&out, &bytes)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            // The trained bundle keeps the journeys compiled next to the one it started from.
+            let journeys = authoring::journeys_path(&bundle);
+            if journeys.exists() && journeys != authoring::journeys_path(&out) {
+                std::fs::copy(&journeys, authoring::journeys_path(&out))
+                    .map_err(|e| format!("cannot copy {}: {e}", journeys.display()))?;
+            }
             println!(
                 "wrote {} ({} bytes, model {} bytes): {} sessions, {} events, {} items added, {} events of unknown items skipped",
                 out.display(),

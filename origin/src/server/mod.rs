@@ -3,7 +3,9 @@
 //! Endpoints (see `origin/openapi.yaml`): `POST /v1/signals`, `GET /v1/snippet`,
 //! `GET /v1/bundle`, `POST /v1/identify`, `GET|DELETE /v1/subjects/{id}`,
 //! `GET /v1/report/lift`, `GET /v1/keys`, admin `POST /v1/admin/bundle` and
-//! `POST /v1/admin/retrain` (bearer token), `GET /metrics`, `GET /openapi.yaml`,
+//! `POST /v1/admin/retrain` (bearer token), the journey outbox `GET /v1/outbox` and
+//! `POST /v1/outbox/ack`, `GET|PUT /v1/subjects/{id}/contact`, `POST /v1/admin/clock`
+//! (with `--test-clock`; see [`journeys`]), `GET /metrics`, `GET /openapi.yaml`,
 //! `GET /healthz`, and the static `www/` directory when one is given.
 //!
 //! Trusted-backend calls need the admin bearer token: identity links, subject export
