@@ -180,3 +180,133 @@ pub fn shown_items(instances: &[Instance], now: u64) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journeys::definition::{Exit, Step, Trigger};
+    use slotwise::signals::{Channel, Kind};
+
+    fn defs(exit: ExitItems) -> Journeys {
+        Journeys {
+            time_zone: "UTC".into(),
+            quiet_hours: None,
+            budget: None,
+            journeys: vec![Journey {
+                id: "cart".into(),
+                trigger: Trigger {
+                    event: "add_to_cart".into(),
+                    channels: vec!["web".into()],
+                },
+                exit: Some(Exit {
+                    event: "purchase".into(),
+                    items: exit,
+                }),
+                active_secs: 86_400,
+                quiet_hours: None,
+                steps: vec![Step {
+                    wait_secs: 3600,
+                    channel: "email".into(),
+                    slots: vec!["hero".into()],
+                }],
+            }],
+        }
+    }
+
+    fn bundle() -> Bundle {
+        let mut b = Bundle::example();
+        let item = b.items[0].clone();
+        for i in 2..=3 {
+            let mut it = item.clone();
+            it.id = format!("sku-{i}");
+            b.items.push(it);
+        }
+        b
+    }
+
+    fn s(kind: Kind, id: u64, item: u32, time: u64, channel: Channel) -> Signal {
+        Signal::new(kind, id, time).item(item).channel(channel)
+    }
+
+    fn apply(instances: &mut Vec<Instance>, writes: Vec<InstanceWrite>) {
+        for w in writes {
+            match w {
+                InstanceWrite::Insert(i) => instances.push(i),
+                InstanceWrite::Update {
+                    id,
+                    items,
+                    last_trigger_at,
+                    next_at,
+                    status,
+                    ..
+                } => {
+                    let i = instances.iter_mut().find(|i| i.id == id).unwrap();
+                    (i.items, i.last_trigger_at, i.next_at, i.status) =
+                        (items, last_trigger_at, next_at, status);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn triggers_start_fold_and_exit() {
+        let (d, b) = (defs(ExitItems::Trigger), bundle());
+        let t = 1_800_000_000;
+        let mut signals = vec![s(Kind::AddToCart, 1, 0, t, Channel::Web)];
+        let mut inst = Vec::new();
+        let w = evaluate(&d, &b, "anon:1", &inst, &signals, t);
+        apply(&mut inst, w);
+        assert_eq!(inst.len(), 1);
+        assert_eq!(
+            (inst[0].items.clone(), inst[0].next_at),
+            (vec!["sku-1".to_string()], t + 3600)
+        );
+        // The same signals again (a replay, another replica): nothing changes.
+        assert!(evaluate(&d, &b, "anon:1", &inst, &signals, t + 5).is_empty());
+        // An app add-to-cart does not count; a web one folds in and restarts the wait.
+        signals.push(s(Kind::AddToCart, 2, 1, t + 60, Channel::App));
+        signals.push(s(Kind::AddToCart, 3, 2, t + 120, Channel::Web));
+        let w = evaluate(&d, &b, "anon:1", &inst, &signals, t + 120);
+        apply(&mut inst, w);
+        assert_eq!(inst.len(), 1);
+        assert_eq!(inst[0].items, vec!["sku-3", "sku-1"]);
+        assert_eq!(inst[0].next_at, t + 120 + 3600);
+        // Not shown on pages before the first step is due; shown after.
+        assert!(shown_items(&inst, t + 200).is_empty());
+        assert_eq!(shown_items(&inst, t + 120 + 3600), vec!["sku-3", "sku-1"]);
+        // Buying one item (in the store) removes it; buying the other ends the journey.
+        signals.push(s(Kind::Purchase, 4, 0, t + 300, Channel::Store));
+        let w = evaluate(&d, &b, "anon:1", &inst, &signals, t + 300);
+        apply(&mut inst, w);
+        assert_eq!(
+            (inst[0].items.clone(), inst[0].status),
+            (vec!["sku-3".to_string()], Status::Active)
+        );
+        signals.push(s(Kind::Purchase, 5, 2, t + 400, Channel::Store));
+        let w = evaluate(&d, &b, "anon:1", &inst, &signals, t + 400);
+        apply(&mut inst, w);
+        assert_eq!(inst[0].status, Status::Exited);
+        assert!(shown_items(&inst, t + 5000).is_empty());
+        // A later trigger starts a new journey.
+        signals.push(s(Kind::AddToCart, 6, 1, t + 500, Channel::Web));
+        let w = evaluate(&d, &b, "anon:1", &inst, &signals, t + 500);
+        apply(&mut inst, w);
+        assert_eq!(inst.len(), 2);
+        assert_eq!(inst[1].started_at, t + 500);
+    }
+
+    #[test]
+    fn any_exit_event_ends_and_old_triggers_start_nothing() {
+        let (d, b) = (defs(ExitItems::Any), bundle());
+        let t = 1_800_000_000;
+        // A trigger older than activeSecs starts nothing.
+        let old = vec![s(Kind::AddToCart, 1, 0, t - 90_000, Channel::Web)];
+        assert!(evaluate(&d, &b, "anon:1", &[], &old, t).is_empty());
+        // Any purchase after the trigger: ended before it started.
+        let signals = vec![
+            s(Kind::AddToCart, 2, 0, t, Channel::Web),
+            s(Kind::Purchase, 3, 1, t + 1, Channel::Web),
+        ];
+        assert!(evaluate(&d, &b, "anon:1", &[], &signals, t + 1).is_empty());
+    }
+}

@@ -10,6 +10,10 @@
 //! checks the instance is still at that step (an expired lease taken over by another
 //! replica makes the slower one's answer stale) and that `(instance, step)` has no
 //! message yet (a unique key). Outbox pulls lease messages the same way.
+//!
+//! Erasure deletes a cluster's instances, messages (as subject or recipient) and
+//! contact records; retention ([`crate::store::Store::expire`]) deletes instances that
+//! ended and messages acknowledged before its floor.
 
 use slotwise::signals::Channel;
 

@@ -789,6 +789,8 @@ impl Store for PgStore {
                     break;
                 }
             }
+            // Journeys that ended and messages delivered before the floor go too.
+            journeys_sql::expire(&c, floor).await.map_err(pg)?;
             Ok(deleted)
         })
     }

@@ -448,6 +448,21 @@ pub async fn contacts(c: &impl GenericClient, ids: &[String]) -> R<Vec<Contact>>
     .collect())
 }
 
+/// Retention: ended instances and acknowledged messages older than `floor`.
+pub async fn expire(c: &impl GenericClient, floor: i64) -> R<()> {
+    c.execute(
+        "DELETE FROM journey_instances WHERE status <> 0 AND active_until < $1",
+        &[&floor],
+    )
+    .await?;
+    c.execute(
+        "DELETE FROM outbox WHERE acked_at IS NOT NULL AND created_at < $1",
+        &[&floor],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Erasure: the journey rows, messages and contact records of these ids.
 pub async fn erase(c: &impl GenericClient, ids: &[String]) -> R<()> {
     c.execute(

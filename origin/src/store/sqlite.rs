@@ -640,9 +640,12 @@ impl Store for SqliteStore {
             let (n, more) = self.write(move |conn| expire_chunk(conn, floor).map_err(err))?;
             deleted += n;
             if !more {
-                return Ok(deleted);
+                break;
             }
         }
+        // Journeys that ended and messages delivered before the floor go too.
+        self.write_tx(move |tx| journeys_sql::expire(tx, floor))?;
+        Ok(deleted)
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {

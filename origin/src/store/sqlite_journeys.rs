@@ -396,6 +396,19 @@ pub fn contacts(c: &Connection, ids: &[String]) -> R<Vec<Contact>> {
     Ok(out)
 }
 
+/// Retention: ended instances and acknowledged messages older than `floor`.
+pub fn expire(tx: &Connection, floor: u64) -> R<()> {
+    tx.execute(
+        "DELETE FROM journey_instances WHERE status <> 0 AND active_until < ?1",
+        [floor as i64],
+    )?;
+    tx.execute(
+        "DELETE FROM outbox WHERE acked_at IS NOT NULL AND created_at < ?1",
+        [floor as i64],
+    )?;
+    Ok(())
+}
+
 /// Erasure: the journey rows, messages and contact records of these ids.
 pub fn erase(tx: &Connection, ids: &[String]) -> R<()> {
     for id in ids {
