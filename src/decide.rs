@@ -803,8 +803,9 @@ impl Engine {
         }
         d.matched = ev.matched();
         if !journey.is_empty() {
-            d.because = None;
-            self.show_items(d, [journey, picks].concat(), Reason::Journey);
+            let mut items = journey;
+            items.extend_from_slice(&picks);
+            self.show_items(d, items, Reason::Journey);
         } else if picks.is_empty() {
             self.show_default(d, Reason::Default);
         } else {
