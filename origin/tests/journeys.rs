@@ -79,25 +79,13 @@ impl Origin {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Response {
-        let mut c = Client::new(self.addr).unwrap();
-        let auth = format!("Bearer {TOKEN}");
-        let mut headers = vec![("authorization", auth.as_str())];
         let text = body.map(|b| b.to_string()).unwrap_or_default();
-        if !text.is_empty() {
-            headers.push(("content-type", "application/json"));
-        }
-        c.request(method, path, &headers, text.as_bytes()).unwrap()
+        admin_request(self.addr, method, path, &text)
     }
 
     fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let r = self.call(method, path, body);
-        assert!(
-            r.status < 300,
-            "{method} {path}: {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        );
-        r.json()
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        admin_ok(self.addr, method, path, &text)
     }
 
     /// Sets the clock; the answer says what the scheduler pass did.
@@ -403,17 +391,7 @@ fn abandoned_cart(backend: Backend) {
 
 fn bad_journeys_fail_the_build_with_their_path(_backend: Backend) {
     let dir = temp_dir("journeys-bad");
-    let src = dir.join("authoring");
-    std::fs::create_dir_all(&src).unwrap();
-    for f in [
-        "bundle.json",
-        "content.json",
-        "items.json",
-        "slots.json",
-        "experiments.json",
-    ] {
-        std::fs::copy(root().join("tests/fixtures/shop").join(f), src.join(f)).unwrap();
-    }
+    let src = journey_authoring(&dir);
     let bundle = slotwise_origin::authoring::build_dir(
         &src,
         &slotwise_origin::authoring::BuildOptions::default(),

@@ -447,22 +447,7 @@ fn database_lost_while_running_refuses_writes_and_keeps_the_bundle() {
 
 /// Admin JSON through replica `i`.
 fn admin_json(r: &Replicas, i: usize, method: &str, path: &str, body: &str) -> serde_json::Value {
-    let auth = format!("Bearer {TOKEN}");
-    let mut headers = vec![("authorization", auth.as_str())];
-    if !body.is_empty() {
-        headers.push(("content-type", "application/json"));
-    }
-    let resp = r
-        .client(i)
-        .request(method, path, &headers, body.as_bytes())
-        .unwrap();
-    assert!(
-        resp.status < 300,
-        "{method} {path} via {i}: {} {}",
-        resp.status,
-        String::from_utf8_lossy(&resp.body)
-    );
-    resp.json()
+    admin_ok(r.addrs[i], method, path, body)
 }
 
 /// Sets every replica's test clock at once (each then runs a scheduler pass).

@@ -22,9 +22,7 @@ use serde_json::json;
 use slotwise::bundle::Bundle;
 use slotwise::signals::{Channel, Signal};
 
-use super::{
-    App, authorized, blocking, error, json_body, query, read_body, timed, unavailable, valid_id,
-};
+use super::{App, authorized, blocking, error, json_body, query, read_body, timed, unavailable};
 use crate::channels::batch::{load_cluster, message_seed};
 use crate::channels::channel_named;
 use crate::channels::cluster::ClusterVisitor;
@@ -487,18 +485,10 @@ pub async fn put_contact(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let start = Instant::now();
-    let r = async {
-        authorized(&app, &headers)?;
-        if !valid_id(&id) {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "id.invalid",
-                "not a valid identity id",
-            ));
-        }
-        let bytes = read_body(&headers, body, 4 * 1024).await?;
-        let b: ContactBody = json_body(&headers, &bytes)?;
+    let h = headers.clone();
+    super::subject_request(app, id, headers, "contact", |app, id| async move {
+        let bytes = read_body(&h, body, 4 * 1024).await?;
+        let b: ContactBody = json_body(&h, &bytes)?;
         let mut set = Vec::new();
         for (name, on) in &b.channels {
             match channel_named(name) {
@@ -552,10 +542,8 @@ pub async fn put_contact(
         let mut out = contact_json(&contact);
         out["removed"] = json!(removed);
         Ok(axum::Json(out).into_response())
-    }
+    })
     .await
-    .unwrap_or_else(|e| e);
-    timed(&app, "contact", start, r)
 }
 
 /// `GET /v1/subjects/{id}/contact`.

@@ -796,28 +796,7 @@ impl Store for PgStore {
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
-        let bytes = bytes.to_vec();
-        let etag = etag.to_string();
-        let now = now.min(i64::MAX as u64) as i64;
-        self.run(move |pool| async move {
-            let mut c = get(&pool).await?;
-            let tx = c.transaction().await.map_err(pg)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&BUNDLE_LOCK])
-                .await
-                .map_err(pg)?;
-            let version: i64 = tx
-                .query_one(
-                    "INSERT INTO bundles (version, etag, published_at, bytes)
-                     SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3 FROM bundles
-                     RETURNING version",
-                    &[&etag, &now, &bytes],
-                )
-                .await
-                .map_err(pg)?
-                .get(0);
-            tx.commit().await.map_err(pg)?;
-            Ok(version as u64)
-        })
+        self.publish_bundle_journeys(bytes, etag, now, None)
     }
 
     fn bundle_version(&self) -> Result<Option<u64>> {

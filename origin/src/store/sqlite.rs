@@ -649,25 +649,7 @@ impl Store for SqliteStore {
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
-        let bytes = bytes.to_vec();
-        let etag = etag.to_string();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
-            let version: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(version), 0) + 1 FROM bundles",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            tx.execute(
-                "INSERT INTO bundles (version, etag, published_at, bytes) VALUES (?1, ?2, ?3, ?4)",
-                params![version, etag, now as i64, bytes],
-            )
-            .map_err(err)?;
-            tx.commit().map_err(err)?;
-            Ok(version as u64)
-        })
+        self.publish_bundle_journeys(bytes, etag, now, None)
     }
 
     fn bundle_version(&self) -> Result<Option<u64>> {
