@@ -62,11 +62,13 @@ pub enum Reason {
     Rule = 9,
     /// The slot reached its frequency cap: the default shows.
     Capped = 10,
+    /// The visitor's active journey (snippet claim `journey`): what they left behind.
+    Journey = 11,
 }
 
 impl Reason {
     /// Every reason, indexed by its discriminant.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::Default,
         Reason::UnknownSlot,
         Reason::Holdout,
@@ -78,6 +80,7 @@ impl Reason {
         Reason::Popular,
         Reason::Rule,
         Reason::Capped,
+        Reason::Journey,
     ];
 
     /// The reason with discriminant `n`, if any.
@@ -99,6 +102,7 @@ impl Reason {
             Reason::Popular => "popular",
             Reason::Rule => "rule",
             Reason::Capped => "capped",
+            Reason::Journey => "journey",
         }
     }
 
@@ -119,6 +123,7 @@ impl Reason {
             Reason::Popular => "Popular right now.",
             Reason::Rule => "Chosen for pages like this one.",
             Reason::Capped => "You have seen this often enough; this is the standard content.",
+            Reason::Journey => "Picked up where you left off.",
         }
     }
 }
@@ -673,6 +678,24 @@ impl Engine {
             }
         }
 
+        // 3b. The visitor's active journey (claim `journey`): its items first.
+        let journey = match self.claims(visitor) {
+            Some(c) if !c.journey.is_empty() => {
+                crate::journey::pick(&c.journey, &slot.candidates, count, |item| {
+                    !page.placed.contains(&item) && ev.eligible(item, page).is_some()
+                })
+            }
+            _ => Vec::new(),
+        };
+        page.placed.extend_from_slice(&journey);
+        let count = count - journey.len();
+        if !journey.is_empty()
+            && (count == 0 || (slot.strategy == Strategy::Model && self.scorer.is_none()))
+        {
+            d.matched = ev.matched();
+            return self.show_items(d, journey, Reason::Journey);
+        }
+
         // 4. Ranking.
         let has_boosts = slot
             .rules
@@ -784,7 +807,11 @@ impl Engine {
             d.because = Some(r);
         }
         d.matched = ev.matched();
-        if picks.is_empty() {
+        if !journey.is_empty() {
+            let mut items = journey;
+            items.extend_from_slice(&picks);
+            self.show_items(d, items, Reason::Journey);
+        } else if picks.is_empty() {
             self.show_default(d, Reason::Default);
         } else {
             self.show_items(d, picks, reason);

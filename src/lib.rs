@@ -27,6 +27,7 @@ pub mod experiment;
 pub mod hex;
 pub mod host;
 pub mod html;
+pub mod journey;
 pub mod preferences;
 pub mod profile;
 pub mod render;

@@ -113,6 +113,10 @@ pub struct Claims {
     /// 15. Categories the visitor muted in the preference centre (never shown).
     #[serde(default)]
     pub muted: Vec<u16>,
+    /// 16. Items of the subject's active journey (item indices, first shown first),
+    ///     filled by the origin; see [`crate::journey`].
+    #[serde(default)]
+    pub journey: Vec<u32>,
 }
 
 /// A category affinity: `weight` / 255 is the strength in 0..=1. Order: category, weight.
@@ -495,6 +499,7 @@ impl Claims {
                 },
             ],
             muted: vec![14],
+            journey: Vec::new(),
         }
     }
 }

@@ -356,3 +356,55 @@ fn conditions_read_session_consent_and_context_and_facts_shadow_the_context() {
     let d = decide_with(&e, &["a"], &desktop, visitor(none, None));
     assert_eq!(d[0].items, [3]);
 }
+
+/// The origin's journey claim (snippet field 16) puts its items first, in claim
+/// order, where the slot admits them and they are eligible, with the `journey`
+/// reason; without personalization consent it is ignored.
+#[cfg(feature = "native-crypto")]
+#[test]
+fn journey_items_come_first_with_their_reason() {
+    use slotwise::profile::{Claims, VerifiedSnippet};
+    let mut b = shop();
+    b.slots[1].rules = vec![rule("no-4", None, Action::Exclude, &[4])];
+    let e = engine(b);
+    let claims = Claims {
+        vocabulary: slotwise::bundle::vocabulary(e.bundle()),
+        journey: vec![4, 5, 3],
+        ..Claims::default()
+    };
+    let profile = VerifiedSnippet::from_origin(claims);
+    let visitor = Visitor {
+        id: "v",
+        session: None,
+        profile: Some(&profile),
+        consent: Consent::from_bits(0b0111),
+        now: 1_800_000_000,
+        muted: &[],
+    };
+    let d = decide_with(&e, &["b", "a"], &Value::Null, visitor);
+    // Slot b (3 items) excludes item 4: 5 and 3 first, then the shop's order.
+    assert_eq!(d[0].items, [5, 3, 0]);
+    assert_eq!(d[0].reason, Reason::Journey);
+    assert_eq!(
+        e.explain(d[0].slot_index, d[0].reason, d[0].because),
+        "Picked up where you left off."
+    );
+    // Slot a: item 4 is allowed there and not yet on the page.
+    assert_eq!(
+        (d[1].items.as_slice(), d[1].reason),
+        (&[4][..], Reason::Journey)
+    );
+    assert_eq!(Reason::from_index(11), Some(Reason::Journey));
+    assert_eq!(Reason::Journey.code(), "journey");
+    // No personalization consent: the claim is not used.
+    let d = decide_with(
+        &e,
+        &["b"],
+        &Value::Null,
+        Visitor {
+            consent: Consent::from_bits(0b0101),
+            ..visitor
+        },
+    );
+    assert_eq!(d[0].reason, Reason::Featured);
+}

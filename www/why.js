@@ -5,7 +5,7 @@ const popover = document.getElementById('why');
 const REASON_LABELS = {
   recommended: 'Recommended', popular: 'Popular', rule: 'Shop rule', pinned: 'Pinned', featured: 'Featured',
   default: 'Standard content', control: 'Experiment (control)', experiment: 'Experiment', holdout: 'Holdout',
-  capped: 'Frequency cap', no_bundle: 'Page default', unknown_slot: 'Not personalized',
+  capped: 'Frequency cap', journey: 'Where you left off', no_bundle: 'Page default', unknown_slot: 'Not personalized',
 };
 
 export function openWhy(button, decision, explanation) {

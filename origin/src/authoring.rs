@@ -10,6 +10,7 @@
 //! | `slots.json`   | `[{ "name", "default", "candidates"?, "rules"?, "strategy"?, "count"?, "experiment"? }]` |
 //! | `experiments.json` (optional) | `[{ "key", "seed"?, "hashVersion"?, "coverage"?, "weights"?, "namespace"?, "variations" }]` |
 //! | `groups.json` (optional) | GrowthBook saved groups: `{ "name": [values] }` |
+//! | `journeys.json` (optional) | journeys the origin runs: see [`crate::journeys::definition`] |
 //!
 //! A rule is `{ "id", "when"?: condition, "action": "include" | "exclude" | "pin" |
 //! "boost" | "bury", "amount"?, "items"?: [item ids], "requires"?: "personalization",
@@ -600,4 +601,45 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// Reads the optional `journeys.json` of an authoring directory and validates it
+/// against its compiled `bundle`; returns the definition JSON the origin publishes
+/// with the bundle (never part of the browser bundle).
+pub fn build_journeys(dir: &Path, bundle: &Bundle) -> Result<Option<String>, AuthoringError> {
+    const FILE: &str = "journeys.json";
+    if !dir.join(FILE).exists() {
+        return Ok(None);
+    }
+    let journeys: crate::journeys::definition::Journeys = read_json(dir, FILE)?;
+    journeys
+        .validate(bundle)
+        .map_err(|(path, message)| err(FILE, path, message))?;
+    serde_json::to_string_pretty(&journeys)
+        .map(Some)
+        .map_err(|e| err(FILE, "", e.to_string()))
+}
+
+/// Where `slotwise bundle build` writes the journeys of the bundle at `bundle`:
+/// `shop.swb` → `shop.journeys.json`.
+pub fn journeys_path(bundle: &Path) -> PathBuf {
+    bundle.with_extension("journeys.json")
+}
+
+/// The compiled journeys next to the bundle file at `bundle_path` (validated against
+/// `bundle`), when there are any.
+pub fn read_compiled_journeys(
+    bundle_path: &Path,
+    bundle: &Bundle,
+) -> Result<Option<String>, String> {
+    let path = journeys_path(bundle_path);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let journeys: crate::journeys::definition::Journeys =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    journeys
+        .validate(bundle)
+        .map_err(|(at, message)| format!("{}: {at}: {message}", path.display()))?;
+    Ok(Some(text))
 }

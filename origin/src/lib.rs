@@ -4,6 +4,7 @@
 pub mod authoring;
 pub mod channels;
 pub mod eval;
+pub mod journeys;
 pub mod keys;
 pub mod preferences;
 pub mod server;

@@ -91,7 +91,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StoreCommand {
-    /// Copy everything (signals, erased ids, identities, bundles, retention floor) into
+    /// Copy everything (signals, erased ids, identities, bundles and their journeys,
+    /// retention floor, journey instances, outbox, contact records) into
     /// a new, empty store, e.g. --from sqlite:slotwise-data --to postgres://host/db.
     Copy {
         /// The store to read.
@@ -198,6 +199,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let bytes = slotwise::bundle::encode(&b);
             std::fs::write(&out, &bytes)
                 .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            // The trained bundle keeps the journeys compiled next to the one it started from.
+            let journeys = authoring::journeys_path(&bundle);
+            if journeys.exists() && journeys != authoring::journeys_path(&out) {
+                std::fs::copy(&journeys, authoring::journeys_path(&out))
+                    .map_err(|e| format!("cannot copy {}: {e}", journeys.display()))?;
+            }
             println!(
                 "wrote {} ({} bytes, model {} bytes): {} sessions, {} events, {} items added, {} events of unknown items skipped",
                 out.display(),
@@ -314,6 +321,23 @@ fn run(cli: Cli) -> Result<(), String> {
                     .unwrap_or_else(now_unix);
                 let bundle = authoring::build_dir(&dir, &BuildOptions { created_at })
                     .map_err(|e| e.to_string())?;
+                // Journeys are the origin's: compiled next to the bundle, not into it.
+                let journeys =
+                    authoring::build_journeys(&dir, &bundle).map_err(|e| e.to_string())?;
+                let journeys_out = authoring::journeys_path(&out);
+                match &journeys {
+                    Some(text) => {
+                        std::fs::write(&journeys_out, text)
+                            .map_err(|e| format!("cannot write {}: {e}", journeys_out.display()))?;
+                        println!(
+                            "wrote {} (journeys, published with the bundle)",
+                            journeys_out.display()
+                        );
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(&journeys_out);
+                    }
+                }
                 let bytes = slotwise::bundle::encode(&bundle);
                 std::fs::write(&out, &bytes)
                     .map_err(|e| format!("cannot write {}: {e}", out.display()))?;

@@ -39,13 +39,16 @@ pub fn copy(from: &Location, to: &Location) -> Result<String, String> {
     let c = store::copy::copy(from, to).map_err(|e| e.to_string())?;
     Ok(format!(
         "copied {from} to {to} in {:.1} s: {} signals, {} erased event ids, {} identity links, \
-         {} bundle versions, {} preference records, retention floor {}",
+         {} bundle versions, {} preference records, retention floor {}, {} journey instances, \
+         {} outbox messages",
         started.elapsed().as_secs_f64(),
         c.signals,
         c.erased_ids,
         c.identities,
         c.bundles,
         c.preferences,
-        c.retention_floor
+        c.retention_floor,
+        c.journey_instances,
+        c.outbox
     ))
 }

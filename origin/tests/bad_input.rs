@@ -148,6 +148,104 @@ fn bad_input_gets_4xx_json_and_stores_nothing(backend: Backend) {
         ("POST", "/v1/admin/retrain", &[], b"", 401),
         ("GET", "/v1/nothing-here", &[], b"", 404),
         ("PUT", "/v1/signals", &[], b"", 405),
+        // The journey outbox and contact records: admin only, typed refusals.
+        ("GET", "/v1/outbox", &[], b"", 401),
+        (
+            "GET",
+            "/v1/outbox",
+            &[("authorization", "Bearer wrong")],
+            b"",
+            401,
+        ),
+        ("GET", "/v1/outbox?limit=0", &admin, b"", 400),
+        ("GET", "/v1/outbox?limit=many", &admin, b"", 400),
+        ("GET", "/v1/outbox?lease=-5", &admin, b"", 400),
+        (
+            "GET",
+            "/v1/outbox?lease=99999999999999999999",
+            &admin,
+            b"",
+            400,
+        ),
+        ("POST", "/v1/outbox", &json, b"{}", 405),
+        (
+            "POST",
+            "/v1/outbox/ack",
+            &[],
+            br#"{"ids":["0000000000000001"]}"#,
+            401,
+        ),
+        ("POST", "/v1/outbox/ack", &json, b"{not json", 400),
+        (
+            "POST",
+            "/v1/outbox/ack",
+            &json,
+            br#"{"ids":"0000000000000001"}"#,
+            400,
+        ),
+        ("POST", "/v1/outbox/ack", &json, br#"{"ids":[],"x":1}"#, 400),
+        ("POST", "/v1/outbox/ack", &json, br#"{"ids":[]}"#, 400),
+        ("POST", "/v1/outbox/ack", &json, br#"{"ids":["zz"]}"#, 400),
+        (
+            "POST",
+            "/v1/outbox/ack",
+            &json,
+            br#"{"ids":["ffffffffffffffff"]}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/outbox/ack",
+            &json,
+            br#"{"ids":["0000000000000001"]}"#,
+            404,
+        ),
+        (
+            "POST",
+            "/v1/outbox/ack",
+            &admin,
+            br#"{"ids":["0000000000000001"]}"#,
+            415,
+        ),
+        (
+            "PUT",
+            "/v1/subjects/email:x/contact",
+            &json,
+            br#"{"channels":{"email":true}}"#,
+            400,
+        ),
+        (
+            "PUT",
+            "/v1/subjects/login:a/contact",
+            &json,
+            br#"{"channels":{"fax":true}}"#,
+            400,
+        ),
+        (
+            "PUT",
+            "/v1/subjects/login:a/contact",
+            &json,
+            br#"{"channels":{"web":true}}"#,
+            400,
+        ),
+        (
+            "PUT",
+            "/v1/subjects/login:a/contact",
+            &json,
+            br#"{"timeZone":"Mars/Base"}"#,
+            400,
+        ),
+        (
+            "PUT",
+            "/v1/subjects/login:a/contact",
+            &json,
+            br#"{"channels":{"sms":"yes"}}"#,
+            400,
+        ),
+        ("PUT", "/v1/subjects/login:a/contact", &[], br#"{}"#, 401),
+        ("GET", "/v1/subjects/login:a/contact", &[], b"", 401),
+        // Without --test-clock the clock cannot be set.
+        ("POST", "/v1/admin/clock", &json, br#"{"now":1}"#, 404),
     ];
     for (method, path, headers, body, status) in others {
         let r = c.request(method, path, headers, body).unwrap();
@@ -161,6 +259,24 @@ fn bad_input_gets_4xx_json_and_stores_nothing(backend: Backend) {
     }
     assert_eq!(server.count("SELECT COUNT(*) FROM signals"), 0);
     assert_eq!(server.count("SELECT COUNT(*) FROM identities"), 0);
+    assert_eq!(server.count("SELECT COUNT(*) FROM contacts"), 0);
+    // An unknown message id is named in the refusal.
+    let r = c
+        .request(
+            "POST",
+            "/v1/outbox/ack",
+            &json,
+            br#"{"ids":["00000000000000aa"]}"#,
+        )
+        .unwrap();
+    assert_eq!(r.json()["error"]["code"], "outbox.unknown");
+    assert_eq!(r.json()["unknown"][0], "00000000000000aa");
+    // An empty outbox is an empty list.
+    let r = c.request("GET", "/v1/outbox", &admin, b"").unwrap();
+    assert_eq!(
+        (r.status, r.json()["messages"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
     // Unaffected: a good batch is stored.
     let r = post_signals(&mut c, &good);
     assert_eq!(r.status, 200);

@@ -11,7 +11,9 @@
 //! lost while running, writes get 503 with `Retry-After` (never a 2xx for an event not
 //! stored) while the last good bundle is still served, and service resumes after.
 //!
-//! The journey outbox (a due message produced once across replicas) does not exist yet.
+//! And the journey outbox: with every replica's scheduler running and one replica
+//! killed and restarted while messages fall due, each due message is queued exactly
+//! once, and concurrent pulls through all replicas hand each message out once.
 
 mod common;
 
@@ -47,6 +49,11 @@ impl Replicas {
     /// Three replicas over one new database, each with its own data directory holding
     /// a copy of one signing key.
     fn start(name: &str) -> Replicas {
+        Replicas::start_with(name, None, &[])
+    }
+
+    /// [`Replicas::start`] with a bundle of our own and more flags.
+    fn start_with(name: &str, bundle: Option<&Path>, extra: &[&str]) -> Replicas {
         let dir = temp_dir(name);
         let store = TestStore::new(Backend::Postgres, name, &dir);
         let keys = dir.join("keys");
@@ -56,7 +63,10 @@ impl Replicas {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let bundle = demo_bundle(&dir).to_string_lossy().into_owned();
+        let bundle = match bundle {
+            Some(b) => b.to_string_lossy().into_owned(),
+            None => demo_bundle(&dir).to_string_lossy().into_owned(),
+        };
         let args: Vec<String> = [
             "--store",
             &store.location,
@@ -66,6 +76,7 @@ impl Replicas {
             &bundle,
         ]
         .iter()
+        .chain(extra)
         .map(|s| s.to_string())
         .collect();
         let mut r = Replicas {
@@ -431,5 +442,195 @@ fn database_lost_while_running_refuses_writes_and_keeps_the_bundle() {
             .store
             .ints("SELECT event_id FROM signals ORDER BY event_id"),
         vec![1, 5]
+    );
+}
+
+/// Admin JSON through replica `i`.
+fn admin_json(r: &Replicas, i: usize, method: &str, path: &str, body: &str) -> serde_json::Value {
+    admin_ok(r.addrs[i], method, path, body)
+}
+
+/// Sets every replica's test clock at once (each then runs a scheduler pass).
+fn set_clocks(r: &Replicas, now: u64) {
+    std::thread::scope(|s| {
+        for i in 0..REPLICAS {
+            s.spawn(move || {
+                admin_json(
+                    r,
+                    i,
+                    "POST",
+                    "/v1/admin/clock",
+                    &format!("{{\"now\":{now}}}"),
+                )
+            });
+        }
+    });
+}
+
+#[test]
+fn replicas_queue_each_due_journey_message_once() {
+    if !postgres_available("replicas_queue_each_due_journey_message_once") {
+        return;
+    }
+    const CUSTOMERS: u64 = 60;
+    // 2026-11-24 12:00 UTC: outside the journey's quiet hours.
+    const T0: u64 = 1_795_521_600;
+    let dir = temp_dir("replicas-journeys");
+    let bundle = journey_bundle(&dir);
+    // Every replica's scheduler looks for due messages every 20 ms.
+    let replicas = Replicas::start_with(
+        "replicas_journeys",
+        Some(&bundle),
+        &["--test-clock", "--journey-interval-ms", "20"],
+    );
+    set_clocks(&replicas, T0);
+    for c in 0..CUSTOMERS {
+        let i = c as usize % REPLICAS;
+        let email = format!("email:{:064x}", c + 1);
+        admin_json(
+            &replicas,
+            i,
+            "POST",
+            "/v1/identify",
+            &format!("{{\"ids\":[\"anon:{:016x}\",\"{email}\"]}}", 0x100 + c),
+        );
+        admin_json(
+            &replicas,
+            (i + 1) % REPLICAS,
+            "PUT",
+            &format!("/v1/subjects/{email}/contact"),
+            r#"{"channels":{"email":true}}"#,
+        );
+        let mut cart = Signal::new(Kind::AddToCart, (7 << 56) | c, T0)
+            .consent(ALL)
+            .subject(0x100 + c);
+        cart.item = (c % 4) as u32;
+        let r = post_signals(
+            &mut replicas.client((i + 2) % REPLICAS),
+            &signals::encode(&[cart]).unwrap(),
+        );
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(
+        replicas
+            .store
+            .count("SELECT COUNT(*) FROM journey_instances WHERE status = 0"),
+        CUSTOMERS as i64
+    );
+
+    // Everything falls due at once on three schedulers; replica 0 is killed while
+    // they work, restarted, and handed the clock again. Its claims' leases run out
+    // (60 s of test time) and the others take them over.
+    let due = T0 + 3600 + 1;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for i in 1..REPLICAS {
+            let r = &replicas;
+            s.spawn(move || {
+                admin_json(
+                    r,
+                    i,
+                    "POST",
+                    "/v1/admin/clock",
+                    &format!("{{\"now\":{due}}}"),
+                )
+            });
+        }
+        let r = &replicas;
+        s.spawn(move || {
+            let _ = r.client(0).request(
+                "POST",
+                "/v1/admin/clock",
+                &[
+                    ("authorization", &format!("Bearer {TOKEN}")),
+                    ("content-type", "application/json"),
+                ],
+                format!("{{\"now\":{due}}}").as_bytes(),
+            );
+        });
+        std::thread::sleep(Duration::from_millis(15));
+        replicas.kill_and_restart(0);
+    });
+    set_clocks(&replicas, due);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut now = due;
+    while replicas
+        .store
+        .count("SELECT COUNT(*) FROM journey_instances WHERE status = 0")
+        > 0
+    {
+        assert!(Instant::now() < deadline, "journeys still pending");
+        // Past any lease the killed replica held.
+        now += 61;
+        set_clocks(&replicas, now);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let queued = replicas.store.count("SELECT COUNT(*) FROM outbox");
+    let per_instance = replicas
+        .store
+        .count("SELECT COUNT(DISTINCT instance) FROM outbox");
+    let per_recipient = replicas
+        .store
+        .count("SELECT COUNT(DISTINCT recipient) FROM outbox");
+    let done = replicas
+        .store
+        .count("SELECT COUNT(*) FROM journey_instances WHERE status = 1");
+
+    // Three delivery workers pull through the three replicas at once.
+    let pulled = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for i in 0..REPLICAS {
+            let (r, pulled) = (&replicas, &pulled);
+            s.spawn(move || {
+                loop {
+                    let got = admin_json(r, i, "GET", "/v1/outbox?limit=7&lease=3600", "");
+                    let ids: Vec<String> = got["messages"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m["id"].as_str().unwrap().to_string())
+                        .collect();
+                    if ids.is_empty() {
+                        break;
+                    }
+                    pulled.lock().unwrap().extend(ids);
+                }
+            });
+        }
+    });
+    let pulled = pulled.into_inner().unwrap();
+    let distinct: HashSet<&String> = pulled.iter().collect();
+    for (k, chunk) in pulled.chunks(20).enumerate() {
+        let ids: Vec<String> = chunk.iter().map(|id| format!("\"{id}\"")).collect();
+        let a = admin_json(
+            &replicas,
+            k % REPLICAS,
+            "POST",
+            "/v1/outbox/ack",
+            &format!("{{\"ids\":[{}]}}", ids.join(",")),
+        );
+        assert_eq!(a["acked"].as_u64(), Some(chunk.len() as u64));
+    }
+    println!(
+        "replicas, journeys: {REPLICAS} replicas (one SIGKILLed mid-run), {CUSTOMERS} due messages: {queued} queued for {per_instance} instances and {per_recipient} recipients, {done} journeys done, {} pulled ({} distinct) in {:.1} s",
+        pulled.len(),
+        distinct.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(queued, CUSTOMERS as i64);
+    assert_eq!(per_instance, CUSTOMERS as i64);
+    assert_eq!(per_recipient, CUSTOMERS as i64);
+    assert_eq!(done, CUSTOMERS as i64);
+    assert_eq!(
+        pulled.len(),
+        CUSTOMERS as usize,
+        "each message handed out once"
+    );
+    assert_eq!(distinct.len(), CUSTOMERS as usize);
+    assert_eq!(
+        replicas
+            .store
+            .count("SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL"),
+        0
     );
 }

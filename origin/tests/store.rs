@@ -9,7 +9,7 @@ use common::*;
 use slotwise::signals::{Kind, MAX_SIGNALS, Signal};
 use slotwise_origin::store::sqlite::EXPIRE_CHUNK;
 use slotwise_origin::store::{
-    self, Erased, Ingested, Location, PAGE_ROWS, SqliteOptions, Store, anon_id,
+    self, Erased, Ingested, Location, PAGE_ROWS, SqliteOptions, Store, anon_id, journeys,
 };
 use std::sync::Arc;
 
@@ -236,6 +236,71 @@ fn migrate_then_copy_from_sqlite(backend: Backend) {
     source.publish_bundle(b"two", "\"e2\"", 20).unwrap();
     let expired = source.expire(5_010).unwrap();
     assert!(expired > 0);
+    // Journeys: a bundle published with them, an instance that queued a message,
+    // a contact record.
+    let v = source
+        .publish_bundle_journeys(b"three", "\"e3\"", 30, Some("{\"journeys\":[]}"))
+        .unwrap();
+    let instance = journeys::Instance {
+        id: 77,
+        journey: "cart".into(),
+        subject: anon_id(4),
+        started_at: 6_000,
+        last_trigger_at: 6_000,
+        items: vec!["sku-1".into()],
+        step: 0,
+        next_at: 6_100,
+        status: journeys::Status::Active,
+        active_until: 9_000,
+    };
+    source
+        .journey_write(vec![journeys::InstanceWrite::Insert(instance.clone())])
+        .unwrap();
+    assert_eq!(
+        source.journey_claim(6_100, 6_160, 10).unwrap(),
+        vec![instance.clone()]
+    );
+    let message = journeys::OutboxMessage {
+        id: 88,
+        instance: 77,
+        step: 0,
+        journey: "cart".into(),
+        subject: anon_id(4),
+        recipient: "login:ann".into(),
+        channel: slotwise::signals::Channel::Sms,
+        created_at: 6_100,
+        body: "{}".into(),
+        attempts: 0,
+        lease_until: 0,
+        acked_at: None,
+    };
+    let done = journeys::StepDone {
+        instance: 77,
+        step: 0,
+        next_at: 0,
+        items: instance.items.clone(),
+        action: journeys::StepAction::Send {
+            message: message.clone(),
+            budget: Some((1, 0)),
+            ids: vec![anon_id(4)],
+        },
+    };
+    assert_eq!(
+        source.journey_step(done.clone(), 6_100).unwrap(),
+        journeys::StepOutcome::Queued
+    );
+    assert_eq!(
+        source.journey_step(done, 6_100).unwrap(),
+        journeys::StepOutcome::Stale,
+        "a step is applied once"
+    );
+    let contact = journeys::Contact {
+        id: "login:ann".into(),
+        channels: 1 << (slotwise::signals::Channel::Sms as u8),
+        time_zone: Some("Europe/Paris".into()),
+        updated_at: 6_000,
+    };
+    source.contact_set(contact.clone()).unwrap();
     let want = source.counts().unwrap();
     drop(source);
 
@@ -261,7 +326,40 @@ fn migrate_then_copy_from_sqlite(backend: Backend) {
     let current = copied.current_bundle().unwrap().unwrap();
     assert_eq!(
         (current.version, current.etag.as_str(), &current.bytes[..]),
-        (2, "\"e2\"", &b"two"[..])
+        (v, "\"e3\"", &b"three"[..])
+    );
+    // The journey tables came along.
+    assert_eq!(
+        copied.bundle_journeys(v).unwrap().as_deref(),
+        Some("{\"journeys\":[]}")
+    );
+    let instances = copied.journey_instances(&[anon_id(4)]).unwrap();
+    assert_eq!(instances.len(), 1);
+    assert_eq!(
+        (instances[0].status, instances[0].step),
+        (journeys::Status::Done, 1)
+    );
+    let pulled = copied.outbox_pull(7_000, 7_060, 10).unwrap();
+    assert_eq!(pulled.len(), 1);
+    assert_eq!(
+        (
+            pulled[0].id,
+            pulled[0].recipient.as_str(),
+            pulled[0].attempts
+        ),
+        (message.id, "login:ann", 1)
+    );
+    assert_eq!(
+        copied.contacts(&["login:ann".into()]).unwrap(),
+        vec![contact]
+    );
+    assert_eq!(
+        copied.outbox_ack(&[88, 88, 99], 7_001).unwrap(),
+        vec![
+            journeys::Acked::Now,
+            journeys::Acked::Already,
+            journeys::Acked::Unknown
+        ]
     );
     // The same answers from the copy: stored, erased (still claimed), below the floor.
     let again = copied.ingest(&signals, 1).unwrap();

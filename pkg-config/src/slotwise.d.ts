@@ -21,7 +21,7 @@ export interface Decision {
   /** The items shown, best first (empty: the slot's default content). */
   readonly items: string[];
   /** Stable reason code: "default", "featured", "rule", "pinned", "recommended", "popular",
-   * "experiment", "control", "holdout", "unknown_slot", "no_bundle", ... */
+   * "experiment", "control", "holdout", "capped", "journey", "unknown_slot", "no_bundle", ... */
   readonly reason: string;
   /** The experiment arm, when the slot runs an experiment the visitor is in. */
   readonly variant: { experiment: string; variation: string } | null;

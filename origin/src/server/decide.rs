@@ -61,7 +61,7 @@ static CACHE: OnceLock<RwLock<Option<Cached>>> = OnceLock::new();
 
 /// The engine for the current bundle (built once per bundle, keyed by its ETag) and
 /// the channel's renderings of its content against `base` (made once, then shared).
-fn engine_for(
+pub(super) fn engine_for(
     app: &App,
     channel: Channel,
     base: Option<&str>,
@@ -172,6 +172,14 @@ async fn handle(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
             Some(id) => {
                 let (c, v, s) = load_cluster(app2.store.as_ref(), &engine, id, now, record)
                     .map_err(unavailable)?;
+                // The subject's active journey: its items first (reason `journey`).
+                let v = if v.profile.is_some() && app2.journeys().is_some() {
+                    let (_, ids) = app2.store.cluster(id).map_err(unavailable)?;
+                    let items = super::journeys::claim_items(&app2, &ids, engine.bundle());
+                    v.with_journey(items)
+                } else {
+                    v
+                };
                 (Some(c), v, s)
             }
             None => (None, ClusterVisitor::anonymous(now), None),

@@ -5,7 +5,9 @@
 //! `GET|PUT /v1/preferences` and admin `POST /v1/admin/preferences-link`
 //! ([`preferences`]),
 //! `GET /v1/report/lift`, `GET /v1/keys`, admin `POST /v1/admin/bundle` and
-//! `POST /v1/admin/retrain` (bearer token), `GET /metrics`, `GET /openapi.yaml`,
+//! `POST /v1/admin/retrain` (bearer token), the journey outbox `GET /v1/outbox` and
+//! `POST /v1/outbox/ack`, `GET|PUT /v1/subjects/{id}/contact`, `POST /v1/admin/clock`
+//! (with `--test-clock`; see [`journeys`]), `GET /metrics`, `GET /openapi.yaml`,
 //! `GET /healthz`, and the static `www/` directory when one is given.
 //!
 //! Trusted-backend calls need the admin bearer token: identity links, subject export
@@ -29,6 +31,7 @@ pub mod bench_stores;
 pub mod client;
 pub mod decide;
 pub mod files;
+pub mod journeys;
 pub mod lift;
 pub mod metrics;
 pub mod preferences;
@@ -111,6 +114,13 @@ pub struct Config {
     /// Static files to serve under `/` (e.g. `www/`).
     #[arg(long, env = "SLOTWISE_WWW")]
     pub www: Option<PathBuf>,
+    /// Journeys and the outbox run on a clock that stands still until set through
+    /// `POST /v1/admin/clock` (for tests; never in production).
+    #[arg(long, env = "SLOTWISE_TEST_CLOCK")]
+    pub test_clock: bool,
+    /// How often the journey scheduler looks for due messages, in milliseconds.
+    #[arg(long, env = "SLOTWISE_JOURNEY_INTERVAL_MS", default_value_t = 5000)]
+    pub journey_interval_ms: u64,
 }
 
 impl Config {
@@ -132,6 +142,9 @@ pub struct App {
     profiles: profile_cache::ProfileCache,
     /// Counters for `/metrics`.
     pub metrics: metrics::Metrics,
+    /// The time journeys and the outbox run on.
+    clock: Arc<dyn crate::journeys::clock::Clock>,
+    journey_cache: journeys::JourneyCache,
 }
 
 #[derive(Clone)]
@@ -242,8 +255,15 @@ impl App {
             Some(t) if !t.is_empty() => t.clone(),
             _ => load_or_create_token(&config.data_dir)?,
         };
+        let clock: Arc<dyn crate::journeys::clock::Clock> = if config.test_clock {
+            Arc::new(crate::journeys::clock::TestClock::new())
+        } else {
+            Arc::new(crate::journeys::clock::SystemClock)
+        };
         let app = App {
             store,
+            clock,
+            journey_cache: journeys::JourneyCache::default(),
             profiles: profile_cache::ProfileCache::new(config.profile_cache_signals),
             config,
             key,
@@ -260,9 +280,11 @@ impl App {
         {
             let bytes =
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            slotwise::bundle::decode(&bytes).map_err(|e| e.to_string())?;
+            let decoded = slotwise::bundle::decode(&bytes).map_err(|e| e.to_string())?;
+            // Its journeys, compiled next to it by `slotwise bundle build`.
+            let journeys = crate::authoring::read_compiled_journeys(path, &decoded)?;
             app.store
-                .publish_bundle(&bytes, &etag_of(&bytes), now_unix())
+                .publish_bundle_journeys(&bytes, &etag_of(&bytes), now_unix(), journeys.as_deref())
                 .map_err(|e| e.to_string())?;
         }
         Ok(app)
@@ -347,6 +369,13 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/admin/preferences-link", post(preferences::post_link))
         .route("/v1/subjects/{id}", get(get_subject).delete(delete_subject))
+        .route(
+            "/v1/subjects/{id}/contact",
+            get(journeys::get_contact).put(journeys::put_contact),
+        )
+        .route("/v1/outbox", get(journeys::get_outbox))
+        .route("/v1/outbox/ack", post(journeys::post_ack))
+        .route("/v1/admin/clock", post(journeys::post_clock))
         .route("/v1/report/lift", get(get_lift))
         .route("/v1/keys", get(get_keys))
         .route("/v1/admin/bundle", post(post_admin_bundle))
@@ -395,6 +424,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
             })
             .await;
             tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    });
+    let scheduler = app.clone();
+    tokio::spawn(async move {
+        let every = Duration::from_millis(scheduler.config.journey_interval_ms.max(50));
+        loop {
+            tokio::time::sleep(every).await;
+            let app = scheduler.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = journeys::run_due(&app) {
+                    eprintln!("journey scheduler: {e}");
+                }
+            })
+            .await;
         }
     });
     axum::serve(listener, router(app))
@@ -541,6 +584,7 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
         ));
     }
     let n = batch.len();
+    let journey_subjects = journeys::subjects_to_evaluate(app, &batch);
     let mut subjects: Vec<u64> = batch.iter().filter_map(|s| s.subject).collect();
     subjects.sort_unstable();
     subjects.dedup();
@@ -560,6 +604,16 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
         .map_err(unavailable)?;
     // Durable now: no cached profile of these subjects may be served any more.
     app.profiles.invalidate_subjects(&subjects);
+    // Journeys these signals start or end, evaluated as they arrive (the scheduler
+    // re-checks exits before every message, so a failure here delays, never sends).
+    if !journey_subjects.is_empty() {
+        let app2 = app.clone();
+        let evaluated =
+            blocking(move || journeys::evaluate_subjects(&app2, &journey_subjects)).await;
+        if let Ok(Err(e)) = evaluated {
+            eprintln!("journey evaluation: {e}");
+        }
+    }
     let m = &app.metrics;
     m.signals_stored.fetch_add(done.stored, Ordering::Relaxed);
     m.signals_duplicate
@@ -686,10 +740,13 @@ fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response
     let no_bundle = profile::BundleIndex::default();
     let index = current.as_ref().map_or(&no_bundle, |c| c.index.as_ref());
     let mut claims = profile::claims(&issue, index, &profile.signals);
-    if let Some(c) = &current
-        && let Some(prefs) = app.store.preferences(id).map_err(unavailable)?
-    {
-        crate::preferences::apply_to_claims(&prefs, &c.decoded, &mut claims);
+    if let Some(c) = &current {
+        if let Some(prefs) = app.store.preferences(id).map_err(unavailable)? {
+            crate::preferences::apply_to_claims(&prefs, &c.decoded, &mut claims);
+        }
+        if claims.subject.is_some() {
+            claims.journey = journeys::claim_items(app, &profile.ids, &c.decoded);
+        }
     }
     Ok((
         app.key.sign(&claims),
@@ -979,11 +1036,15 @@ struct AuthoringSet {
     slots: serde_json::Value,
     experiments: Option<serde_json::Value>,
     groups: Option<serde_json::Value>,
+    journeys: Option<serde_json::Value>,
 }
 
-fn compile_authoring(dir: &Path, set: AuthoringSet, now: u64) -> Result<Vec<u8>, Response> {
+/// A compiled bundle and its journeys (definition JSON).
+type Compiled = (Vec<u8>, Option<String>);
+
+fn compile_authoring(dir: &Path, set: AuthoringSet, now: u64) -> Result<Compiled, Response> {
     let staging = dir.join(format!("authoring-{}-{now}", std::process::id()));
-    let result = (|| {
+    let result = (|| -> Result<Compiled, String> {
         std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
         for (name, v) in [
             ("bundle.json", &set.bundle),
@@ -996,17 +1057,20 @@ fn compile_authoring(dir: &Path, set: AuthoringSet, now: u64) -> Result<Vec<u8>,
         for (name, v) in [
             ("experiments.json", &set.experiments),
             ("groups.json", &set.groups),
+            ("journeys.json", &set.journeys),
         ] {
             if let Some(v) = v {
                 std::fs::write(staging.join(name), v.to_string()).map_err(|e| e.to_string())?;
             }
         }
-        crate::authoring::build_dir(
+        let bundle = crate::authoring::build_dir(
             &staging,
             &crate::authoring::BuildOptions { created_at: now },
         )
-        .map(|b| slotwise::bundle::encode(&b))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        let journeys =
+            crate::authoring::build_journeys(&staging, &bundle).map_err(|e| e.to_string())?;
+        Ok((slotwise::bundle::encode(&bundle), journeys))
     })();
     let _ = std::fs::remove_dir_all(&staging);
     result.map_err(|e| error(StatusCode::BAD_REQUEST, "authoring.invalid", &e))
@@ -1031,7 +1095,8 @@ async fn post_admin_bundle(
             "application/vnd.slotwise.bundle" | "application/octet-stream" => {
                 slotwise::bundle::decode(&bytes)
                     .map_err(|e| error(StatusCode::BAD_REQUEST, e.code(), e.detail()))?;
-                bytes
+                // A bare bundle has no journeys: publish an authoring set for them.
+                (bytes, None)
             }
             _ => {
                 return Err(error(
@@ -1048,13 +1113,15 @@ async fn post_admin_bundle(
     timed(&app, "admin_bundle", start, r)
 }
 
-async fn publish(app: &Arc<App>, bytes: Vec<u8>, now: u64) -> Result<Response, Response> {
+async fn publish(app: &Arc<App>, compiled: Compiled, now: u64) -> Result<Response, Response> {
+    let (bytes, journeys) = compiled;
     let etag = etag_of(&bytes);
     let store = app.store.clone();
     let tag = etag.clone();
-    let version = blocking(move || store.publish_bundle(&bytes, &tag, now))
-        .await?
-        .map_err(unavailable)?;
+    let version =
+        blocking(move || store.publish_bundle_journeys(&bytes, &tag, now, journeys.as_deref()))
+            .await?
+            .map_err(unavailable)?;
     if let Ok(mut guard) = app.bundle.write() {
         *guard = None;
     }
@@ -1114,7 +1181,12 @@ async fn post_admin_retrain(State(app): State<Arc<App>>, headers: HeaderMap) -> 
                 &crate::train::TrainOptions::default(),
                 false,
             );
-            Ok((slotwise::bundle::encode(&bundle), report))
+            // The retrained bundle keeps the current one's journeys (same items).
+            let journeys = app2
+                .store
+                .bundle_journeys(current.version)
+                .map_err(unavailable)?;
+            Ok(((slotwise::bundle::encode(&bundle), journeys), report))
         })
         .await??;
         let mut r = publish(&app, bytes, now_unix()).await?;

@@ -1,8 +1,9 @@
 //! `slotwise store copy --from sqlite:<dir> --to postgres://...`: moves a site's data
 //! to another store (either direction) — signals with their event ids, the bare ids of
 //! erased signals (so replays stay refused), identity links, preference-centre
-//! records, every bundle version and the retention floor. The source is read from one
-//! snapshot while it may keep serving; the target must be empty (a new database), and its row counts are checked
+//! records, every bundle version (with its journeys), the retention floor, journey
+//! instances, outbox messages and contact records. The source is read from one snapshot
+//! while it may keep serving; the target must be empty (a new database), and its row counts are checked
 //! against what was read before the copy reports success.
 
 use super::{Location, Page, Result, SqliteOptions, StoreError, open};
@@ -22,6 +23,10 @@ pub struct Copied {
     pub retention_floor: u64,
     /// Preference-centre records.
     pub preferences: u64,
+    /// Journey instances.
+    pub journey_instances: u64,
+    /// Outbox messages.
+    pub outbox: u64,
 }
 
 /// Copies everything in `from` into the empty store `to` (see the module docs).
@@ -50,6 +55,9 @@ pub fn copy(from: &Location, to: &Location) -> Result<Copied> {
             Page::Signals(s) => copied.signals += s.len() as u64,
             Page::ErasedIds(e) => copied.erased_ids += e.len() as u64,
             Page::Preferences(p) => copied.preferences += p.len() as u64,
+            Page::BundleJourneys(_) | Page::Contacts(_) => {}
+            Page::JourneyInstances(i) => copied.journey_instances += i.len() as u64,
+            Page::Outbox(m) => copied.outbox += m.len() as u64,
         }
         target.load(page)
     })?;

@@ -31,8 +31,11 @@
 //! Methods are blocking: the server calls them on tokio's blocking pool.
 
 pub mod copy;
+pub mod journeys;
 pub mod postgres;
+mod postgres_journeys;
 pub mod sqlite;
+mod sqlite_journeys;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -219,6 +222,14 @@ pub enum Page {
     ErasedIds(Vec<(u64, u64)>),
     /// Preference-centre records: (cluster, stored JSON, updated at).
     Preferences(Vec<(String, String, u64)>),
+    /// The journeys published with bundle versions: (version, definition JSON).
+    BundleJourneys(Vec<(u64, String)>),
+    /// Journey instances.
+    JourneyInstances(Vec<journeys::Instance>),
+    /// Outbox messages (pending and acknowledged).
+    Outbox(Vec<journeys::OutboxMessage>),
+    /// Contact records (channel consent, time zone).
+    Contacts(Vec<journeys::Contact>),
 }
 
 /// Rows per [`Page`] of signals or ids.
@@ -303,6 +314,50 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Every record, by cluster id (a batch send reads them in one pass).
     fn all_preferences(&self) -> Result<Vec<(String, crate::preferences::Preferences)>>;
+    // --- Journeys and the outbox (schema version 2; see [`journeys`]) ---
+
+    /// [`Store::publish_bundle`] with the bundle's journeys (definition JSON), in the
+    /// same transaction, so every replica sees a version with its journeys.
+    fn publish_bundle_journeys(
+        &self,
+        bytes: &[u8],
+        etag: &str,
+        now: u64,
+        journeys: Option<&str>,
+    ) -> Result<u64>;
+    /// The journeys published with bundle `version`.
+    fn bundle_journeys(&self, version: u64) -> Result<Option<String>>;
+    /// Every journey instance whose subject is one of `ids`.
+    fn journey_instances(&self, ids: &[String]) -> Result<Vec<journeys::Instance>>;
+    /// Applies an evaluation's changes (each guarded, see [`journeys::InstanceWrite`]).
+    fn journey_write(&self, writes: Vec<journeys::InstanceWrite>) -> Result<()>;
+    /// Leases up to `limit` active instances due at `now` whose lease is free, until
+    /// `lease_until`; no two callers get the same instance while its lease holds.
+    fn journey_claim(
+        &self,
+        now: u64,
+        lease_until: u64,
+        limit: usize,
+    ) -> Result<Vec<journeys::Instance>>;
+    /// Applies a claimed step's result in one transaction (see [`journeys`]).
+    fn journey_step(&self, done: journeys::StepDone, now: u64) -> Result<journeys::StepOutcome>;
+    /// Leases up to `limit` unacknowledged messages whose lease is free at `now`, until
+    /// `lease_until`, oldest first.
+    fn outbox_pull(
+        &self,
+        now: u64,
+        lease_until: u64,
+        limit: usize,
+    ) -> Result<Vec<journeys::OutboxMessage>>;
+    /// Acknowledges messages by id (idempotent); one answer per id.
+    fn outbox_ack(&self, ids: &[i64], now: u64) -> Result<Vec<journeys::Acked>>;
+    /// Messages queued for these ids (as subject or recipient) since `since`.
+    fn outbox_sent(&self, ids: &[String], since: u64) -> Result<u64>;
+    /// Records an id's contact record; removes its pending messages on channels it no
+    /// longer consents to, and returns how many.
+    fn contact_set(&self, contact: journeys::Contact) -> Result<u64>;
+    /// The contact records of these ids.
+    fn contacts(&self, ids: &[String]) -> Result<Vec<journeys::Contact>>;
 }
 
 /// The identity id of a signal's pseudonymous subject.

@@ -44,6 +44,10 @@ use tokio_postgres::error::SqlState;
 
 use crate::preferences::Preferences;
 
+use super::journeys::{
+    Acked, Contact, Instance, InstanceWrite, OutboxMessage, StepDone, StepOutcome,
+};
+use super::postgres_journeys as journeys_sql;
 use super::{
     Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
     StoreError, StoredBundle, anon_id, channel_of, kind_of,
@@ -100,6 +104,11 @@ CREATE TABLE bundles (
     bytes        BYTEA NOT NULL
 );
 ",
+    },
+    Migration {
+        version: 2,
+        name: "journeys, outbox, contact records",
+        sql: super::postgres_journeys::MIGRATION_2,
     },
     Migration {
         version: 3,
@@ -692,6 +701,7 @@ impl Store for PgStore {
                 .execute("DELETE FROM signals WHERE subject = ANY($1)", &[&ids])
                 .await
                 .map_err(pg)?;
+            journeys_sql::erase(&tx, &ids).await.map_err(pg)?;
             let idents = tx
                 .execute("DELETE FROM identities WHERE cluster = $1", &[&cluster])
                 .await
@@ -796,33 +806,14 @@ impl Store for PgStore {
                     break;
                 }
             }
+            // Journeys that ended and messages delivered before the floor go too.
+            journeys_sql::expire(&c, floor).await.map_err(pg)?;
             Ok(deleted)
         })
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
-        let bytes = bytes.to_vec();
-        let etag = etag.to_string();
-        let now = now.min(i64::MAX as u64) as i64;
-        self.run(move |pool| async move {
-            let mut c = get(&pool).await?;
-            let tx = c.transaction().await.map_err(pg)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&BUNDLE_LOCK])
-                .await
-                .map_err(pg)?;
-            let version: i64 = tx
-                .query_one(
-                    "INSERT INTO bundles (version, etag, published_at, bytes)
-                     SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3 FROM bundles
-                     RETURNING version",
-                    &[&etag, &now, &bytes],
-                )
-                .await
-                .map_err(pg)?
-                .get(0);
-            tx.commit().await.map_err(pg)?;
-            Ok(version as u64)
-        })
+        self.publish_bundle_journeys(bytes, etag, now, None)
     }
 
     fn bundle_version(&self) -> Result<Option<u64>> {
@@ -959,6 +950,143 @@ impl Store for PgStore {
             .await
             .map_err(pg)?;
             tx.commit().await.map_err(pg)
+        })
+    }
+
+    // --- Journeys and the outbox (schema version 2) ---
+
+    fn publish_bundle_journeys(
+        &self,
+        bytes: &[u8],
+        etag: &str,
+        now: u64,
+        journeys: Option<&str>,
+    ) -> Result<u64> {
+        let bytes = bytes.to_vec();
+        let etag = etag.to_string();
+        let journeys = journeys.map(str::to_string);
+        let now = now.min(i64::MAX as u64) as i64;
+        self.run(move |pool| async move {
+            let mut c = get(&pool).await?;
+            let tx = c.transaction().await.map_err(pg)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&BUNDLE_LOCK])
+                .await
+                .map_err(pg)?;
+            let version: i64 = tx
+                .query_one(
+                    "INSERT INTO bundles (version, etag, published_at, bytes)
+                     SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3 FROM bundles
+                     RETURNING version",
+                    &[&etag, &now, &bytes],
+                )
+                .await
+                .map_err(pg)?
+                .get(0);
+            if let Some(j) = &journeys {
+                journeys_sql::set_bundle_journeys(&tx, version, j)
+                    .await
+                    .map_err(pg)?;
+            }
+            tx.commit().await.map_err(pg)?;
+            Ok(version as u64)
+        })
+    }
+
+    fn bundle_journeys(&self, version: u64) -> Result<Option<String>> {
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            journeys_sql::bundle_journeys(&c, version).await.map_err(pg)
+        })
+    }
+
+    fn journey_instances(&self, ids: &[String]) -> Result<Vec<Instance>> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            journeys_sql::instances(&c, &ids).await.map_err(pg)
+        })
+    }
+
+    fn journey_write(&self, writes: Vec<InstanceWrite>) -> Result<()> {
+        self.run(move |pool| async move {
+            let mut c = get(&pool).await?;
+            let tx = c.transaction().await.map_err(pg)?;
+            journeys_sql::write(&tx, &writes).await.map_err(pg)?;
+            tx.commit().await.map_err(pg)
+        })
+    }
+
+    fn journey_claim(&self, now: u64, lease_until: u64, limit: usize) -> Result<Vec<Instance>> {
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            journeys_sql::claim(&c, now, lease_until, limit)
+                .await
+                .map_err(pg)
+        })
+    }
+
+    fn journey_step(&self, done: StepDone, now: u64) -> Result<StepOutcome> {
+        self.run(move |pool| async move {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut c = get(&pool).await?;
+                let tx = c.transaction().await.map_err(pg)?;
+                match journeys_sql::step(&tx, &done, now).await {
+                    Ok(outcome) => {
+                        tx.commit().await.map_err(pg)?;
+                        return Ok(outcome);
+                    }
+                    Err(e) if attempt < ATTEMPTS && retryable(&e) => continue,
+                    Err(e) => return Err(pg(e)),
+                }
+            }
+        })
+    }
+
+    fn outbox_pull(&self, now: u64, lease_until: u64, limit: usize) -> Result<Vec<OutboxMessage>> {
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            journeys_sql::pull(&c, now, lease_until, limit)
+                .await
+                .map_err(pg)
+        })
+    }
+
+    fn outbox_ack(&self, ids: &[i64], now: u64) -> Result<Vec<Acked>> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let mut c = get(&pool).await?;
+            let tx = c.transaction().await.map_err(pg)?;
+            let out = journeys_sql::ack(&tx, &ids, now).await.map_err(pg)?;
+            tx.commit().await.map_err(pg)?;
+            Ok(out)
+        })
+    }
+
+    fn outbox_sent(&self, ids: &[String], since: u64) -> Result<u64> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            journeys_sql::sent(&c, &ids, since).await.map_err(pg)
+        })
+    }
+
+    fn contact_set(&self, contact: Contact) -> Result<u64> {
+        self.run(move |pool| async move {
+            let mut c = get(&pool).await?;
+            let tx = c.transaction().await.map_err(pg)?;
+            let removed = journeys_sql::set_contact(&tx, &contact).await.map_err(pg)?;
+            tx.commit().await.map_err(pg)?;
+            Ok(removed)
+        })
+    }
+
+    fn contacts(&self, ids: &[String]) -> Result<Vec<Contact>> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            journeys_sql::contacts(&c, &ids).await.map_err(pg)
         })
     }
 }
@@ -1111,7 +1239,7 @@ async fn dump_pages(pool: Pool, send: impl Fn(Page) -> bool) -> Result<()> {
             return Ok(());
         }
     }
-    Ok(())
+    journeys_sql::dump(&tx, &send).await.map_err(pg)
 }
 
 /// One page of another store's dump, inside the caller's transaction.
@@ -1203,6 +1331,10 @@ async fn load_page(
             )
             .await?;
         }
+        page @ (Page::BundleJourneys(_)
+        | Page::JourneyInstances(_)
+        | Page::Outbox(_)
+        | Page::Contacts(_)) => journeys_sql::load(tx, &page).await?,
     }
     Ok(())
 }

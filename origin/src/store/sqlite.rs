@@ -31,6 +31,10 @@ use slotwise::signals::Signal;
 
 use crate::preferences::Preferences;
 
+use super::journeys::{
+    Acked, Contact, Instance, InstanceWrite, OutboxMessage, StepDone, StepOutcome,
+};
+use super::sqlite_journeys as journeys_sql;
 use super::{
     Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
     StoreError, StoredBundle, anon_id, channel_of, kind_of,
@@ -89,6 +93,11 @@ CREATE TABLE IF NOT EXISTS bundles (
     bytes        BLOB NOT NULL
 );
 ",
+    },
+    Migration {
+        version: 2,
+        name: "journeys, outbox, contact records",
+        sql: super::sqlite_journeys::MIGRATION_2,
     },
     Migration {
         version: 3,
@@ -598,6 +607,7 @@ impl Store for SqliteStore {
                     .execute("DELETE FROM signals WHERE subject = ?1", [i])
                     .map_err(err)? as u64;
             }
+            super::sqlite_journeys::erase(&tx, &ids).map_err(err)?;
             erased.ids = tx
                 .execute("DELETE FROM identities WHERE cluster = ?1", [&cluster])
                 .map_err(err)? as u64;
@@ -646,31 +656,16 @@ impl Store for SqliteStore {
             let (n, more) = self.write(move |conn| expire_chunk(conn, floor).map_err(err))?;
             deleted += n;
             if !more {
-                return Ok(deleted);
+                break;
             }
         }
+        // Journeys that ended and messages delivered before the floor go too.
+        self.write_tx(move |tx| journeys_sql::expire(tx, floor))?;
+        Ok(deleted)
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
-        let bytes = bytes.to_vec();
-        let etag = etag.to_string();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
-            let version: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(version), 0) + 1 FROM bundles",
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
-            tx.execute(
-                "INSERT INTO bundles (version, etag, published_at, bytes) VALUES (?1, ?2, ?3, ?4)",
-                params![version, etag, now as i64, bytes],
-            )
-            .map_err(err)?;
-            tx.commit().map_err(err)?;
-            Ok(version as u64)
-        })
+        self.publish_bundle_journeys(bytes, etag, now, None)
     }
 
     fn bundle_version(&self) -> Result<Option<u64>> {
@@ -773,6 +768,96 @@ impl Store for SqliteStore {
             )
             .map(|_| ())
             .map_err(err)
+        })
+    }
+
+    // --- Journeys and the outbox (schema version 2) ---
+
+    fn publish_bundle_journeys(
+        &self,
+        bytes: &[u8],
+        etag: &str,
+        now: u64,
+        journeys: Option<&str>,
+    ) -> Result<u64> {
+        let bytes = bytes.to_vec();
+        let etag = etag.to_string();
+        let journeys = journeys.map(str::to_string);
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
+            let version: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM bundles",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            tx.execute(
+                "INSERT INTO bundles (version, etag, published_at, bytes) VALUES (?1, ?2, ?3, ?4)",
+                params![version, etag, now as i64, bytes],
+            )
+            .map_err(err)?;
+            if let Some(j) = &journeys {
+                journeys_sql::set_bundle_journeys(&tx, version, j).map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(version as u64)
+        })
+    }
+
+    fn bundle_journeys(&self, version: u64) -> Result<Option<String>> {
+        self.read(|c| journeys_sql::bundle_journeys(c, version).map_err(err))
+    }
+
+    fn journey_instances(&self, ids: &[String]) -> Result<Vec<Instance>> {
+        self.read(|c| journeys_sql::instances(c, ids).map_err(err))
+    }
+
+    fn journey_write(&self, writes: Vec<InstanceWrite>) -> Result<()> {
+        self.write_tx(move |tx| journeys_sql::write(tx, &writes))
+    }
+
+    fn journey_claim(&self, now: u64, lease_until: u64, limit: usize) -> Result<Vec<Instance>> {
+        self.write_tx(move |tx| journeys_sql::claim(tx, now, lease_until, limit))
+    }
+
+    fn journey_step(&self, done: StepDone, now: u64) -> Result<StepOutcome> {
+        self.write_tx(move |tx| journeys_sql::step(tx, &done, now))
+    }
+
+    fn outbox_pull(&self, now: u64, lease_until: u64, limit: usize) -> Result<Vec<OutboxMessage>> {
+        self.write_tx(move |tx| journeys_sql::pull(tx, now, lease_until, limit))
+    }
+
+    fn outbox_ack(&self, ids: &[i64], now: u64) -> Result<Vec<Acked>> {
+        let ids = ids.to_vec();
+        self.write_tx(move |tx| journeys_sql::ack(tx, &ids, now))
+    }
+
+    fn outbox_sent(&self, ids: &[String], since: u64) -> Result<u64> {
+        self.read(|c| journeys_sql::sent(c, ids, since).map_err(err))
+    }
+
+    fn contact_set(&self, contact: Contact) -> Result<u64> {
+        self.write_tx(move |tx| journeys_sql::set_contact(tx, &contact))
+    }
+
+    fn contacts(&self, ids: &[String]) -> Result<Vec<Contact>> {
+        self.read(|c| journeys_sql::contacts(c, ids).map_err(err))
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` in one write transaction on the writer and commits.
+    fn write_tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
+            let out = f(&tx).map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(out)
         })
     }
 }
@@ -917,7 +1002,7 @@ fn dump_from(c: &Connection, each: &mut dyn FnMut(Page) -> Result<()>) -> Result
                 .collect(),
         ))?;
     }
-    Ok(())
+    super::sqlite_journeys::dump(c, each)
 }
 
 /// [`Store::load`] inside the caller's write transaction.
@@ -975,6 +1060,10 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
                 erased.execute(params![*time as i64, *id as i64])?;
             }
         }
+        Page::BundleJourneys(_)
+        | Page::JourneyInstances(_)
+        | Page::Outbox(_)
+        | Page::Contacts(_) => super::sqlite_journeys::load(tx, page)?,
     }
     Ok(())
 }

@@ -251,3 +251,81 @@ pub fn free_addr() -> SocketAddr {
         .local_addr()
         .unwrap()
 }
+
+/// The test shop's abandoned-cart journey (`journeys.json`): an email one hour after
+/// an add-to-cart on the web unless the items are bought, quiet 22:00–07:00, one
+/// journey message per subject per week.
+pub const JOURNEYS: &str = r#"{
+  "timeZone": "UTC",
+  "quietHours": { "from": "22:00", "to": "07:00" },
+  "budget": { "messages": 1, "periodSecs": 604800 },
+  "journeys": [{
+    "id": "abandoned-cart",
+    "trigger": { "event": "add_to_cart", "channels": ["web"] },
+    "exit": { "event": "purchase", "items": "trigger" },
+    "activeSecs": 172800,
+    "steps": [{ "waitSecs": 3600, "channel": "email", "slots": ["recs"] }]
+  }]
+}"#;
+
+/// The test shop with [`JOURNEYS`], built by `slotwise bundle build` into `dir`
+/// (`shop.swb` and `shop.journeys.json`).
+pub fn journey_bundle(dir: &Path) -> PathBuf {
+    let src = journey_authoring(dir);
+    let out = dir.join("shop.swb");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_slotwise"))
+        .args(["bundle", "build"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["--created-at", "1800000000"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(dir.join("shop.journeys.json").exists());
+    out
+}
+
+/// The test shop's authoring files with [`JOURNEYS`], in `dir/authoring`.
+pub fn journey_authoring(dir: &Path) -> PathBuf {
+    let src = dir.join("authoring");
+    std::fs::create_dir_all(&src).unwrap();
+    for f in [
+        "bundle.json",
+        "content.json",
+        "items.json",
+        "slots.json",
+        "experiments.json",
+    ] {
+        std::fs::copy(root().join("tests/fixtures/shop").join(f), src.join(f)).unwrap();
+    }
+    std::fs::write(src.join("journeys.json"), JOURNEYS).unwrap();
+    src
+}
+
+/// An admin request to `addr` (the bearer token; a JSON body when `body` is not
+/// empty).
+pub fn admin_request(addr: SocketAddr, method: &str, path: &str, body: &str) -> Response {
+    let auth = format!("Bearer {TOKEN}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if !body.is_empty() {
+        headers.push(("content-type", "application/json"));
+    }
+    Client::new(addr)
+        .unwrap()
+        .request(method, path, &headers, body.as_bytes())
+        .unwrap()
+}
+
+/// [`admin_request`], which must succeed; its JSON answer.
+pub fn admin_ok(addr: SocketAddr, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let r = admin_request(addr, method, path, body);
+    assert!(
+        r.status < 300,
+        "{method} {path}: {} {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
