@@ -19,8 +19,6 @@
 //! matched, and a reason (a stable code plus a sentence from [`Engine::explain`]).
 //! Nothing in here can fail or panic on a validated bundle.
 
-use std::borrow::Cow;
-
 use crate::bundle::{Bundle, Content, Strategy};
 use crate::caps::CapScope;
 use crate::consent::Consent;
@@ -28,6 +26,7 @@ use crate::experiment::Effect;
 use crate::hex::{splitmix64, u64_hex};
 use crate::profile::VerifiedSnippet;
 use crate::rules::plan::{Memo, Plan, Plans};
+use crate::rules::sieve::Sieve;
 use crate::rules::value::same;
 use crate::rules::{Action, Rule, Value};
 use crate::score::{self, Scored, Scorer, Scratch};
@@ -238,11 +237,13 @@ pub struct Engine {
     rules_for_all: Vec<Vec<u32>>,
     /// The distinct field tests of every rule's condition.
     plans: Plans,
-    /// Per slot, per rule: its condition planned over `plans` (None: no condition).
-    rule_plans: Vec<Vec<Option<Plan>>>,
+    /// Per slot, per rule: its condition planned over `plans` (`Const(true)`: no
+    /// condition), and whether it needs `personalization` consent.
+    rule_plans: Vec<Vec<(Plan, bool)>>,
     /// Per atom of `plans`: where its path starts.
     atom_reads: Vec<Read>,
-    /// Per slot: the include and exclude rules of each candidate, in rule order.
+    /// Per slot: the rules by kind, and the include and exclude rules of each
+    /// candidate, looked up once.
     candidate_rules: Vec<CandidateRules>,
     /// Top-level context keys some condition reads (`session`, `profile` and
     /// `consent` excluded: the engine supplies those).
@@ -274,22 +275,36 @@ const SESSION_FIELDS: [&str; 6] = [
 enum Read {
     /// In the page context, under `context_keys[i]`.
     Context(u32),
+    /// `session.views.<category>` (or `session.carts.<category>`): read from the
+    /// session's counts, as [`Engine::session_facts`] would show it, without building
+    /// the facts (`category`: the name's index; `None`: a name no item has).
+    SessionCount { carts: bool, category: Option<u32> },
+    /// `session.<field>` for a number field (`SESSION_FIELDS[i]`, i ≥ 2), likewise.
+    SessionNumber(u8),
     /// In the visitor facts (`FACT_KEYS`).
     Fact,
     /// At the document root (a path of no segments).
     Root,
 }
 
-/// The rules that decide a Priority slot's candidates' eligibility, looked up once
-/// when the bundle loads: candidate `pos`'s are `rules[spans[pos].0..spans[pos].1]`.
+/// A slot's rules as the hot path reads them, looked up once when the bundle loads
+/// (no walk over the rules themselves per request): candidate `pos`'s include and
+/// exclude rules are `rules[spans[pos].0..spans[pos].1]`, as `(rule, excludes)`.
 #[derive(Clone, Debug, Default)]
 struct CandidateRules {
     spans: Vec<(u32, u32)>,
-    rules: Vec<u32>,
+    rules: Vec<(u32, bool)>,
+    /// The slot's `pin` rules, in rule order.
+    pins: Vec<u32>,
+    /// Whether a `boost` or `bury` rule can reorder the candidates.
+    boosts: bool,
+    /// The candidates each condition atom rules out (builds favouring speed:
+    /// [`crate::SPEED`]).
+    sieve: Option<Sieve>,
 }
 
 impl CandidateRules {
-    fn of(&self, pos: usize) -> &[u32] {
+    fn of(&self, pos: usize) -> &[(u32, bool)] {
         self.spans
             .get(pos)
             .and_then(|&(a, b)| self.rules.get(a as usize..b as usize))
@@ -322,21 +337,40 @@ impl Engine {
         let mut rules_by_item = Vec::with_capacity(bundle.slots.len());
         let mut rules_for_all = Vec::with_capacity(bundle.slots.len());
         let mut plans = Plans::default();
-        let rule_plans: Vec<Vec<Option<Plan>>> = bundle
+        let rule_plans: Vec<Vec<(Plan, bool)>> = bundle
             .slots
             .iter()
             .map(|slot| {
                 slot.rules
                     .iter()
-                    .map(|rule| rule.when.as_ref().map(|c| plans.plan(c)))
+                    .map(|rule| {
+                        let plan = rule
+                            .when
+                            .as_ref()
+                            .map_or(Plan::Const(true), |c| plans.plan(c));
+                        (plan, rule.requires_personalization)
+                    })
                     .collect()
             })
             .collect();
         let atom_reads = (0..plans.len())
-            .map(|i| match plans.path(i).and_then(<[String]>::first) {
-                None => Read::Root,
-                Some(k) if FACT_KEYS.contains(&k.as_str()) => Read::Fact,
-                Some(_) => Read::Context(0), // the key's index is set below
+            .map(|i| match plans.path(i).unwrap_or_default() {
+                [] => Read::Root,
+                [session, field, name]
+                    if session == "session" && matches!(field.as_str(), "views" | "carts") =>
+                {
+                    Read::SessionCount {
+                        carts: field == "carts",
+                        category: categories.iter().position(|c| c == name).map(|c| c as u32),
+                    }
+                }
+                [session, field] if session == "session" => SESSION_FIELDS
+                    .iter()
+                    .position(|f| f == field)
+                    .filter(|&f| f >= 2)
+                    .map_or(Read::Fact, |f| Read::SessionNumber(f as u8)),
+                [k, ..] if FACT_KEYS.contains(&k.as_str()) => Read::Fact,
+                _ => Read::Context(0), // the key's index is set below
             })
             .collect::<Vec<Read>>();
         // `session.<field>...` reads that one field; `session` alone, or the whole
@@ -443,14 +477,42 @@ impl Engine {
         };
         for &item in &s.candidates {
             let start = out.rules.len() as u32;
-            out.rules.extend(self.rules_for(slot, item).filter(|&r| {
-                s.rules
-                    .get(r as usize)
-                    .is_some_and(|r| matches!(r.action, Action::Include | Action::Exclude))
+            out.rules.extend(self.rules_for(slot, item).filter_map(|r| {
+                match s.rules.get(r as usize)?.action {
+                    Action::Include => Some((r, false)),
+                    Action::Exclude => Some((r, true)),
+                    _ => None,
+                }
             }));
             out.spans.push((start, out.rules.len() as u32));
         }
+        for (r, rule) in s.rules.iter().enumerate() {
+            match rule.action {
+                Action::Pin => out.pins.push(r as u32),
+                Action::Boost(_) | Action::Bury(_) => out.boosts = true,
+                _ => {}
+            }
+        }
+        if crate::SPEED {
+            let needs = (0..s.candidates.len())
+                .filter_map(|pos| Some((pos, self.sieve_atoms(slot, out.of(pos))?)));
+            out.sieve = Some(Sieve::new(s.candidates.len(), needs));
+        }
         out
+    }
+
+    /// The atoms whose conjunction is exactly the eligibility of a candidate with
+    /// these include/exclude `rules` of slot `slot` (one include rule, no consent
+    /// requirement); `None` when it is more than that.
+    fn sieve_atoms(&self, slot: usize, rules: &[(u32, bool)]) -> Option<&[u32]> {
+        let &[(r, false)] = rules else {
+            return None;
+        };
+        match self.rule_plans.get(slot)?.get(r as usize)? {
+            (Plan::Atoms(atoms), false) => Some(atoms),
+            (Plan::Atom(atom), false) => Some(core::slice::from_ref(atom)),
+            _ => None,
+        }
     }
 
     /// The bundle this engine decides with.
@@ -512,6 +574,7 @@ impl Engine {
             memo: Memo::new(&self.plans),
             rule_memo: Vec::new(),
             ranked: Vec::new(),
+            live: Vec::new(),
             tops: None,
             may_suppress: None,
             purchases: None,
@@ -661,10 +724,17 @@ impl Engine {
             },
         };
         let count = usize::from(slot.count.max(1));
+        let table = self.candidate_rules.get(index);
+        let pins = table.map_or(&[][..], |t| t.pins.as_slice());
+        let has_boosts = table.is_some_and(|t| t.boosts);
 
         // Pins: the first matching pin whose item is eligible and not on the page yet.
-        for (r, rule) in slot.rules.iter().enumerate() {
-            if rule.action != Action::Pin || !ev.matches(r, page) {
+        for &r in pins {
+            let r = r as usize;
+            let Some(rule) = slot.rules.get(r) else {
+                continue;
+            };
+            if !ev.matches(r, page) {
                 continue;
             }
             for &item in &rule.items {
@@ -697,10 +767,6 @@ impl Engine {
         }
 
         // 4. Ranking.
-        let has_boosts = slot
-            .rules
-            .iter()
-            .any(|r| matches!(r.action, Action::Boost(_) | Action::Bury(_)));
         let mut ranked = core::mem::take(&mut page.ranked);
         ranked.clear();
         let mut reason = Reason::Featured;
@@ -716,13 +782,35 @@ impl Engine {
                     } else {
                         4
                     };
-                for (pos, &item) in slot.candidates.iter().enumerate() {
+                // Candidates an atom known to fail rules out are skipped.
+                let sieve = table
+                    .and_then(|t| t.sieve.as_ref())
+                    .filter(|_| crate::SPEED);
+                let mut live = core::mem::take(&mut page.live);
+                if let Some(sieve) = sieve {
+                    sieve.start(&page.memo, &mut live);
+                }
+                let mut next = 0;
+                while let Some(pos) = match sieve {
+                    Some(sieve) => sieve.next(&live, next),
+                    None => Some(next),
+                } {
+                    next = pos + 1;
+                    let Some(&item) = slot.candidates.get(pos) else {
+                        break;
+                    };
                     if page.placed.contains(&item)
                         || (!has_boosts && ranked.iter().any(|(s, _)| s.item == item))
                     {
                         continue;
                     }
                     let Some(why) = ev.candidate_eligible(pos, item, page) else {
+                        let rules = table.map_or(&[][..], |t| t.of(pos));
+                        if let Some((sieve, atoms)) = sieve.zip(self.sieve_atoms(index, rules)) {
+                            for &atom in atoms.iter().filter(|&&a| page.memo.is_false(a)) {
+                                sieve.rule_out(atom, &mut live);
+                            }
+                        }
                         continue;
                     };
                     let score = n - pos as f32;
@@ -731,6 +819,7 @@ impl Engine {
                         break;
                     }
                 }
+                page.live = live;
             }
             Strategy::Model => {
                 let Some(scorer) = &self.scorer else {
@@ -892,6 +981,70 @@ impl Engine {
             })
     }
 
+    /// Whether condition atom `atom` holds for the request: its path read where
+    /// [`Read`] says (the visitor facts built on first use into `facts`, the context
+    /// keys' positions found on first use into `tops`), then its test.
+    fn atom_holds(
+        &self,
+        atom: usize,
+        request: &Request<'_>,
+        facts: &mut Option<Value>,
+        tops: &mut Option<Vec<u32>>,
+    ) -> bool {
+        let Some((path, test)) = self.plans.atom(atom) else {
+            return false;
+        };
+        let groups = &self.bundle.saved_groups;
+        let session = request.visitor.session;
+        match self.atom_reads.get(atom) {
+            Some(&Read::Context(top)) => {
+                let pairs = match request.context {
+                    Value::Object(pairs) => pairs.as_slice(),
+                    _ => &[],
+                };
+                let tops = tops.get_or_insert_with(|| {
+                    let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
+                    self.context_keys
+                        .iter()
+                        .map(|k| at(k).map_or(u32::MAX, |i| i as u32))
+                        .collect()
+                });
+                let at = tops.get(top as usize).copied().unwrap_or(u32::MAX);
+                match pairs.get(at as usize) {
+                    Some((_, v)) => test.eval(&v.read(path.get(1..).unwrap_or_default()), groups),
+                    None => test.eval(&Value::Null, groups),
+                }
+            }
+            Some(&Read::SessionCount { carts, category }) => {
+                let count = session
+                    .zip(category)
+                    .and_then(|(s, c)| s.counts().iter().find(|n| n.category == c))
+                    .map_or(0, |n| if carts { n.carts } else { n.views });
+                if count == 0 {
+                    test.eval(&Value::Null, groups)
+                } else {
+                    test.eval(&Value::Number(f64::from(count)), groups)
+                }
+            }
+            Some(&Read::SessionNumber(field)) => match session {
+                Some(s) => test.eval(
+                    &Value::Number(session_number(s, field, request.visitor.now)),
+                    groups,
+                ),
+                None => test.eval(&Value::Null, groups),
+            },
+            Some(Read::Fact) => {
+                let facts = facts.get_or_insert_with(|| self.visitor_facts(request));
+                test.eval(&facts.read(path), groups)
+            }
+            Some(Read::Root) => {
+                let facts = facts.get_or_insert_with(|| self.visitor_facts(request));
+                test.eval(&self.document(request, facts), groups)
+            }
+            None => false,
+        }
+    }
+
     /// The document conditions read: the page context's attributes at the top level,
     /// plus `session`, `profile` and `consent` ([`Engine::visitor_facts`]), which
     /// shadow context keys of that name. Built only for a condition that reads the
@@ -975,18 +1128,25 @@ impl Engine {
             let value = match i {
                 0 => per_category(|c| c.views),
                 1 => per_category(|c| c.carts),
-                2 => Value::Number(f64::from(s.cart_cents()) / 100.0),
-                3 => Value::Number(
-                    s.events()
-                        .filter(|e| e.kind == EventKind::View && e.item.is_some())
-                        .count() as f64,
-                ),
-                4 => Value::Number(s.events().len() as f64),
-                _ => Value::Number(s.seconds_on_site(now) as f64),
+                _ => Value::Number(session_number(s, i as u8, now)),
             };
             out.push(((*field).into(), value));
         }
         Value::Object(out)
+    }
+}
+
+/// The number fields of the `session` fact (`SESSION_FIELDS[field]`, `field` ≥ 2):
+/// `cartValue`, `itemsViewed`, `events`, `secondsOnSite`.
+fn session_number(s: &Session, field: u8, now: u64) -> f64 {
+    match field {
+        2 => f64::from(s.cart_cents()) / 100.0,
+        3 => s
+            .events()
+            .filter(|e| e.kind == EventKind::View && e.item.is_some())
+            .count() as f64,
+        4 => s.events().len() as f64,
+        _ => s.seconds_on_site(now) as f64,
     }
 }
 
@@ -1002,6 +1162,8 @@ struct PageState {
     /// A slot's rule results and ranking, kept for the next slot's reuse.
     rule_memo: Vec<Option<bool>>,
     ranked: Vec<(Scored, Option<u32>)>,
+    /// The live candidates of a sieved priority walk, kept for the next slot's reuse.
+    live: Vec<u64>,
     /// Per context key some condition reads: the index of its pair in the page
     /// context (`u32::MAX`: absent), found on first use.
     tops: Option<Vec<u32>>,
@@ -1037,68 +1199,23 @@ impl SlotEval<'_, '_> {
             return *known;
         }
         let engine = self.engine;
-        let Some(rule) = engine
-            .bundle
-            .slots
-            .get(self.slot_index)
-            .and_then(|s| s.rules.get(r))
-        else {
-            return false;
-        };
-        let plan = engine
+        let request = self.request;
+        let result = match engine
             .rule_plans
             .get(self.slot_index)
             .and_then(|p| p.get(r))
-            .and_then(Option::as_ref);
-        let result =
-            if rule.requires_personalization && !self.request.visitor.consent.personalization {
-                false
-            } else {
-                match plan {
-                    None => rule.when.is_none(),
-                    Some(plan) => {
-                        let request = self.request;
-                        let facts: &Value = if engine.reads_facts.contains(&true) {
-                            page.facts
-                                .get_or_insert_with(|| engine.visitor_facts(request))
-                        } else {
-                            &NO_CONTEXT
-                        };
-                        let pairs = match request.context {
-                            Value::Object(pairs) => pairs.as_slice(),
-                            _ => &[],
-                        };
-                        let tops = page.tops.get_or_insert_with(|| {
-                            let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
-                            engine
-                                .context_keys
-                                .iter()
-                                .map(|k| at(k).map_or(u32::MAX, |i| i as u32))
-                                .collect()
-                        });
-                        let read = |atom: usize, path: &[String]| -> Cow<'_, Value> {
-                            match engine.atom_reads.get(atom) {
-                                Some(Read::Fact) => facts.read(path),
-                                Some(&Read::Context(top)) => {
-                                    let at = tops.get(top as usize).copied();
-                                    match pairs.get(at.unwrap_or(u32::MAX) as usize) {
-                                        Some((_, v)) => v.read(path.get(1..).unwrap_or_default()),
-                                        None => Cow::Owned(Value::Null),
-                                    }
-                                }
-                                Some(Read::Root) => Cow::Owned(engine.document(request, facts)),
-                                None => Cow::Owned(Value::Null),
-                            }
-                        };
-                        plan.eval(
-                            &engine.plans,
-                            &mut page.memo,
-                            &read,
-                            &engine.bundle.saved_groups,
-                        )
-                    }
-                }
-            };
+        {
+            Some((_, true)) if !request.visitor.consent.personalization => false,
+            Some((plan, _)) => {
+                let PageState {
+                    memo, facts, tops, ..
+                } = page;
+                plan.eval_with(memo, &mut |atom| {
+                    engine.atom_holds(atom, request, facts, tops)
+                })
+            }
+            None => false,
+        };
         if let Some(slot) = self.memo.get_mut(r) {
             *slot = Some(result);
         }
@@ -1124,7 +1241,21 @@ impl SlotEval<'_, '_> {
             .candidate_rules
             .get(self.slot_index)
             .map_or(&[][..], |c| c.of(pos));
-        self.eligible_by(item, rules.iter().copied(), page)
+        if engine.suppressed(item, &self.request.visitor, page) {
+            return None;
+        }
+        let mut included: Option<Option<u32>> = Some(None);
+        for &(r, excludes) in rules {
+            if excludes {
+                if self.matches(r as usize, page) {
+                    return None;
+                }
+            } else if !matches!(included, Some(Some(_))) {
+                // Include rules make the item ineligible unless one of them matches.
+                included = self.matches(r as usize, page).then_some(Some(r));
+            }
+        }
+        included
     }
 
     /// Eligibility of `item` given the rules that target it, in rule order.

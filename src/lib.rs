@@ -39,6 +39,12 @@ pub mod sort;
 
 pub use error::{Error, ErrorKind};
 
+/// Whether this build favours speed over size: natively and in the edge module. The
+/// browser module (size budget) leaves out the engine's speed-only paths (the
+/// candidate sieve, cheap-first conjunctions, affinities moved into place instead of
+/// re-sorted); they skip work only, so decisions are the same in every build.
+pub(crate) const SPEED: bool = cfg!(any(feature = "edge", not(target_arch = "wasm32")));
+
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

@@ -469,16 +469,44 @@ impl Session {
         let current = self.affinities.iter().position(|a| a.category == category);
         let old = current.map_or(0.0, |i| f32::from(self.affinities[i].score));
         let new = (old + delta).clamp(0.0, f32::from(u16::MAX)) as u16;
-        match current {
-            Some(i) => self.affinities[i].score = new,
-            None if new > 0 => self.affinities.push(CategoryAffinity {
-                category,
-                score: new,
-            }),
-            None => {}
+        if crate::SPEED {
+            // The list is in order but for this entry: it moves to its place (no
+            // sort per tracked event); a score of 0 sorts last and is dropped there.
+            let a = &mut self.affinities;
+            let mut i = match current {
+                Some(i) => i,
+                None if new > 0 => {
+                    a.push(CategoryAffinity { category, score: 0 });
+                    a.len() - 1
+                }
+                None => return,
+            };
+            if let Some(entry) = a.get_mut(i) {
+                entry.score = new;
+            }
+            while i > 0 && affinity_order(&a[i], &a[i - 1]).is_lt() {
+                a.swap(i, i - 1);
+                i -= 1;
+            }
+            while i + 1 < a.len() && affinity_order(&a[i + 1], &a[i]).is_lt() {
+                a.swap(i, i + 1);
+                i += 1;
+            }
+            if new == 0 {
+                a.pop();
+            }
+        } else {
+            match current {
+                Some(i) => self.affinities[i].score = new,
+                None if new > 0 => self.affinities.push(CategoryAffinity {
+                    category,
+                    score: new,
+                }),
+                None => {}
+            }
+            self.affinities.retain(|a| a.score > 0);
+            sort_affinities(&mut self.affinities);
         }
-        self.affinities.retain(|a| a.score > 0);
-        sort_affinities(&mut self.affinities);
         self.affinities.truncate(MAX_AFFINITIES);
     }
 
@@ -543,9 +571,12 @@ impl Session {
 
 /// Strongest first; ties by category: the canonical order [`decode`] checks.
 fn sort_affinities(affinities: &mut [CategoryAffinity]) {
-    crate::sort::sort_by(affinities, |a, b| {
-        b.score.cmp(&a.score).then(a.category.cmp(&b.category))
-    });
+    crate::sort::sort_by(affinities, affinity_order);
+}
+
+/// The order of [`sort_affinities`].
+fn affinity_order(a: &CategoryAffinity, b: &CategoryAffinity) -> core::cmp::Ordering {
+    b.score.cmp(&a.score).then(a.category.cmp(&b.category))
 }
 
 fn decay(age_min: u32) -> f32 {
@@ -823,6 +854,34 @@ mod tests {
             Some(100 - MAX_EVENTS as u32)
         );
         assert_eq!(s.events().last().unwrap().item, Some(99));
+    }
+
+    #[test]
+    fn affinities_stay_in_order_as_scores_move() {
+        // Views, add-to-carts and removals over more categories than are kept: after
+        // every event the list is strongest first, ties by category, with no zero.
+        let mut s = Session::new(1, T0);
+        let kinds = [
+            EventKind::View,
+            EventKind::AddToCart,
+            EventKind::Remove,
+            EventKind::Search,
+        ];
+        for n in 0..400u32 {
+            let category = (n * 7 + n / 3) % 30;
+            s.track(&Event::new(kinds[(n % 4) as usize]).category(category), T0);
+            let a = s.affinities();
+            assert!(a.len() <= MAX_AFFINITIES);
+            assert!(a.iter().all(|x| x.score > 0));
+            assert!(
+                a.windows(2).all(|p| affinity_order(&p[0], &p[1]).is_lt()),
+                "{a:?}"
+            );
+        }
+        assert_eq!(
+            decode(&encode(&s)).map(|d| d.affinities),
+            Ok(s.affinities.clone())
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! | [`eval`] | evaluation |
 //! | [`compile`] | JSON → compiled form, with path-carrying errors |
 //! | [`plan`] | a bundle's conditions as shared atoms, each evaluated once per request |
+//! | [`sieve`] | a slot's candidates ruled out together by an atom known to fail |
 //! | [`action`] | rule actions (include, exclude, pin, boost, bury) and their order |
 //!
 //! ```
@@ -39,6 +40,7 @@ pub mod eval;
 pub mod js;
 pub mod plan;
 pub mod regex;
+pub mod sieve;
 pub mod value;
 
 pub use action::{Action, Rule};

@@ -7,9 +7,11 @@
 //! needs it. Marketers reuse the same segments across many rules: the peer workload's
 //! 807 field tests are 85 distinct atoms.
 //!
-//! A plan evaluates exactly like the [`Cond`] it came from: same tests, same
-//! short-circuit order; only repeated work is skipped (conditions are pure functions
-//! of the request's document).
+//! A plan evaluates to exactly what the [`Cond`] it came from does: the same tests,
+//! with repeated work skipped. A flat conjunction ([`Plan::Atoms`]) runs its cheap
+//! tests before regexes and version comparisons, and stops at once on an atom already
+//! known to fail; conditions are pure functions of the request's document, so the
+//! order cannot change a result.
 //!
 //! ```
 //! use slotwise::rules::compile::{compile, Dialect, GroupNames};
@@ -36,7 +38,7 @@
 
 use std::borrow::Cow;
 
-use super::condition::{Cond, SavedGroups, Test};
+use super::condition::{Cond, Op, SavedGroups, Test};
 use super::value::Value;
 
 /// How many atoms of one path are compared when interning a new one: beyond that a
@@ -84,7 +86,16 @@ impl Plans {
                     })
                     .collect();
                 if atoms.len() == ps.len() {
-                    Plan::Atoms(atoms)
+                    // Cheap tests first, each group in authored order: a conjunction
+                    // often fails on one of them before a regex or a version
+                    // comparison has to run.
+                    if !crate::SPEED {
+                        return Plan::Atoms(atoms);
+                    }
+                    let (mut cheap, dear): (Vec<u32>, Vec<u32>) =
+                        atoms.into_iter().partition(|&a| !self.costly(a));
+                    cheap.extend(dear);
+                    Plan::Atoms(cheap)
                 } else {
                     Plan::All(ps)
                 }
@@ -126,6 +137,17 @@ impl Plans {
         }
         bucket.push(i);
         i
+    }
+
+    /// Whether evaluating atom `i` costs more than a comparison: a regex or a
+    /// version comparison (a host call, an allocation).
+    fn costly(&self, i: u32) -> bool {
+        match self.atoms.get(i as usize) {
+            Some((_, Test::Ops(ops))) => ops
+                .iter()
+                .any(|op| matches!(op, Op::Regex(_) | Op::Version(..))),
+            _ => false,
+        }
     }
 
     /// The path atom `i` reads.
@@ -178,6 +200,37 @@ impl Memo {
     }
 }
 
+impl Memo {
+    /// Atom `i`'s result: remembered, else `eval(i)` (then remembered).
+    #[inline]
+    fn get_or_eval(&mut self, i: u32, eval: &mut impl FnMut(usize) -> bool) -> bool {
+        let i = i as usize;
+        match self.0.get(i).copied() {
+            Some(TRUE) => true,
+            Some(FALSE) => false,
+            _ => {
+                let holds = eval(i);
+                if let Some(m) = self.0.get_mut(i) {
+                    *m = if holds { TRUE } else { FALSE };
+                }
+                holds
+            }
+        }
+    }
+
+    /// Whether atom `i` is already known to fail.
+    #[inline]
+    pub fn is_false(&self, i: u32) -> bool {
+        self.0.get(i as usize).copied() == Some(FALSE)
+    }
+
+    /// Whether one of `atoms` is already known to fail.
+    #[inline]
+    fn any_false(&self, atoms: &[u32]) -> bool {
+        atoms.iter().any(|&i| self.is_false(i))
+    }
+}
+
 impl Plan {
     /// Whether the planned condition holds. `read` gives the value at atom `i`'s
     /// path (a missing path reads as `Null`); atoms already in `memo` are not
@@ -189,37 +242,34 @@ impl Plan {
         read: &impl Fn(usize, &[String]) -> Cow<'v, Value>,
         groups: &SavedGroups,
     ) -> bool {
+        self.eval_with(memo, &mut |i| {
+            plans
+                .atoms
+                .get(i)
+                .is_some_and(|(path, test)| test.eval(&read(i, path), groups))
+        })
+    }
+
+    /// [`Plan::eval`] with the caller evaluating atoms: `atom(i)` says whether atom `i`
+    /// holds ([`Plans::atom`] gives its path and test), called at most once per atom
+    /// per `memo`. A flat conjunction ([`Plan::Atoms`]) first looks for an atom already
+    /// known to fail, so it evaluates nothing new when one does (atoms are pure: the
+    /// result is the same in any order).
+    pub fn eval_with(&self, memo: &mut Memo, atom: &mut impl FnMut(usize) -> bool) -> bool {
         match self {
-            Plan::All(ps) => ps.iter().all(|p| p.eval(plans, memo, read, groups)),
-            Plan::Any(ps) => ps.is_empty() || ps.iter().any(|p| p.eval(plans, memo, read, groups)),
-            Plan::Not(p) => !p.eval(plans, memo, read, groups),
-            Plan::Atom(i) => atom(*i, plans, memo, read, groups),
-            Plan::Atoms(is) => is.iter().all(|&i| atom(i, plans, memo, read, groups)),
+            Plan::All(ps) => ps.iter().all(|p| p.eval_with(memo, atom)),
+            Plan::Any(ps) => ps.is_empty() || ps.iter().any(|p| p.eval_with(memo, atom)),
+            Plan::Not(p) => !p.eval_with(memo, atom),
+            Plan::Atom(i) => memo.get_or_eval(*i, atom),
+            Plan::Atoms(is) => !memo.any_false(is) && is.iter().all(|&i| memo.get_or_eval(i, atom)),
             Plan::Const(b) => *b,
         }
     }
 }
 
-fn atom<'v>(
-    i: u32,
-    plans: &Plans,
-    memo: &mut Memo,
-    read: &impl Fn(usize, &[String]) -> Cow<'v, Value>,
-    groups: &SavedGroups,
-) -> bool {
-    let i = i as usize;
-    match memo.0.get(i).copied() {
-        Some(TRUE) => true,
-        Some(FALSE) => false,
-        _ => {
-            let Some((path, test)) = plans.atoms.get(i) else {
-                return false;
-            };
-            let holds = test.eval(&read(i, path), groups);
-            if let Some(m) = memo.0.get_mut(i) {
-                *m = if holds { TRUE } else { FALSE };
-            }
-            holds
-        }
+impl Plans {
+    /// Atom `i`'s path and test.
+    pub fn atom(&self, i: usize) -> Option<(&[String], &Test)> {
+        self.atoms.get(i).map(|(p, t)| (p.as_slice(), t))
     }
 }
