@@ -24,12 +24,12 @@ fn page() -> Vec<u8> {
     };
     let mut i = 0;
     while out.len() < 100_000 {
-        if i % 40 == 10 {
-            if let Some(s) = slots.next() {
-                out.push_str(&format!(
-                    "<div class=\"slot\" data-slotwise-slot=\"{s}\"><a href=\"/p/{i}\"><img src=\"/i/{i}.jpg\" alt=\"default {s}\"> Default {s}</a></div>"
-                ));
-            }
+        if i % 40 == 10
+            && let Some(s) = slots.next()
+        {
+            out.push_str(&format!(
+                "<div class=\"slot\" data-slotwise-slot=\"{s}\"><a href=\"/p/{i}\"><img src=\"/i/{i}.jpg\" alt=\"default {s}\"> Default {s}</a></div>"
+            ));
         }
         out.push_str(&format!(
             "<div class=\"card c{}\"><a href=\"/p/{i}\" title='Product {i}'>Product &amp; item {i}</a><span class=\"price\">${}.99</span><!-- c{i} --><p>{}</p></div>\n",
