@@ -48,6 +48,8 @@ import { forCache, fromCache, variantCache, variantKey, variantTtl } from './edg
 /** The debugging header naming what the worker did with a response. */
 export const REASON_HEADER = 'x-slotwise';
 
+const UTF8 = new TextEncoder();
+
 /** Request headers that change the personalized page (with the cookies). */
 const VARY = ['Cookie', 'Sec-GPC', 'User-Agent', 'Accept-Language'];
 
@@ -139,7 +141,7 @@ export function createHandler(newInstance) {
     const names = [];
     const slotName = slotNames(sw._engine);
     for (const r of decisionRecords(flat)) names.push(slotName(r.slotPlus - 1));
-    const tail = new TextEncoder().encode(handoffScript(sw.bundleId, names, flat, sent));
+    const tail = UTF8.encode(handoffScript(sw.bundleId, names, flat, sent));
     let body = fillSlots(upstream.body, rewriter, onFailure, tail);
     if (plan && ctx && typeof ctx.waitUntil === 'function') {
       // The filled page goes to the variant cache as it streams to the visitor.
@@ -437,6 +439,13 @@ const READ_AT_LEAST = 32 * 1024;
 const READ_BUFFER = 64 * 1024;
 
 /**
+ * False where the runtime's BYOB readers are known to lack `readAtLeast` (Node):
+ * asking for one there costs an exception per page.
+ */
+const MAY_READ_AT_LEAST =
+  typeof ReadableStreamBYOBReader !== 'function' || typeof ReadableStreamBYOBReader.prototype.readAtLeast === 'function';
+
+/**
  * A reader of `body` that gives few, large chunks: every read crosses from the
  * runtime into JS, and in workerd that costs more than rewriting 10 KB. Where the
  * runtime has `readAtLeast` (workerd's BYOB readers) the first read returns what has
@@ -446,14 +455,16 @@ const READ_BUFFER = 64 * 1024;
  */
 function pageReader(body) {
   let byob = null;
-  try {
-    byob = body.getReader({ mode: 'byob' });
-    if (typeof byob.readAtLeast !== 'function') {
-      byob.releaseLock();
+  if (MAY_READ_AT_LEAST) {
+    try {
+      byob = body.getReader({ mode: 'byob' });
+      if (typeof byob.readAtLeast !== 'function') {
+        byob.releaseLock();
+        byob = null;
+      }
+    } catch {
       byob = null;
     }
-  } catch {
-    byob = null;
   }
   if (!byob) {
     const reader = body.getReader();
