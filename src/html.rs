@@ -89,6 +89,8 @@ pub struct SlotRewriter<F> {
     tag_attr: u8,
     skipping: Option<Skipping>,
     seen: Vec<SlotSeen>,
+    /// How many slots were filled (replaced) so far.
+    filled: usize,
 }
 
 /// `Comment::dashes` after `--!`: a following `>` closes the comment.
@@ -107,12 +109,18 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             tag_attr: ATTR_TAG_NAME,
             skipping: None,
             seen: Vec::new(),
+            filled: 0,
         }
     }
 
     /// The slots met so far.
     pub fn seen(&self) -> &[SlotSeen] {
         &self.seen
+    }
+
+    /// How many slots were filled so far.
+    pub fn filled(&self) -> usize {
+        self.filled
     }
 
     /// How many of the last input bytes are held back, neither written out nor
@@ -136,6 +144,30 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         }
     }
 
+    /// Feeds the next chunk like [`Self::write`], and tells whether what it appended
+    /// to `out` is the chunk itself, all but its last [`Self::held`] bytes: true
+    /// when no byte was held back before, no slot was being replaced and none was
+    /// filled in this chunk (most chunks of a page). A caller can then send (a view
+    /// of) its own chunk instead of a copy.
+    ///
+    /// ```
+    /// use slotwise::html::SlotRewriter;
+    ///
+    /// let mut rw = SlotRewriter::new(|_| Some("x".to_string()));
+    /// let mut out = Vec::new();
+    /// assert!(rw.write_unchanged(b"<p>a</p><div cl", &mut out));
+    /// assert_eq!(out, b"<p>a</p>");
+    /// out.clear();
+    /// assert!(!rw.write_unchanged(b"ass=a data-slotwise-slot=s>b</div>", &mut out));
+    /// assert_eq!(out, b"<div class=a data-slotwise-slot=s>x</div>");
+    /// ```
+    pub fn write_unchanged(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> bool {
+        let unchanged = self.held() == 0 && self.skipping.is_none();
+        let filled = self.filled;
+        self.write(chunk, out);
+        unchanged && self.filled == filled
+    }
+
     /// Feeds the next chunk; rewritten bytes are appended to `out`.
     pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
@@ -146,14 +178,36 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     // copied in one run; the run stops at anything else.
                     let start = i;
                     loop {
-                        let Some(p) = memchr(b'<', &chunk[i..]) else {
+                        // Text between tags is often empty or a few bytes: look before
+                        // calling memchr.
+                        let next = if chunk[i] == b'<' {
+                            Some(0)
+                        } else {
+                            memchr(b'<', &chunk[i..])
+                        };
+                        let Some(p) = next else {
                             i = chunk.len();
                             self.emit(&chunk[start..], out);
                             break;
                         };
                         let at = i + p;
+                        if let Some(len) = whole_comment(&chunk[at..]) {
+                            // Nothing in a comment counts, skipping or not.
+                            i = at + len;
+                            if i == chunk.len() {
+                                self.emit(&chunk[start..], out);
+                                break;
+                            }
+                            continue;
+                        }
                         match whole_tag(&chunk[at..]) {
-                            Some(tag) if tag.plain && self.skipping.is_none() => i = at + tag.len,
+                            Some(tag) if tag.plain && self.skipping.is_none() => {
+                                i = at + tag.len;
+                                if i == chunk.len() {
+                                    self.emit(&chunk[start..], out);
+                                    break;
+                                }
+                            }
                             Some(tag) => {
                                 self.emit(&chunk[start..at], out);
                                 self.complete_tag(&chunk[at..at + tag.len], out);
@@ -464,6 +518,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     }
                     None => false,
                 };
+            self.filled += usize::from(replaced);
             self.seen.push(SlotSeen {
                 name: slot,
                 replaced,
@@ -558,7 +613,7 @@ const ATTR_UNQUOTED: u8 = 5;
 
 /// The attribute state after byte `b` (not a quote that opens a value: after one,
 /// and after its closing quote, the state is [`ATTR_BEFORE_NAME`]).
-fn attr_step(state: u8, b: u8) -> u8 {
+const fn attr_step(state: u8, b: u8) -> u8 {
     let space = is_space(b);
     match state {
         ATTR_TAG_NAME if space || b == b'/' => ATTR_BEFORE_NAME,
@@ -588,10 +643,56 @@ struct WholeTag {
     plain: bool,
 }
 
+// Byte classes of a tag's scan ([`TAG_CLASS`]): the first four drive [`attr_step`].
+const C_OTHER: u8 = 0;
+const C_SPACE: u8 = 1;
+const C_SLASH: u8 = 2;
+const C_EQ: u8 = 3;
+const C_QUOTE: u8 = 4;
+const C_GT: u8 = 5;
+const C_DASH: u8 = 6;
+
+/// The class of every byte inside a tag.
+const TAG_CLASS: [u8; 256] = {
+    let mut t = [C_OTHER; 256];
+    t[b'\t' as usize] = C_SPACE;
+    t[b'\n' as usize] = C_SPACE;
+    t[0x0c] = C_SPACE;
+    t[b'\r' as usize] = C_SPACE;
+    t[b' ' as usize] = C_SPACE;
+    t[b'/' as usize] = C_SLASH;
+    t[b'=' as usize] = C_EQ;
+    t[b'"' as usize] = C_QUOTE;
+    t[b'\'' as usize] = C_QUOTE;
+    t[b'>' as usize] = C_GT;
+    t[b'-' as usize] = C_DASH;
+    t
+};
+
+/// [`attr_step`] as a table: `ATTR_NEXT[state * 8 + class]` (a quote that opens no
+/// value, and a dash, step as any other byte; `>` never steps). 64 entries, so an
+/// index masked with 63 needs no bounds check.
+const ATTR_NEXT: [u8; 64] = {
+    let mut t = [0; 64];
+    let mut state = 0;
+    while state < 6 {
+        let byte_of = [b'a', b' ', b'/', b'=', b'"', b'>', b'-', b'a'];
+        let mut class = 0;
+        while class < 8 {
+            t[state * 8 + class] = attr_step(state as u8, byte_of[class]);
+            class += 1;
+        }
+        state += 1;
+    }
+    t
+};
+
 /// The start or end tag (`<a...>`, `</a...>`) at the start of `s` when it ends
 /// within `s` and within [`MAX_TAG_BYTES`], with the same quote rules as the
 /// byte-by-byte path; `None` for anything else (comments, declarations, a tag cut by
-/// the chunk boundary), which that path handles.
+/// the chunk boundary), which that path handles. One pass over the tag's bytes with
+/// a table for the attribute states (tags are short: a call to memchr per quote
+/// costs more); quoted values are skipped in one search.
 fn whole_tag(s: &[u8]) -> Option<WholeTag> {
     let is_end = *s.get(1)? == b'/';
     let name = if is_end { 2 } else { 1 };
@@ -599,40 +700,67 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
         return None;
     }
     let s = &s[..s.len().min(MAX_TAG_BYTES + 1)];
-    let name_end = name
-        + 1
-        + s[name + 1..]
-            .iter()
-            .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
-    // Runs between quotes and `>` are found with memchr; a quote opens a value only
-    // right after an attribute's `=` (as in the byte-by-byte path), and then its match ends it.
-    let mut j = name + 1;
     // The scan starts after the name's first letter: `<d` (tag name) or `</d` (the
     // byte path reads `/` as ending a name, then `d` as a name).
+    let mut j = name + 1;
     let mut attr = if is_end { ATTR_NAME } else { ATTR_TAG_NAME };
     let mut dash_s = false;
-    loop {
-        let at = j + memchr3(b'>', b'"', b'\'', &s[j..])?;
-        let run = &s[j..at];
-        dash_s |= run
-            .windows(2)
-            .any(|w| w[0] == b'-' && (w[1] | 0x20) == b's');
-        let state = attr_state(run, attr);
-        if s[at] == b'>' {
-            let plain = is_end || !(dash_s || raw_text(&s[name..name_end]));
-            return Some(WholeTag { len: at + 1, plain });
+    while j < s.len() {
+        let b = s[j];
+        let class = TAG_CLASS[b as usize];
+        if class == C_GT {
+            let plain = is_end || !(dash_s || raw_text(tag_name(&s[name..j])));
+            return Some(WholeTag { len: j + 1, plain });
         }
-        j = at + 1;
-        if state == ATTR_AFTER_EQ {
-            j += memchr(s[at], &s[j..])? + 1;
+        if class == C_QUOTE && attr == ATTR_AFTER_EQ {
+            // A quote right after an attribute's `=` opens a value; its match ends it.
+            j += 1;
+            j += find_byte(b, &s[j..])? + 1;
             attr = ATTR_BEFORE_NAME;
-        } else {
-            attr = attr_step(state, s[at]);
+            continue;
         }
+        if class == C_DASH && s.get(j + 1).is_some_and(|&n| n | 0x20 == b's') {
+            dash_s = true;
+        }
+        attr = ATTR_NEXT[(attr as usize * 8 + class as usize) & 63];
+        j += 1;
+    }
+    None
+}
+
+/// Where `b` first is in `hay`: a plain loop over the first bytes (attribute
+/// values are mostly short), memchr beyond.
+fn find_byte(b: u8, hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    if let Some(p) = hay.iter().take(SHORT).position(|&x| x == b) {
+        return Some(p);
+    }
+    if hay.len() <= SHORT {
+        return None;
+    }
+    memchr(b, &hay[SHORT..]).map(|p| p + SHORT)
+}
+
+/// The length of the comment `<!--...-->` at the start of `s` when it ends within
+/// `s`, by the byte path's rules ([`State::Comment`]): the first `>` after `--` or
+/// `--!` closes it, the opening dashes counting (`<!-->`, `<!--->`); `None` for
+/// anything else.
+fn whole_comment(s: &[u8]) -> Option<usize> {
+    if !s.starts_with(b"<!--") {
+        return None;
+    }
+    let mut from = 4;
+    loop {
+        let p = from + memchr(b'>', &s[from..])?;
+        let before = &s[2..p];
+        if before.ends_with(b"--") || before.ends_with(b"--!") {
+            return Some(p + 1);
+        }
+        from = p + 1;
     }
 }
 
-fn is_space(b: u8) -> bool {
+const fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ')
 }
 
@@ -958,6 +1086,79 @@ mod tests {
             rw.end(&mut out);
             assert_eq!(rw.held(), 0);
             assert_eq!(&out, page);
+        }
+    }
+
+    /// A page with slots, comments and raw text, cut into 2 and 3 chunks at every
+    /// pair of points: whenever `write_unchanged` says a chunk came out as it went
+    /// in, its output is the chunk less the held tail; and the pages match the
+    /// unsplit rewrite.
+    #[test]
+    fn unchanged_chunks_are_the_input_at_every_split() {
+        let page = concat!(
+            "<!doctype html><!-- a --><!--><!---><p title='<!--'>x</p>",
+            "<script>s='<div data-slotwise-slot=hero>'</script>",
+            "<div data-slotwise-slot=\"hero\"><!-- in --><div>old</div></div>",
+            "<a href=/x class=a=\"b\">t</a><!-- -- --!><section data-slotwise-slot='recs'>r</section>",
+            "<div data-slotwise-slot=other>keep</div>tail"
+        )
+        .as_bytes();
+        let whole = rewrite_chunks(&[page]);
+        let run = |chunks: &[&[u8]]| {
+            let mut rw =
+                SlotRewriter::new(|slot| (slot != "other").then(|| "<b>N</b>".to_string()));
+            let mut out = Vec::new();
+            for c in chunks {
+                let from = out.len();
+                if rw.write_unchanged(c, &mut out) {
+                    assert_eq!(&out[from..], &c[..c.len() - rw.held()], "{chunks:?}");
+                }
+            }
+            rw.end(&mut out);
+            out
+        };
+        let want = run(&[page]);
+        assert_ne!(want, page, "slots were filled");
+        assert_eq!(whole.1.len(), 3);
+        for a in 0..=page.len() {
+            let (x, rest) = page.split_at(a);
+            assert_eq!(run(&[x, rest]), want, "cut {a}");
+            for b in (0..=rest.len()).step_by(3) {
+                let (y, z) = rest.split_at(b);
+                assert_eq!(run(&[x, y, z]), want, "cuts {a}, {b}");
+            }
+        }
+    }
+
+    /// Comments found whole in a chunk (the fast path) end where the byte path ends
+    /// them, and hide what is inside them, at every split point.
+    #[test]
+    fn comments_end_the_same_on_both_paths() {
+        for comment in [
+            "<!---->",
+            "<!-->",
+            "<!--->",
+            "<!-- a -->",
+            "<!-- a --!>",
+            "<!-- -> --->",
+            "<!-- --!-- -->",
+            "<!-- > -- > -->",
+            "<!--!>",
+            "<!-- - -- >-->",
+        ] {
+            let page = format!(
+                "a{comment}<div data-slotwise-slot=hero>old</div><!-- <div data-slotwise-slot=hero> -->z"
+            );
+            let whole = rewrite(&page);
+            assert!(whole.contains("<b>NEW</b>"), "{comment}: {whole}");
+            for cut in 0..=page.len() {
+                let (a, b) = page.as_bytes().split_at(cut);
+                assert_eq!(
+                    String::from_utf8(rewrite_chunks(&[a, b]).0).unwrap(),
+                    whole,
+                    "{comment} cut {cut}"
+                );
+            }
         }
     }
 

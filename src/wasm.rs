@@ -570,6 +570,9 @@ type SlotFill = Box<dyn FnMut(&str) -> Option<String>>;
 pub struct PageRewriter {
     rewriter: crate::html::SlotRewriter<SlotFill>,
     decisions: Vec<u32>,
+    /// The last chunk's output when it was not the chunk itself (see `feed`); kept
+    /// to be reused, so a page costs no allocation per chunk.
+    out: Vec<u8>,
 }
 
 #[cfg(feature = "edge")]
@@ -600,6 +603,7 @@ impl Engine {
         PageRewriter {
             rewriter: crate::html::SlotRewriter::new(Box::new(lookup)),
             decisions: flat,
+            out: Vec::new(),
         }
     }
 
@@ -618,11 +622,21 @@ impl Engine {
 #[cfg(feature = "edge")]
 #[wasm_bindgen]
 impl PageRewriter {
-    /// Feeds a chunk of the page; returns the bytes ready to send.
-    pub fn write(&mut self, chunk: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(chunk.len() + 256);
-        self.rewriter.write(chunk, &mut out);
-        out
+    /// Feeds a chunk of the page without copying the result out: returns `n` ≥ 0
+    /// when the bytes ready to send are the chunk's first `n` (send a view of it;
+    /// most chunks), or -1 when they differ (a slot in it): `take()` gives them.
+    pub fn feed(&mut self, chunk: &[u8]) -> i32 {
+        self.out.clear();
+        if self.rewriter.write_unchanged(chunk, &mut self.out) {
+            self.out.len() as i32
+        } else {
+            -1
+        }
+    }
+
+    /// The bytes ready to send after a `feed` that returned -1.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
     }
 
     /// Ends the page; returns what was still buffered.
@@ -642,7 +656,7 @@ impl PageRewriter {
     /// How many slots of the page were filled so far.
     #[wasm_bindgen(getter)]
     pub fn filled(&self) -> u32 {
-        self.rewriter.seen().iter().filter(|s| s.replaced).count() as u32
+        self.rewriter.filled() as u32
     }
 
     /// The decisions for the bundle's slots, flat as in `Engine.decide`.

@@ -43,14 +43,18 @@ const worker = `
 import { handle } from 'slotwise';
 import page from './page.html';
 let bundle;
-const origin = async () => new Response(page, { headers: { 'content-type': 'text/html; charset=utf-8' } });
+const html = { headers: { 'content-type': 'text/html; charset=utf-8' } };
+const origin = async () => new Response(page, html);
+// The 4 slots alone: what the handler costs whatever the page's size.
+const small = '<!doctype html><body>' + ['hero', 'recs', 'offer', 'footer-recs'].map((s) => '<div data-slotwise-slot="' + s + '">d</div>').join('') + '</body>';
+const smallOrigin = async () => new Response(small, html);
 export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     const mode = url.pathname.slice(1);
     const n = +url.searchParams.get('n');
     bundle ??= new Uint8Array(env.BUNDLE);
-    const options = { fetch: origin, bundle, keys: env.KEYS, snippetCache: mode !== 'uncached' };
+    const options = { fetch: mode.startsWith('small') ? smallOrigin : origin, bundle, keys: env.KEYS, snippetCache: mode !== 'uncached' };
     const visitor = new Request('https://shop.example/p/1', {
       headers: { cookie: env.COOKIE, 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile', 'accept-language': 'en-GB' },
     });
@@ -58,8 +62,8 @@ export default {
     let sample = null;
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
-      if (mode === 'pass') {
-        await (await origin()).arrayBuffer();
+      if (mode === 'pass' || mode === 'small_pass') {
+        await (await options.fetch()).arrayBuffer();
       } else {
         const res = await handle(visitor, env, ctx, options);
         const body = await res.arrayBuffer();
@@ -102,8 +106,10 @@ const anchor = new Miniflare({
   modulesRules: [{ type: 'Text', include: ['**/*.html'] }, { type: 'ESModule', include: ['**/*.js'] }],
 });
 
-const modes = ['pass', 'uncached', 'cached'];
-const times = { pass: [], uncached: [], cached: [], anchor_pass: [], anchor_rewrite: [] };
+// small_*: the same handler on a page of just the 4 slots (the fixed part of the cost:
+// cookies, snippet, decide, headers, handoff, the stream); the rest is per byte.
+const modes = ['pass', 'uncached', 'cached', 'small_pass', 'small_cached'];
+const times = Object.fromEntries([...modes, 'anchor_pass', 'anchor_rewrite'].map((m) => [m, []]));
 const last = {};
 try {
   for (const mode of modes) await (await mf.dispatchFetch(`http://x/${mode}?n=20`)).json(); // warm-up
@@ -141,6 +147,8 @@ for (const [mode, note] of [['uncached', 'snippet=verified'], ['cached', 'snippe
   if (outside(sample.replace(handoff, '')) !== outside(page)) throw new Error(`${mode}: the page changed outside its slots`);
 }
 
+if (last.small_cached.header !== 'filled; snippet=cached') throw new Error(`small_cached: x-slotwise is ${last.small_cached.header}`);
+
 const quantile = (xs, p) => {
   const a = Float64Array.from(xs).sort();
   return a[Math.min(a.length - 1, Math.max(0, Math.ceil(p * a.length) - 1))];
@@ -152,6 +160,9 @@ for (const mode of ['uncached', 'cached']) {
   const s = stats(times[mode]);
   result[mode] = { ...s, added_median_ms: s.median_ms - pass.median_ms, added_p99_ms: s.p99_ms - pass.median_ms };
 }
+const smallPass = stats(times.small_pass);
+const small = stats(times.small_cached);
+result.small = { what: 'the same, cached, on a page of just the 4 slots', pass: smallPass, cached: { ...small, added_median_ms: small.median_ms - smallPass.median_ms, added_p99_ms: small.p99_ms - smallPass.median_ms } };
 const anchorPass = stats(times.anchor_pass);
 const anchorRewrite = stats(times.anchor_rewrite);
 result.anchor = {

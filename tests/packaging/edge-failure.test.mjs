@@ -80,9 +80,9 @@ test('a trap while the page streams: every byte still arrives, in order, and the
   const options = { fetch: chunkedFetch([c1, c2, c3]) };
   const { handle, instances } = handlerWith((bindings, n) => {
     if (n !== 1) return;
-    const write = bindings.PageRewriter.prototype.write;
+    const write = bindings.PageRewriter.prototype.feed;
     let calls = 0;
-    bindings.PageRewriter.prototype.write = function (chunk) {
+    bindings.PageRewriter.prototype.feed = function (chunk) {
       if (++calls === 2) this.__wbg_ptr = OUTSIDE_MEMORY;
       return write.call(this, chunk);
     };
@@ -114,9 +114,9 @@ test('a trap inside a slot being filled: the replacement, then the rest of the p
   const options = { fetch: chunkedFetch([c1, c2]) };
   const { handle } = handlerWith((bindings, n) => {
     if (n !== 1) return;
-    const write = bindings.PageRewriter.prototype.write;
+    const write = bindings.PageRewriter.prototype.feed;
     let calls = 0;
-    bindings.PageRewriter.prototype.write = function (chunk) {
+    bindings.PageRewriter.prototype.feed = function (chunk) {
       if (++calls === 2) this.__wbg_ptr = OUTSIDE_MEMORY;
       return write.call(this, chunk);
     };
@@ -163,9 +163,9 @@ test('a rewriter error that is not a trap: bytes kept in order, the instance kep
   const options = { fetch: chunkedFetch([c1, c2]) };
   const { handle, instances } = handlerWith((bindings, n) => {
     if (n !== 1) return;
-    const write = bindings.PageRewriter.prototype.write;
+    const write = bindings.PageRewriter.prototype.feed;
     let calls = 0;
-    bindings.PageRewriter.prototype.write = function (chunk) {
+    bindings.PageRewriter.prototype.feed = function (chunk) {
       if (++calls === 2) throw new Error('write failed');
       return write.call(this, chunk);
     };

@@ -11,9 +11,9 @@ let instances = 0;
 const { handle } = createHandler(() => {
   const bindings = createBindings();
   if (++instances === 1) {
-    const write = bindings.PageRewriter.prototype.write;
+    const write = bindings.PageRewriter.prototype.feed;
     let calls = 0;
-    bindings.PageRewriter.prototype.write = function (chunk) {
+    bindings.PageRewriter.prototype.feed = function (chunk) {
       if (++calls === 2) this.__wbg_ptr = 0xfffffff0;
       return write.call(this, chunk);
     };

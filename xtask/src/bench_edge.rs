@@ -13,13 +13,18 @@
 //!    (`bench/edge/bench-slotwise.mjs`: `handle()` from `slotwise/worker`, measured
 //!    the same way, with the snippet verification cached and not);
 //! 5. one table: added ms per request (over reading the page through) at the
-//!    median and p99, and the ratio to the anchor — whose worker the Slotwise
+//!    median and p99 — also on a page of just the 4 slots, which splits the cached
+//!    figure into what the handler costs whatever the page and what the 100 KB add —
+//!    and the ratio to the anchor — whose worker the Slotwise
 //!    harness also runs, interleaved request by request with its own, so both see
 //!    the same load (its stand-alone figure is printed beside). Targets from issue
 //!    #7: ≤ 1 ms median uncached, ≤ 0.3 ms cached. Timings are printed, never
 //!    asserted.
 //!
 //! Env: `RUNS` (40) requests per mode, `N` (100) iterations per request.
+//! `BASELINE_PKG=<dir>` (a built `pkg/` of another commit, copied aside): afterwards,
+//! `ROUNDS` (3) alternating runs of that package and this one, and their medians side
+//! by side — on a shared machine the load moves more between runs than a change does.
 
 use std::path::Path;
 
@@ -129,28 +134,98 @@ pub fn run(args: &[String]) -> Result<(), String> {
         dir.join("bench-slotwise.mjs"),
     )
     .map_err(|e| e.to_string())?;
-    let mut c = cmd(
-        "node",
-        &[
-            "bench-slotwise.mjs",
-            path_str(&pkg)?,
-            path_str(&bundle)?,
-            path_str(&dir.join("token.txt"))?,
-            path_str(&dir.join("keys.json"))?,
-            path_str(&page)?,
-            path_str(&dir.join("worker"))?,
-        ],
-    );
-    // Next to the anchor's files: miniflare from its `npm ci`, esbuild from the
-    // repository's dev dependencies (node resolves up the tree).
-    c.current_dir(&dir).env("RUNS", &runs).env("N", &n);
-    let ours_line = last_json_line(c)?;
+    let harness = |package: &Path, worker: &str| -> Result<String, String> {
+        let mut c = cmd(
+            "node",
+            &[
+                "bench-slotwise.mjs",
+                path_str(package)?,
+                path_str(&bundle)?,
+                path_str(&dir.join("token.txt"))?,
+                path_str(&dir.join("keys.json"))?,
+                path_str(&page)?,
+                path_str(&dir.join(worker))?,
+            ],
+        );
+        // Next to the anchor's files: miniflare from its `npm ci`, esbuild from the
+        // repository's dev dependencies (node resolves up the tree).
+        c.current_dir(&dir).env("RUNS", &runs).env("N", &n);
+        last_json_line(c)
+    };
+    let ours_line = harness(&pkg, "worker")?;
     std::fs::write(
         dir.join("results.jsonl"),
         format!("{anchor_line}\n{ours_line}\n"),
     )
     .map_err(|e| e.to_string())?;
-    print_table(&anchor_line, &ours_line, &dir)
+    print_table(&anchor_line, &ours_line, &dir)?;
+
+    // Before / after: another build of the package (e.g. main's `pkg/`, copied aside),
+    // run alternately with this one, each run with the anchor interleaved.
+    if let Some(baseline) = std::env::var_os("BASELINE_PKG") {
+        let baseline = std::path::PathBuf::from(baseline);
+        let rounds: usize = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3);
+        step(&format!(
+            "bench-edge: this package against BASELINE_PKG={}, {rounds} alternating rounds",
+            baseline.display()
+        ));
+        let (mut theirs, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            theirs.push(harness(&baseline, "worker-baseline")?);
+            ours.push(harness(&pkg, "worker")?);
+        }
+        print_baseline(&theirs, &ours)?;
+    }
+    Ok(())
+}
+
+/// The medians over the rounds of each run's added medians (and ratios to the
+/// anchor of the same run): the baseline package beside this one.
+fn print_baseline(theirs: &[String], ours: &[String]) -> Result<(), String> {
+    let median = |runs: &[String], path: &[&str], per_anchor: bool| -> Result<f64, String> {
+        let mut xs = runs
+            .iter()
+            .map(|json| {
+                let x = number(json, path).ok_or_else(|| format!("no {}", path.join(".")))?;
+                let anchor = number(json, &["anchor", "added_median_ms"]).ok_or("no anchor")?;
+                Ok(if per_anchor { x / anchor } else { x })
+            })
+            .collect::<Result<Vec<f64>, String>>()?;
+        xs.sort_by(f64::total_cmp);
+        Ok(xs[xs.len() / 2])
+    };
+    println!(
+        "{:<34} {:>14} {:>14} {:>10}",
+        "added ms, median over rounds", "baseline", "this package", "change"
+    );
+    for (label, path) in [
+        ("cached", &["cached", "added_median_ms"][..]),
+        ("uncached", &["uncached", "added_median_ms"][..]),
+        (
+            "cached, page of just the 4 slots",
+            &["small", "cached", "added_median_ms"][..],
+        ),
+    ] {
+        let (a, b) = (median(theirs, path, false)?, median(ours, path, false)?);
+        println!(
+            "{label:<34} {a:>14.3} {b:>14.3} {:>9.0}%",
+            (b / a - 1.0) * 100.0
+        );
+    }
+    for (label, path) in [
+        ("cached / HTMLRewriter", &["cached", "added_median_ms"][..]),
+        (
+            "uncached / HTMLRewriter",
+            &["uncached", "added_median_ms"][..],
+        ),
+    ] {
+        let (a, b) = (median(theirs, path, true)?, median(ours, path, true)?);
+        println!("{label:<34} {a:>13.2}× {b:>13.2}×");
+    }
+    Ok(())
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -235,7 +310,20 @@ fn print_table(anchor: &str, ours: &str, dir: &Path) -> Result<(), String> {
             target,
         );
     }
+    let small_added = get(ours, &["small", "cached", "added_median_ms"])?;
+    row(
+        "slotwise: cached, a page of just the 4 slots",
+        get(ours, &["small", "cached", "median_ms"])?,
+        get(ours, &["small", "cached", "p99_ms"])?,
+        Some(small_added),
+        "",
+    );
     println!();
+    let cached_added = get(ours, &["cached", "added_median_ms"])?;
+    println!(
+        "cached, split (medians): {small_added:.3} ms whatever the page (cookies, snippet, decide, headers, handoff, the stream) + {:.3} ms for the 100 KB (reading, rewriting, sending)",
+        cached_added - small_added
+    );
     for mode in ["uncached", "cached"] {
         let added = get(ours, &[mode, "added_median_ms"])?;
         let added_p99 = get(ours, &[mode, "added_p99_ms"])?;
