@@ -222,6 +222,7 @@ proptest! {
                     profile: None,
                     consent: Consent::NECESSARY_ONLY,
                     now,
+                    muted: &[],
                 },
             };
             let got: Vec<Vec<u32>> = engine.decide(&request).into_iter().map(|d| d.items).collect();
