@@ -93,6 +93,7 @@ fn main() {
                     profile: None,
                     consent: slotwise::consent::Consent::NECESSARY_ONLY,
                     now,
+                    muted: &[],
                 },
             };
             let decisions = engine.decide(&request);
