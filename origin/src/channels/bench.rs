@@ -8,7 +8,7 @@
 //! 1. **in process, no store**: the engine alone (decide), then decide + render the
 //!    email + serialize the JSON line — the ceiling of a batch, median of 5 passes;
 //! 2. **`slotwise decide` batch**: the real batch over the store, end to end (cluster
-//!    and signal reads, decide, render, JSON lines to a file, exposures stored);
+//!    and profile log reads, decide, render, JSON lines to a file, exposures stored);
 //! 3. **`POST /v1/decide` under load** from this process against `slotwise serve` in
 //!    a second process: p50 / p99, with and without recording the exposures, beside
 //!    `GET /v1/snippet` for the same subjects (the origin's existing per-visitor read,
@@ -205,10 +205,7 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
             .iter()
             .map(|s| {
                 let (cluster, ids) = store.cluster(&s.id)?;
-                Ok((
-                    cluster,
-                    store.profile_signals(&ids, super::cluster::MAX_ROWS)?,
-                ))
+                Ok((cluster, store.profile_log(&ids)?))
             })
             .collect::<Result<_, crate::store::StoreError>>()
             .map_err(|e| e.to_string())?;
@@ -294,18 +291,16 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
                 record,
                 threads: cores,
                 progress: false,
-                prefetch: true,
             };
             let rep = batch.run(&subjects, &mut file)?;
             let wall = rep.wall.as_secs_f64();
             println!(
-                "slotwise decide --channel email{} ({cores} threads, SQLite --sync normal): {} subjects, {} decisions in {wall:.2} s = {:.0} decisions/s ({:.0} subjects/s); prefetch {:.2} s, thread time: per-subject loads {:.2} s, decide+render+JSON {:.2} s; {} exposures stored; {:.1} MB written",
+                "slotwise decide --channel email{} ({cores} threads, SQLite --sync normal): {} subjects, {} decisions in {wall:.2} s = {:.0} decisions/s ({:.0} subjects/s); thread time: profile reads + visitors {:.2} s, decide+render+JSON {:.2} s; {} exposures stored; {:.1} MB written",
                 if record { "" } else { " --dry-run" },
                 rep.subjects,
                 rep.decisions,
                 rep.decisions as f64 / wall,
                 rep.subjects as f64 / wall,
-                rep.prefetch.as_secs_f64(),
                 rep.load.as_secs_f64(),
                 rep.decide.as_secs_f64(),
                 rep.exposures,

@@ -32,6 +32,7 @@
 
 pub mod copy;
 pub mod postgres;
+pub mod profile_log;
 pub mod sqlite;
 
 use std::path::PathBuf;
@@ -284,6 +285,30 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a page of another store's [`Store::dump`], in one transaction; rows whose
     /// key is already present are kept as they are, so a page loads at most once.
     fn load(&self, page: Page) -> Result<()>;
+
+    // Materialized profiles (issues 6 and 10): see [`profile_log`].
+
+    /// The newest [`profile_log::MAX_SIGNALS`] signals of these subject ids, newest
+    /// first by `(time, event id)`, with the fields a profile reads
+    /// ([`profile_log::for_profile`]), from their materialized profile logs: a few
+    /// rows per id, however long its history.
+    fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>>;
+
+    /// For each of `ids` in order: its cluster, the cluster's ids and their
+    /// [`Store::profile_log`], read together (a batch send reads a chunk of
+    /// subjects at once).
+    fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>>;
+}
+
+/// An identity cluster and its profile's signals ([`Store::cluster_profiles`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterProfile {
+    /// The cluster id.
+    pub cluster: String,
+    /// Its identity ids, sorted.
+    pub ids: Vec<String>,
+    /// [`Store::profile_log`] of `ids`.
+    pub signals: Vec<Signal>,
 }
 
 /// The identity id of a signal's pseudonymous subject.

@@ -42,16 +42,18 @@ use slotwise::signals::Signal;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use super::profile_log::{self, COMPACT_AFTER};
 use super::{
-    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
-    StoreError, StoredBundle, anon_id, channel_of, kind_of,
+    ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
+    Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order. Applied versions are recorded in `schema_migrations`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: "
 CREATE TABLE event_ids (
     event_id    BIGINT PRIMARY KEY
 );
@@ -97,7 +99,22 @@ CREATE TABLE bundles (
     bytes        BYTEA NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 4,
+        name: "materialized profile logs",
+        // Filled at open (`ensure_profile_logs`): the rows are built from the signals.
+        sql: "
+CREATE TABLE profile_logs (
+    subject TEXT NOT NULL,
+    seq     BIGINT GENERATED ALWAYS AS IDENTITY,
+    oldest  BIGINT NOT NULL,
+    log     BYTEA NOT NULL,
+    PRIMARY KEY (subject, seq)
+);
+",
+    },
+];
 
 /// Advisory lock keys (transaction scoped). "slot" in ASCII, then a number.
 const MIGRATION_LOCK: i64 = 0x736c_6f74_0000_0001;
@@ -174,6 +191,10 @@ impl PgStore {
     pub fn open(url: &str) -> Result<PgStore> {
         let store = PgStore::connect(url)?;
         store.migrate(true)?;
+        store.run(|pool| async move {
+            let mut c = get(&pool).await?;
+            ensure_profile_logs(&mut c).await.map_err(pg)
+        })?;
         Ok(store)
     }
 
@@ -372,6 +393,8 @@ async fn ingest_once(
         let insert = tx.prepare_cached(INSERT_SIGNALS).await?;
         let c = Columns::of(&new, received_at);
         tx.execute(&insert, &c.params()).await?;
+        // The profile logs in the same transaction: never behind an acknowledged event.
+        append_logs(&tx, &new, floor).await?;
     }
     tx.commit().await?;
     let stored = new.len() as u64;
@@ -653,6 +676,70 @@ impl Store for PgStore {
         })
     }
 
+    fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            let logs = read_logs(&c, &ids).await?;
+            profile_of(&c, &ids, &logs).await
+        })
+    }
+
+    fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            // Three reads for the whole chunk: the ids' clusters, the clusters' ids,
+            // and their log rows.
+            let cluster_of: std::collections::HashMap<String, String> = c
+                .query(
+                    "SELECT id, cluster FROM identities WHERE id = ANY($1)",
+                    &[&ids],
+                )
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let clusters: Vec<&String> = cluster_of.values().collect();
+            let mut members: std::collections::HashMap<String, Vec<String>> =
+                std::collections::HashMap::new();
+            for r in c
+                .query(
+                    "SELECT id, cluster FROM identities WHERE cluster = ANY($1) ORDER BY id",
+                    &[&clusters],
+                )
+                .await
+                .map_err(pg)?
+            {
+                members.entry(r.get(1)).or_default().push(r.get(0));
+            }
+            let mut out: Vec<ClusterProfile> = ids
+                .iter()
+                .map(|id| {
+                    let cluster = cluster_of.get(id).cloned().unwrap_or_else(|| id.clone());
+                    let ids = members
+                        .get(&cluster)
+                        .cloned()
+                        .unwrap_or_else(|| vec![id.clone()]);
+                    ClusterProfile {
+                        cluster,
+                        ids,
+                        signals: Vec::new(),
+                    }
+                })
+                .collect();
+            let mut all: Vec<String> = out.iter().flat_map(|p| p.ids.iter().cloned()).collect();
+            all.sort_unstable();
+            all.dedup();
+            let logs = read_logs(&c, &all).await?;
+            for p in &mut out {
+                p.signals = profile_of(&c, &p.ids, &logs).await?;
+            }
+            Ok(out)
+        })
+    }
+
     fn erase(&self, id: &str) -> Result<Erased> {
         let id = id.to_string();
         self.run(move |pool| async move {
@@ -674,6 +761,9 @@ impl Store for PgStore {
             .map_err(pg)?;
             let signals = tx
                 .execute("DELETE FROM signals WHERE subject = ANY($1)", &[&ids])
+                .await
+                .map_err(pg)?;
+            tx.execute("DELETE FROM profile_logs WHERE subject = ANY($1)", &[&ids])
                 .await
                 .map_err(pg)?;
             let idents = tx
@@ -755,6 +845,27 @@ impl Store for PgStore {
                 if n == 0 {
                     break;
                 }
+            }
+            // Reads skip log entries below the floor already; now drop them.
+            loop {
+                let subjects: Vec<String> = c
+                    .query(
+                        "SELECT DISTINCT subject FROM profile_logs WHERE oldest < $1 LIMIT $2",
+                        &[&floor, &EXPIRE_CHUNK],
+                    )
+                    .await
+                    .map_err(pg)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                if subjects.is_empty() {
+                    break;
+                }
+                let tx = c.transaction().await.map_err(pg)?;
+                for subject in &subjects {
+                    compact_log(&tx, subject, floor as u64).await.map_err(pg)?;
+                }
+                tx.commit().await.map_err(pg)?;
             }
             loop {
                 let n: i64 = c
@@ -1042,6 +1153,17 @@ async fn load_page(
             }
             if !c.event_id.is_empty() {
                 tx.execute(INSERT_SIGNALS, &c.params()).await?;
+                // Profile logs are rebuilt from the copied signals, not copied.
+                let new: Vec<&Signal> = signals
+                    .iter()
+                    .filter(|(s, _)| taken.contains(&(s.event_id as i64)))
+                    .map(|(s, _)| s)
+                    .collect();
+                let floor: i64 = tx
+                    .query_one("SELECT value FROM meta WHERE key = 'retention_floor'", &[])
+                    .await?
+                    .get(0);
+                append_logs(tx, &new, floor.max(0) as u64).await?;
             }
         }
         Page::ErasedIds(erased) => {
@@ -1064,4 +1186,212 @@ async fn load_page(
         }
     }
     Ok(())
+}
+
+/// The log rows of `ids` and the retention floor, read in one statement.
+struct Logs {
+    floor: u64,
+    rows: std::collections::HashMap<String, Vec<Vec<u8>>>,
+}
+
+async fn read_logs(c: &deadpool_postgres::Object, ids: &[String]) -> Result<Logs> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT (SELECT value FROM meta WHERE key = 'retention_floor'), p.subject, p.log
+             FROM unnest($1::text[]) AS i(id) JOIN profile_logs p ON p.subject = i.id",
+        )
+        .await
+        .map_err(pg)?;
+    let mut logs = Logs {
+        floor: 0,
+        rows: std::collections::HashMap::new(),
+    };
+    for r in c.query(&stmt, &[&ids]).await.map_err(pg)? {
+        logs.floor = r.get::<_, i64>(0).max(0) as u64;
+        logs.rows.entry(r.get(1)).or_default().push(r.get(2));
+    }
+    // Without rows the floor stays 0: there is nothing it could hide.
+    Ok(logs)
+}
+
+/// The profile of `ids` from `logs`: a subject whose rows do not decode is read from
+/// its signals instead (never served wrong).
+async fn profile_of(
+    c: &deadpool_postgres::Object,
+    ids: &[String],
+    logs: &Logs,
+) -> Result<Vec<Signal>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(rows) = logs.rows.get(id) else {
+            continue;
+        };
+        let start = out.len();
+        if rows
+            .iter()
+            .any(|row| profile_log::decode_into(row, &mut out).is_err())
+        {
+            out.truncate(start);
+            out.extend(subject_log_from_signals(&***c, id).await.map_err(pg)?);
+        }
+    }
+    Ok(profile_log::finish(out, logs.floor))
+}
+
+const INSERT_LOGS: &str = "INSERT INTO profile_logs (subject, oldest, log)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])";
+
+/// Appends one log row per subject of `new` (signals just stored in `tx`), then merges
+/// the rows of subjects that have [`COMPACT_AFTER`].
+async fn append_logs(
+    tx: &deadpool_postgres::Transaction<'_>,
+    new: &[&Signal],
+    floor: u64,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let mut by_subject: std::collections::BTreeMap<u64, Vec<Signal>> =
+        std::collections::BTreeMap::new();
+    for s in new {
+        if let Some(subject) = s.subject {
+            by_subject.entry(subject).or_default().push(**s);
+        }
+    }
+    if by_subject.is_empty() {
+        return Ok(());
+    }
+    let mut subjects = Vec::with_capacity(by_subject.len());
+    let mut oldest = Vec::with_capacity(by_subject.len());
+    let mut logs = Vec::with_capacity(by_subject.len());
+    for (subject, signals) in &by_subject {
+        subjects.push(anon_id(*subject));
+        oldest.push(profile_log::oldest(signals) as i64);
+        logs.push(profile_log::encode(signals));
+    }
+    let insert = tx.prepare_cached(INSERT_LOGS).await?;
+    tx.execute(&insert, &[&subjects, &oldest, &logs]).await?;
+    let full = tx
+        .prepare_cached(
+            "SELECT subject FROM profile_logs WHERE subject = ANY($1)
+             GROUP BY subject HAVING count(*) >= $2 ORDER BY subject",
+        )
+        .await?;
+    for r in tx
+        .query(&full, &[&subjects, &(COMPACT_AFTER as i64)])
+        .await?
+    {
+        let subject: String = r.get(0);
+        compact_log(tx, &subject, floor).await?;
+    }
+    Ok(())
+}
+
+/// Merges the log rows of `subject` this transaction can see into one. Rows another
+/// transaction appends meanwhile are not touched (they are not deleted here), and rows
+/// a concurrent merge took are not returned by the delete: nothing is lost or doubled.
+async fn compact_log(
+    tx: &deadpool_postgres::Transaction<'_>,
+    subject: &str,
+    floor: u64,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let delete = tx
+        .prepare_cached("DELETE FROM profile_logs WHERE subject = $1 RETURNING log")
+        .await?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for r in tx.query(&delete, &[&subject]).await? {
+        let row: &[u8] = r.get(0);
+        ok &= profile_log::decode_into(row, &mut out).is_ok();
+    }
+    if !ok {
+        out = subject_log_from_signals(&**tx, subject).await?;
+    }
+    let rows = profile_log::finish(out, floor);
+    if !rows.is_empty() {
+        let insert = tx.prepare_cached(INSERT_LOGS).await?;
+        tx.execute(
+            &insert,
+            &[
+                &[subject].as_slice(),
+                &[profile_log::oldest(&rows) as i64].as_slice(),
+                &[profile_log::encode(&rows)].as_slice(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The newest [`profile_log::MAX_SIGNALS`] stored signals of `subject`, from the
+/// signals table (rebuilds).
+async fn subject_log_from_signals(
+    c: &impl tokio_postgres::GenericClient,
+    subject: &str,
+) -> std::result::Result<Vec<Signal>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM signals s WHERE s.subject = $1
+         ORDER BY s.time DESC, s.event_id DESC LIMIT $2"
+    );
+    let rows = c
+        .query(&sql, &[&subject, &(profile_log::MAX_SIGNALS as i64)])
+        .await?;
+    // A row out of range cannot come from this store's own inserts: skip it.
+    Ok(rows.iter().filter_map(|r| signal_of(r).ok()).collect())
+}
+
+/// Builds every subject's profile log from its signals when the stored logs are not in
+/// [`profile_log::FORMAT`] (first open after migration 4, or a new format), once,
+/// under the migration lock.
+async fn ensure_profile_logs(
+    c: &mut deadpool_postgres::Object,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let built: Option<i64> = tx
+        .query_opt(
+            "SELECT value FROM meta WHERE key = $1",
+            &[&profile_log::FORMAT_KEY],
+        )
+        .await?
+        .map(|r| r.get(0));
+    if built == Some(profile_log::FORMAT) {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM profile_logs", &[]).await?;
+    let floor: i64 = tx
+        .query_one("SELECT value FROM meta WHERE key = 'retention_floor'", &[])
+        .await?
+        .get(0);
+    let subjects: Vec<String> = tx
+        .query(
+            "SELECT DISTINCT subject FROM signals WHERE subject IS NOT NULL",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for subject in &subjects {
+        let signals = profile_log::finish(
+            subject_log_from_signals(&*tx, subject).await?,
+            floor.max(0) as u64,
+        );
+        if !signals.is_empty() {
+            tx.execute(
+                INSERT_LOGS,
+                &[
+                    &[subject].as_slice(),
+                    &[profile_log::oldest(&signals) as i64].as_slice(),
+                    &[profile_log::encode(&signals)].as_slice(),
+                ],
+            )
+            .await?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&profile_log::FORMAT_KEY, &profile_log::FORMAT],
+    )
+    .await?;
+    tx.commit().await
 }

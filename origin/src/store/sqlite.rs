@@ -29,18 +29,20 @@ use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
+use super::profile_log::{self, COMPACT_AFTER};
 use super::{
-    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
-    StoreError, StoredBundle, anon_id, channel_of, kind_of,
+    ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
+    Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order; applied versions are recorded in `schema_migrations`.
 /// Version 1 is written with `IF NOT EXISTS`, so it also adopts a database made
 /// before migrations were recorded.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: "
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: "
 CREATE TABLE IF NOT EXISTS event_ids (
     event_id    INTEGER PRIMARY KEY
 );
@@ -86,7 +88,22 @@ CREATE TABLE IF NOT EXISTS bundles (
     bytes        BLOB NOT NULL
 );
 ",
-}];
+    },
+    Migration {
+        version: 4,
+        name: "materialized profile logs",
+        // Filled at open (`ensure_profile_logs`): the rows are built from the signals.
+        sql: "
+CREATE TABLE IF NOT EXISTS profile_logs (
+    subject TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    oldest  INTEGER NOT NULL,
+    log     BLOB NOT NULL,
+    PRIMARY KEY (subject, seq)
+) WITHOUT ROWID;
+",
+    },
+];
 
 /// The applied versions and the pending migrations of `conn`; with `apply`, applies
 /// the pending ones in one transaction.
@@ -188,6 +205,7 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
             .map_err(err)?;
         migrate_conn(&mut conn, true).map_err(err)?;
+        ensure_profile_logs(&mut conn).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("slotwise-sqlite-writer".into())
@@ -286,6 +304,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
             let mut claim =
                 tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
             let floor = retention_floor(&tx)?;
+            let mut logs = NewLogs::default();
             for (signals, at, _) in jobs.iter() {
                 let (mut stored, mut expired) = (0u64, 0u64);
                 for s in signals {
@@ -297,6 +316,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
                     // The narrow key table decides what is new; the wide rows are appended.
                     if claim.execute([s.event_id as i64])? == 1 {
                         insert_signal(&mut insert, s, *at)?;
+                        logs.add(s);
                         stored += 1;
                     }
                 }
@@ -306,6 +326,8 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
                     expired,
                 });
             }
+            // The profile logs in the same commit: never behind an acknowledged event.
+            logs.append(&tx, floor)?;
         }
         tx.commit()?;
         Ok(outcomes)
@@ -563,6 +585,30 @@ impl Store for SqliteStore {
         self.read(|c| newest_of(c, &sql, ids, limit, profile_signal, |s| s.time))
     }
 
+    fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
+        self.read(|c| {
+            let floor = retention_floor(c).map_err(err)?;
+            read_profile(c, ids, floor)
+        })
+    }
+
+    fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>> {
+        self.read(|c| {
+            let floor = retention_floor(c).map_err(err)?;
+            ids.iter()
+                .map(|id| {
+                    let (cluster, ids) = cluster_of(c, id).map_err(err)?;
+                    let signals = read_profile(c, &ids, floor)?;
+                    Ok(ClusterProfile {
+                        cluster,
+                        ids,
+                        signals,
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn erase(&self, id: &str) -> Result<Erased> {
         let id = id.to_string();
         self.write(move |conn| {
@@ -581,6 +627,8 @@ impl Store for SqliteStore {
                 erased.signals += tx
                     .execute("DELETE FROM signals WHERE subject = ?1", [i])
                     .map_err(err)? as u64;
+                tx.execute("DELETE FROM profile_logs WHERE subject = ?1", [i])
+                    .map_err(err)?;
             }
             erased.ids = tx
                 .execute("DELETE FROM identities WHERE cluster = ?1", [&cluster])
@@ -628,9 +676,12 @@ impl Store for SqliteStore {
             let (n, more) = self.write(move |conn| expire_chunk(conn, floor).map_err(err))?;
             deleted += n;
             if !more {
-                return Ok(deleted);
+                break;
             }
         }
+        // Reads skip log entries below the floor already; now drop them.
+        while self.write(move |conn| expire_logs(conn, floor).map_err(err))? {}
+        Ok(deleted)
     }
 
     fn publish_bundle(&self, bytes: &[u8], etag: &str, now: u64) -> Result<u64> {
@@ -836,11 +887,15 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
             let mut claim =
                 tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
             let mut insert = tx.prepare_cached(INSERT_SIGNAL)?;
+            let mut logs = NewLogs::default();
             for (s, at) in signals {
                 if claim.execute([s.event_id as i64])? == 1 {
                     insert_signal(&mut insert, s, *at)?;
+                    logs.add(s);
                 }
             }
+            // Profile logs are rebuilt from the copied signals, not copied.
+            logs.append(tx, retention_floor(tx)?)?;
         }
         Page::ErasedIds(ids) => {
             let mut claim =
@@ -855,4 +910,157 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The new signals of one commit, by subject, for their profile logs.
+#[derive(Default)]
+struct NewLogs(std::collections::HashMap<u64, Vec<Signal>>);
+
+impl NewLogs {
+    fn add(&mut self, s: &Signal) {
+        if let Some(subject) = s.subject {
+            self.0.entry(subject).or_default().push(*s);
+        }
+    }
+
+    /// Appends one log row per subject; merges a subject's rows once it has
+    /// [`COMPACT_AFTER`].
+    fn append(self, tx: &Connection, floor: u64) -> rusqlite::Result<()> {
+        let mut probe = tx.prepare_cached(
+            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM profile_logs WHERE subject = ?1",
+        )?;
+        let mut insert = tx.prepare_cached(INSERT_LOG)?;
+        for (subject, signals) in self.0 {
+            let id = anon_id(subject);
+            let (rows, seq): (i64, i64) = probe.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let oldest = profile_log::oldest(&signals) as i64;
+            insert.execute(params![id, seq + 1, oldest, profile_log::encode(&signals)])?;
+            if rows + 1 >= COMPACT_AFTER as i64 {
+                compact_log(tx, &id, floor)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const INSERT_LOG: &str =
+    "INSERT INTO profile_logs (subject, seq, oldest, log) VALUES (?1, ?2, ?3, ?4)";
+
+/// Merges the log rows of `subject` into one ([`profile_log::merge`]); rows that do not
+/// decode are replaced by the subject's signals as stored.
+fn compact_log(tx: &Connection, subject: &str, floor: u64) -> rusqlite::Result<()> {
+    let (rows, seq) = {
+        let mut stmt = tx.prepare_cached("SELECT seq, log FROM profile_logs WHERE subject = ?1")?;
+        let mut rows = stmt.query([subject])?;
+        let (mut out, mut seq, mut ok) = (Vec::new(), 0i64, true);
+        while let Some(r) = rows.next()? {
+            seq = seq.max(r.get(0)?);
+            ok &= profile_log::decode_into(r.get_ref(1)?.as_blob()?, &mut out).is_ok();
+        }
+        if !ok {
+            out = subject_log_from_signals(tx, subject)?;
+        }
+        (profile_log::finish(out, floor), seq)
+    };
+    tx.prepare_cached("DELETE FROM profile_logs WHERE subject = ?1")?
+        .execute([subject])?;
+    if !rows.is_empty() {
+        tx.prepare_cached(INSERT_LOG)?.execute(params![
+            subject,
+            seq,
+            profile_log::oldest(&rows) as i64,
+            profile_log::encode(&rows)
+        ])?;
+    }
+    Ok(())
+}
+
+/// The newest [`profile_log::MAX_SIGNALS`] stored signals of `subject`, read from the
+/// signals table (rebuilds).
+fn subject_log_from_signals(c: &Connection, subject: &str) -> rusqlite::Result<Vec<Signal>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {SUBJECT_COLUMNS} FROM signals s WHERE s.subject = ?1
+         ORDER BY s.time DESC, s.event_id DESC LIMIT ?2"
+    ))?;
+    stmt.query_map(params![subject, profile_log::MAX_SIGNALS as i64], |r| {
+        Ok(row(r)?.signal)
+    })?
+    .collect()
+}
+
+/// [`Store::profile_log`] on a read connection: the rows of `ids`, merged. A row that
+/// does not decode is never served: that subject's signals are read instead.
+fn read_profile(c: &Connection, ids: &[String], floor: u64) -> Result<Vec<Signal>> {
+    let mut stmt = c
+        .prepare_cached("SELECT log FROM profile_logs WHERE subject = ?1")
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query([id]).map_err(err)?;
+        let start = out.len();
+        let mut ok = true;
+        while let Some(r) = rows.next().map_err(err)? {
+            let blob = r.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(err)?;
+            ok &= profile_log::decode_into(blob, &mut out).is_ok();
+        }
+        if !ok {
+            out.truncate(start);
+            out.extend(subject_log_from_signals(c, id).map_err(err)?);
+        }
+    }
+    Ok(profile_log::finish(out, floor))
+}
+
+/// Merges the log rows of up to [`EXPIRE_CHUNK`] subjects holding signals below
+/// `floor`, in one commit; whether there were any.
+fn expire_logs(conn: &mut Connection, floor: u64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(Immediate)?;
+    let subjects = tx
+        .prepare_cached("SELECT DISTINCT subject FROM profile_logs WHERE oldest < ?1 LIMIT ?2")?
+        .query_map(params![floor as i64, EXPIRE_CHUNK as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    for subject in &subjects {
+        compact_log(&tx, subject, floor)?;
+    }
+    tx.commit()?;
+    Ok(!subjects.is_empty())
+}
+
+/// Builds every subject's profile log from its signals when the stored logs are not
+/// in [`profile_log::FORMAT`] (first open after migration 4, or a new format).
+fn ensure_profile_logs(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(Immediate)?;
+    let built: Option<i64> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [profile_log::FORMAT_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if built == Some(profile_log::FORMAT) {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM profile_logs", [])?;
+    let subjects = tx
+        .prepare("SELECT DISTINCT subject FROM signals WHERE subject IS NOT NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let floor = retention_floor(&tx)?;
+    for subject in &subjects {
+        let signals = profile_log::finish(subject_log_from_signals(&tx, subject)?, floor);
+        if !signals.is_empty() {
+            tx.prepare_cached(INSERT_LOG)?.execute(params![
+                subject,
+                1,
+                profile_log::oldest(&signals) as i64,
+                profile_log::encode(&signals)
+            ])?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![profile_log::FORMAT_KEY, profile_log::FORMAT],
+    )?;
+    tx.commit()
 }
