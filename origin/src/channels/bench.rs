@@ -248,8 +248,36 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
             let _ = serde_json::to_writer(&mut line, &d);
             d.len() + line.len() % 2
         };
+        // The same, with each subject's profile read from the store: from its
+        // materialized profile log (what the batch and /v1/decide read), and — the
+        // anchor, what they read before migration 4 — from its signal rows.
+        let from_log = |i: usize, pass: u64| {
+            let Ok(mut p) = store.cluster_profiles(std::slice::from_ref(&subjects[i].id)) else {
+                return 0;
+            };
+            let p = p.remove(0);
+            let v = ClusterVisitor::from_signals(&engine, &index, &p.cluster, &p.signals, now);
+            let (d, _) = decide(&engine, &v, &request(i, pass));
+            let mut line = Vec::with_capacity(16 * 1024);
+            let _ = serde_json::to_writer(&mut line, &d);
+            d.len() + line.len() % 2
+        };
+        let from_rows = |i: usize, pass: u64| {
+            let Ok((cluster, ids)) = store.cluster(&subjects[i].id) else {
+                return 0;
+            };
+            let Ok(rows) = store.subject_signals(&ids, super::cluster::MAX_ROWS) else {
+                return 0;
+            };
+            let rows: Vec<Signal> = rows.into_iter().map(|r| r.signal).collect();
+            let v = ClusterVisitor::from_signals(&engine, &index, &cluster, &rows, now);
+            let (d, _) = decide(&engine, &v, &request(i, pass));
+            let mut line = Vec::with_capacity(16 * 1024);
+            let _ = serde_json::to_writer(&mut line, &d);
+            d.len() + line.len() % 2
+        };
         println!(
-            "in process, no store: decisions/s by stage (median of 5 passes over the subjects)"
+            "in process: decisions/s by stage (median of 5 passes over the subjects; the last two read the store)"
         );
         println!(
             "  {:<48} {:>12} {:>12}",
@@ -258,17 +286,25 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
             format!("{cores} threads")
         );
         let n = visitors.len();
-        let stages: [(&str, Work<'_>); 4] = [
+        let stages: [(&str, Work<'_>); 6] = [
             ("engine decide (profile loaded)", &engine_only),
             ("+ email render", &rendered),
             ("+ JSON line", &json),
             ("+ profile from the rows (claims, session)", &profiled),
+            ("+ read: cluster and profile log", &from_log),
+            ("  anchor, read before: cluster and signal rows", &from_rows),
         ];
+        let mut rates = Vec::new();
         for (name, work) in stages {
             let one = rate(n, 1, work);
             let all = rate(n, cores, work);
             println!("  {name:<48} {one:>12.0} {all:>12.0}");
+            rates.push(all);
         }
+        println!(
+            "  profile log / signal rows read: {:.2}x decisions/s on {cores} threads",
+            rates[4] / rates[5].max(1e-9)
+        );
 
         // 2. The batch, end to end.
         let csv = dir.join("subjects.csv");

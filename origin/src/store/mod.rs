@@ -252,16 +252,6 @@ pub trait Store: Send + Sync + 'static {
     fn cluster(&self, id: &str) -> Result<(String, Vec<String>)>;
     /// The signals of these subject ids, newest first, at most `limit`.
     fn subject_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>>;
-    /// Like [`Store::subject_signals`] but with only what a profile reads: kind, item,
-    /// time, consent, channel, value and event id (other fields are zero / `None`).
-    /// Backends may answer it from an index alone.
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
-        Ok(self
-            .subject_signals(ids, limit)?
-            .into_iter()
-            .map(|r| r.signal)
-            .collect())
-    }
     /// Erases the whole cluster of `id`: its signals and its identity links.
     fn erase(&self, id: &str) -> Result<Erased>;
     /// Signals with `since <= time < until`, with their subject's cluster resolved.

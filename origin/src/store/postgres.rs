@@ -31,7 +31,14 @@
 //!   ([`IDENTITY_LOCK`]): merges into the smallest cluster id, and erasure reads the
 //!   cluster it deletes inside the lock;
 //! - bundle versions are numbered under [`BUNDLE_LOCK`]; the ETag is stored with the
-//!   bytes, so every replica serves the same one.
+//!   bytes, so every replica serves the same one;
+//! - profile logs ([`super::profile_log`], migration 4) are appended in the ingest
+//!   transaction (rows numbered by an identity column, so concurrent appends never
+//!   collide); a merge deletes a subject's rows with `DELETE ... RETURNING` and
+//!   inserts one row of exactly what it deleted, so rows another transaction appends
+//!   meanwhile stay, and two concurrent merges never double a signal. The logs are
+//!   built once from the signals at open, under [`MIGRATION_LOCK`], when their
+//!   format marker in `meta` is not [`super::profile_log::FORMAT`].
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -105,6 +112,10 @@ CREATE TABLE bundles (
         name: "materialized profile logs",
         // Filled at open (`ensure_profile_logs`): the rows are built from the signals.
         sql: "
+-- Profiles no longer read signals by subject: a narrow index serves erasure, export
+-- and rebuilds, and costs ingest less than the covering one.
+DROP INDEX signals_subject_profile;
+CREATE INDEX signals_subject_time ON signals (subject, time DESC) WHERE subject IS NOT NULL;
 CREATE TABLE profile_logs (
     subject TEXT NOT NULL,
     seq     BIGINT GENERATED ALWAYS AS IDENTITY,
@@ -522,24 +533,6 @@ fn row_of(r: &tokio_postgres::Row, with_cluster: bool) -> Result<Row> {
     })
 }
 
-/// What a profile reads (the `signals_subject_profile` index holds all of it).
-fn profile_signal_of(r: &tokio_postgres::Row) -> Result<Signal> {
-    let mut s = Signal::new(
-        kind_of(i64::from(r.try_get::<_, i16>(1).map_err(pg)?)).ok_or_else(|| bad("kind"))?,
-        r.try_get::<_, i64>(0).map_err(pg)? as u64,
-        r.try_get::<_, i64>(3).map_err(pg)? as u64,
-    );
-    s.item = u32::try_from(r.try_get::<_, i64>(2).map_err(pg)?).map_err(|_| bad("item"))?;
-    s.consent = u8::try_from(r.try_get::<_, i16>(4).map_err(pg)?).map_err(|_| bad("consent"))?;
-    s.channel =
-        channel_of(i64::from(r.try_get::<_, i16>(5).map_err(pg)?)).ok_or_else(|| bad("channel"))?;
-    s.value = r
-        .try_get::<_, Option<i64>>(6)
-        .map_err(pg)?
-        .map(|v| v as u64);
-    Ok(s)
-}
-
 async fn get(pool: &Pool) -> Result<deadpool_postgres::Object> {
     pool.get().await.map_err(|e| err(pool_error(e)))
 }
@@ -646,31 +639,6 @@ impl Store for PgStore {
                 }
             }
             out.sort_by_key(|r: &Row| std::cmp::Reverse(r.signal.time));
-            out.truncate(limit);
-            Ok(out)
-        })
-    }
-
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
-        let ids = ids.to_vec();
-        self.run(move |pool| async move {
-            let c = get(&pool).await?;
-            // One id per query: each is a walk down `signals_subject_profile` in time
-            // order that stops at the limit (an `= ANY` over the cluster would sort).
-            let stmt = c
-                .prepare_cached(
-                    "SELECT event_id, kind, item, time, consent, channel, value FROM signals
-                     WHERE subject = $1 ORDER BY time DESC LIMIT $2",
-                )
-                .await
-                .map_err(pg)?;
-            let mut out = Vec::new();
-            for id in &ids {
-                for r in c.query(&stmt, &[id, &(limit as i64)]).await.map_err(pg)? {
-                    out.push(profile_signal_of(&r)?);
-                }
-            }
-            out.sort_by_key(|s: &Signal| std::cmp::Reverse(s.time));
             out.truncate(limit);
             Ok(out)
         })

@@ -58,7 +58,7 @@ pub fn for_profile(s: &Signal) -> Signal {
 
 /// Sorts newest first by `(time, event id)` and keeps the first `limit`.
 pub fn newest_first(signals: &mut Vec<Signal>, limit: usize) {
-    signals.sort_unstable_by(|a, b| (b.time, b.event_id).cmp(&(a.time, a.event_id)));
+    signals.sort_unstable_by_key(|s| std::cmp::Reverse((s.time, s.event_id)));
     signals.truncate(limit);
 }
 

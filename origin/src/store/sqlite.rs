@@ -20,6 +20,11 @@
 //! run between them), the signals older than the floor and their ids. Every ingest
 //! commit reads the floor and refuses signals below it. `identities(id PRIMARY KEY,
 //! cluster)`, `bundles(version PRIMARY KEY, etag, published_at, bytes)`.
+//! `profile_logs(subject, seq, oldest, log)` (migration 4, [`super::profile_log`]):
+//! the ingest commit appends one row per subject it stored signals of, numbered
+//! 1, 2, ... per subject, and merges a subject's rows into row 1 once there are
+//! [`super::profile_log::COMPACT_AFTER`]; erasure deletes them with the signals, and
+//! retention merges the rows holding signals below the floor after its deletions.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -94,6 +99,11 @@ CREATE TABLE IF NOT EXISTS bundles (
         name: "materialized profile logs",
         // Filled at open (`ensure_profile_logs`): the rows are built from the signals.
         sql: "
+-- Profiles no longer read signals by subject: a narrow index serves erasure, export
+-- and rebuilds, and costs ingest less than the covering one.
+DROP INDEX IF EXISTS signals_subject_profile;
+CREATE INDEX IF NOT EXISTS signals_subject_time ON signals(subject, time)
+    WHERE subject IS NOT NULL;
 CREATE TABLE IF NOT EXISTS profile_logs (
     subject TEXT NOT NULL,
     seq     INTEGER NOT NULL,
@@ -376,25 +386,6 @@ fn insert_signal(
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
 
-/// What a profile needs, all in the `signals_subject_profile` index: snippet reads
-/// never touch the table. Read by [`profile_signal`].
-const PROFILE_COLUMNS: &str = "s.event_id, s.kind, s.item, s.time, s.consent, s.channel, s.value";
-
-/// A [`PROFILE_COLUMNS`] row: only the fields a profile reads, the others zero.
-fn profile_signal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Signal> {
-    let bad = || rusqlite::Error::IntegralValueOutOfRange(1, 0);
-    let mut s = Signal::new(
-        kind_of(r.get(1)?).ok_or_else(bad)?,
-        r.get::<_, i64>(0)? as u64,
-        r.get::<_, i64>(3)? as u64,
-    );
-    s.item = r.get(2)?;
-    s.consent = r.get(4)?;
-    s.channel = channel_of(r.get(5)?).ok_or_else(bad)?;
-    s.value = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
-    Ok(s)
-}
-
 /// The same columns without the identity join (the caller knows the cluster).
 const SUBJECT_COLUMNS: &str =
     "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
@@ -575,14 +566,6 @@ impl Store for SqliteStore {
              WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
         );
         self.read(|c| newest_of(c, &sql, ids, limit, row, |r| r.signal.time))
-    }
-
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
-        let sql = format!(
-            "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
-             WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
-        );
-        self.read(|c| newest_of(c, &sql, ids, limit, profile_signal, |s| s.time))
     }
 
     fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
@@ -924,18 +907,23 @@ impl NewLogs {
     }
 
     /// Appends one log row per subject; merges a subject's rows once it has
-    /// [`COMPACT_AFTER`].
+    /// [`COMPACT_AFTER`]. A subject's rows are numbered 1, 2, ... (a merge leaves one
+    /// row, number 1), so the number of the new row is how many there are: one
+    /// statement per subject appends and counts.
     fn append(self, tx: &Connection, floor: u64) -> rusqlite::Result<()> {
-        let mut probe = tx.prepare_cached(
-            "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM profile_logs WHERE subject = ?1",
+        let mut append = tx.prepare_cached(
+            "INSERT INTO profile_logs (subject, seq, oldest, log)
+             SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM profile_logs WHERE subject = ?1
+             RETURNING seq",
         )?;
-        let mut insert = tx.prepare_cached(INSERT_LOG)?;
         for (subject, signals) in self.0 {
             let id = anon_id(subject);
-            let (rows, seq): (i64, i64) = probe.query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let oldest = profile_log::oldest(&signals) as i64;
-            insert.execute(params![id, seq + 1, oldest, profile_log::encode(&signals)])?;
-            if rows + 1 >= COMPACT_AFTER as i64 {
+            let rows: i64 = append
+                .query_row(params![id, oldest, profile_log::encode(&signals)], |r| {
+                    r.get(0)
+                })?;
+            if rows >= COMPACT_AFTER as i64 {
                 compact_log(tx, &id, floor)?;
             }
         }
@@ -946,28 +934,27 @@ impl NewLogs {
 const INSERT_LOG: &str =
     "INSERT INTO profile_logs (subject, seq, oldest, log) VALUES (?1, ?2, ?3, ?4)";
 
-/// Merges the log rows of `subject` into one ([`profile_log::merge`]); rows that do not
-/// decode are replaced by the subject's signals as stored.
+/// Merges the log rows of `subject` into one, number 1 ([`profile_log::merge`]); rows
+/// that do not decode are replaced by the subject's signals as stored.
 fn compact_log(tx: &Connection, subject: &str, floor: u64) -> rusqlite::Result<()> {
-    let (rows, seq) = {
-        let mut stmt = tx.prepare_cached("SELECT seq, log FROM profile_logs WHERE subject = ?1")?;
+    let rows = {
+        let mut stmt = tx.prepare_cached("SELECT log FROM profile_logs WHERE subject = ?1")?;
         let mut rows = stmt.query([subject])?;
-        let (mut out, mut seq, mut ok) = (Vec::new(), 0i64, true);
+        let (mut out, mut ok) = (Vec::new(), true);
         while let Some(r) = rows.next()? {
-            seq = seq.max(r.get(0)?);
-            ok &= profile_log::decode_into(r.get_ref(1)?.as_blob()?, &mut out).is_ok();
+            ok &= profile_log::decode_into(r.get_ref(0)?.as_blob()?, &mut out).is_ok();
         }
         if !ok {
             out = subject_log_from_signals(tx, subject)?;
         }
-        (profile_log::finish(out, floor), seq)
+        profile_log::finish(out, floor)
     };
     tx.prepare_cached("DELETE FROM profile_logs WHERE subject = ?1")?
         .execute([subject])?;
     if !rows.is_empty() {
         tx.prepare_cached(INSERT_LOG)?.execute(params![
             subject,
-            seq,
+            1,
             profile_log::oldest(&rows) as i64,
             profile_log::encode(&rows)
         ])?;
