@@ -146,8 +146,8 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
     let mut rng = Rng(0x5107_3153_d00d_f00d);
     let mut sent: Vec<Vec<Signal>> = Vec::new();
     let mut floor = T0 - 60 * DAY;
-    for step in 0..60 {
-        let op = rng.below(20);
+    for step in 0..80 {
+        let op = rng.below(21);
         let what = match op {
             0..=10 => {
                 // A batch over a few subjects (some signals without one).
@@ -196,6 +196,18 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
                 floor += rng.below(15) * DAY;
                 store.expire(floor).unwrap();
                 "expire"
+            }
+            19 => {
+                // Many small commits of one subject: its small rows are merged beside
+                // its large row before they are folded into it.
+                let subject = 1 + rng.below(SUBJECTS);
+                for _ in 0..(3 * COMPACT_AFTER) {
+                    let n = 1 + rng.below(3) as usize;
+                    let batch: Vec<Signal> =
+                        (0..n).map(|_| signal(&mut rng, Some(subject))).collect();
+                    store.ingest(&batch, T0).unwrap();
+                }
+                "small commits"
             }
             _ => {
                 drop(store);

@@ -572,7 +572,10 @@ impl Store for PgStore {
     }
 
     fn link(&self, ids: &[String]) -> Result<String> {
-        let ids = ids.to_vec();
+        // An id given twice would make the upsert below touch its row twice (an error).
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
         self.run(move |pool| async move {
             let mut c = get(&pool).await?;
             let tx = c.transaction().await.map_err(pg)?;
@@ -831,7 +834,9 @@ impl Store for PgStore {
                 }
                 let tx = c.transaction().await.map_err(pg)?;
                 for subject in &subjects {
-                    compact_log(&tx, subject, floor as u64).await.map_err(pg)?;
+                    compact_log(&tx, subject, floor as u64, true)
+                        .await
+                        .map_err(pg)?;
                 }
                 tx.commit().await.map_err(pg)?;
             }
@@ -1247,29 +1252,53 @@ async fn append_logs(
         .await?
     {
         let subject: String = r.get(0);
-        compact_log(tx, &subject, floor).await?;
+        compact_log(tx, &subject, floor, false).await?;
     }
     Ok(())
 }
 
-/// Merges the log rows of `subject` this transaction can see into one. Rows another
-/// transaction appends meanwhile are not touched (they are not deleted here), and rows
-/// a concurrent merge took are not returned by the delete: nothing is lost or doubled.
+/// Merges the log rows of `subject` this transaction can see: all into one, or —
+/// unless `full`, while the small rows are few ([`profile_log::base_row`]) — the
+/// small rows into one beside the large row. Rows another transaction appends
+/// meanwhile are not touched, and only the rows this `DELETE ... RETURNING` took are
+/// merged (a concurrent merge took the others): nothing is lost or doubled.
 async fn compact_log(
     tx: &deadpool_postgres::Transaction<'_>,
     subject: &str,
     floor: u64,
+    full: bool,
 ) -> std::result::Result<(), tokio_postgres::Error> {
+    let keep: i64 = if full {
+        -1
+    } else {
+        let rows = tx
+            .query(
+                "SELECT seq, log FROM profile_logs WHERE subject = $1",
+                &[&subject],
+            )
+            .await?;
+        let lens: Vec<usize> = rows
+            .iter()
+            .map(|r| profile_log::len(r.get::<_, &[u8]>(1)))
+            .collect();
+        profile_log::base_row(&lens).map_or(-1, |b| rows[b].get(0))
+    };
     let delete = tx
-        .prepare_cached("DELETE FROM profile_logs WHERE subject = $1 RETURNING log")
+        .prepare_cached("DELETE FROM profile_logs WHERE subject = $1 AND seq <> $2 RETURNING log")
         .await?;
     let mut out = Vec::new();
     let mut ok = true;
-    for r in tx.query(&delete, &[&subject]).await? {
+    for r in tx.query(&delete, &[&subject, &keep]).await? {
         let row: &[u8] = r.get(0);
         ok &= profile_log::decode_into(row, &mut out).is_ok();
     }
     if !ok {
+        // Rebuilt from the stored signals: the kept row goes too.
+        tx.execute(
+            "DELETE FROM profile_logs WHERE subject = $1 AND seq = $2",
+            &[&subject, &keep],
+        )
+        .await?;
         out = subject_log_from_signals(&**tx, subject).await?;
     }
     let rows = profile_log::finish(out, floor);

@@ -34,8 +34,14 @@ use super::StoreError;
 /// of a cluster is computed from the newest this many signals of its ids.
 pub const MAX_SIGNALS: usize = 500;
 
-/// Rows a subject may have before ingest merges them into one.
+/// Rows a subject may have before ingest merges them ([`base_row`]).
 pub const COMPACT_AFTER: usize = 16;
+
+/// A merge folds the small rows into the subject's largest row only once they hold
+/// this many signals together; before that it merges them into one small row, so the
+/// large row (up to [`MAX_SIGNALS`]) is rewritten once per this many new signals,
+/// not once per [`COMPACT_AFTER`] commits.
+pub const FOLD_AT: usize = 128;
 
 /// The log format; a store whose logs were written in another rebuilds them at open.
 pub const FORMAT: i64 = 1;
@@ -134,6 +140,26 @@ impl Reader<'_> {
         self.0 = rest;
         Some(u64::from_le_bytes(*head))
     }
+}
+
+/// How many signals a log row holds, from its header (0 for a row that is not a
+/// [`FORMAT`] log: such a row is never kept as the large row).
+pub fn len(bytes: &[u8]) -> usize {
+    let mut r = Reader(bytes);
+    match r.byte() {
+        Some(f) if f == FORMAT as u8 => r.varint().map_or(0, |n| n as usize),
+        _ => 0,
+    }
+}
+
+/// Which row a merge keeps as it is: given the signal count of each of a subject's
+/// rows, the largest one when the others hold fewer than [`FOLD_AT`] signals together
+/// (they are merged into one small row beside it), else none (every row is merged
+/// into one, the newest [`MAX_SIGNALS`] kept).
+pub fn base_row(lens: &[usize]) -> Option<usize> {
+    let (largest, &most) = lens.iter().enumerate().max_by_key(|&(_, n)| n)?;
+    let rest: usize = lens.iter().sum::<usize>() - most;
+    (rest < FOLD_AT && most > 0).then_some(largest)
 }
 
 /// Appends the signals of one log row to `out`; an error for a row that is not a
@@ -258,6 +284,17 @@ mod tests {
         assert!(decode_into(&other, &mut Vec::new()).is_err());
         // A count far beyond the bytes is refused before anything is reserved.
         assert!(decode_into(&[FORMAT as u8, 0xff, 0xff, 0xff, 0x0f], &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn small_rows_fold_into_the_large_one_in_steps() {
+        assert_eq!(len(&encode(&sample())), 3);
+        assert_eq!(len(&[99, 3]), 0);
+        assert_eq!(base_row(&[]), None);
+        assert_eq!(base_row(&[500, 2, 1, 3]), Some(0));
+        assert_eq!(base_row(&[2, 1, 480, 3]), Some(2));
+        assert_eq!(base_row(&[500, FOLD_AT]), None, "enough to fold");
+        assert_eq!(base_row(&[0, 0]), None);
     }
 
     #[test]

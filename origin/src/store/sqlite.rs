@@ -924,7 +924,7 @@ impl NewLogs {
                     r.get(0)
                 })?;
             if rows >= COMPACT_AFTER as i64 {
-                compact_log(tx, &id, floor)?;
+                compact_log(tx, &id, floor, false)?;
             }
         }
         Ok(())
@@ -934,29 +934,51 @@ impl NewLogs {
 const INSERT_LOG: &str =
     "INSERT INTO profile_logs (subject, seq, oldest, log) VALUES (?1, ?2, ?3, ?4)";
 
-/// Merges the log rows of `subject` into one, number 1 ([`profile_log::merge`]); rows
-/// that do not decode are replaced by the subject's signals as stored.
-fn compact_log(tx: &Connection, subject: &str, floor: u64) -> rusqlite::Result<()> {
-    let rows = {
-        let mut stmt = tx.prepare_cached("SELECT log FROM profile_logs WHERE subject = ?1")?;
-        let mut rows = stmt.query([subject])?;
-        let (mut out, mut ok) = (Vec::new(), true);
-        while let Some(r) = rows.next()? {
-            ok &= profile_log::decode_into(r.get_ref(0)?.as_blob()?, &mut out).is_ok();
-        }
-        if !ok {
-            out = subject_log_from_signals(tx, subject)?;
-        }
-        profile_log::finish(out, floor)
+/// Merges the log rows of `subject`: into one row, number 1 ([`profile_log::merge`]),
+/// or — unless `full`, while the small rows are few ([`profile_log::base_row`]) — the
+/// small rows into one, number 2, beside the large row, renumbered 1. Rows that do not
+/// decode are replaced by the subject's signals as stored.
+fn compact_log(tx: &Connection, subject: &str, floor: u64, full: bool) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT seq, log FROM profile_logs WHERE subject = ?1")?
+        .query_map([subject], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let lens: Vec<usize> = rows.iter().map(|(_, log)| profile_log::len(log)).collect();
+    let base = if full {
+        None
+    } else {
+        profile_log::base_row(&lens)
     };
-    tx.prepare_cached("DELETE FROM profile_logs WHERE subject = ?1")?
-        .execute([subject])?;
-    if !rows.is_empty() {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (k, (_, log)) in rows.iter().enumerate() {
+        if Some(k) != base {
+            ok &= profile_log::decode_into(log, &mut out).is_ok();
+        }
+    }
+    let (keep, merged) = if ok {
+        (base.map(|b| rows[b].0), profile_log::finish(out, floor))
+    } else {
+        let stored = subject_log_from_signals(tx, subject)?;
+        (None, profile_log::finish(stored, floor))
+    };
+    let mut delete =
+        tx.prepare_cached("DELETE FROM profile_logs WHERE subject = ?1 AND seq = ?2")?;
+    for (seq, _) in &rows {
+        if Some(*seq) != keep {
+            delete.execute(params![subject, seq])?;
+        }
+    }
+    if let Some(seq) = keep {
+        tx.prepare_cached("UPDATE profile_logs SET seq = 1 WHERE subject = ?1 AND seq = ?2")?
+            .execute(params![subject, seq])?;
+    }
+    if !merged.is_empty() {
         tx.prepare_cached(INSERT_LOG)?.execute(params![
             subject,
-            1,
-            profile_log::oldest(&rows) as i64,
-            profile_log::encode(&rows)
+            if keep.is_some() { 2 } else { 1 },
+            profile_log::oldest(&merged) as i64,
+            profile_log::encode(&merged)
         ])?;
     }
     Ok(())
@@ -1007,7 +1029,7 @@ fn expire_logs(conn: &mut Connection, floor: u64) -> rusqlite::Result<bool> {
         .query_map(params![floor as i64, EXPIRE_CHUNK as i64], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<String>>>()?;
     for subject in &subjects {
-        compact_log(&tx, subject, floor)?;
+        compact_log(&tx, subject, floor, true)?;
     }
     tx.commit()?;
     Ok(!subjects.is_empty())
