@@ -104,13 +104,15 @@ CREATE TABLE IF NOT EXISTS bundles (
 DROP INDEX IF EXISTS signals_subject_profile;
 CREATE INDEX IF NOT EXISTS signals_subject_time ON signals(subject, time)
     WHERE subject IS NOT NULL;
+-- A rowid table: appends go to its end, and only the narrow (subject, seq) key is
+-- scattered over the subjects (the large rows never sit in the pages appends touch).
 CREATE TABLE IF NOT EXISTS profile_logs (
     subject TEXT NOT NULL,
     seq     INTEGER NOT NULL,
     oldest  INTEGER NOT NULL,
     log     BLOB NOT NULL,
     PRIMARY KEY (subject, seq)
-) WITHOUT ROWID;
+);
 ",
     },
 ];
