@@ -363,6 +363,7 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
         connections: vec![args.connections],
         batch: 1,
         visitors: args.subjects,
+        device_batches: false,
         sync: args.sync.clone(),
         store_only: false,
         compare_stores: false,

@@ -1215,7 +1215,7 @@ const INSERT_LOGS: &str = "INSERT INTO profile_logs (subject, oldest, log)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])";
 
 /// Appends one log row per subject of `new` (signals just stored in `tx`), then merges
-/// the rows of subjects that have [`COMPACT_AFTER`].
+/// the rows of subjects that have [`COMPACT_AFTER`] (or fewer after a large append).
 async fn append_logs(
     tx: &deadpool_postgres::Transaction<'_>,
     new: &[&Signal],
@@ -1234,7 +1234,12 @@ async fn append_logs(
     let mut subjects = Vec::with_capacity(by_subject.len());
     let mut oldest = Vec::with_capacity(by_subject.len());
     let mut logs = Vec::with_capacity(by_subject.len());
+    // Large appends merge from two rows on ([`profile_log::should_merge`]).
+    let mut large = Vec::new();
     for (subject, signals) in &by_subject {
+        if profile_log::should_merge(2, signals.len()) {
+            large.push(anon_id(*subject));
+        }
         subjects.push(anon_id(*subject));
         oldest.push(profile_log::oldest(signals) as i64);
         logs.push(profile_log::encode(signals));
@@ -1243,12 +1248,12 @@ async fn append_logs(
     tx.execute(&insert, &[&subjects, &oldest, &logs]).await?;
     let full = tx
         .prepare_cached(
-            "SELECT subject FROM profile_logs WHERE subject = ANY($1)
-             GROUP BY subject HAVING count(*) >= $2 ORDER BY subject",
+            "SELECT subject FROM profile_logs WHERE subject = ANY($1) GROUP BY subject
+             HAVING count(*) >= $2 OR (count(*) >= 2 AND subject = ANY($3)) ORDER BY subject",
         )
         .await?;
     for r in tx
-        .query(&full, &[&subjects, &(COMPACT_AFTER as i64)])
+        .query(&full, &[&subjects, &(COMPACT_AFTER as i64), &large])
         .await?
     {
         let subject: String = r.get(0);

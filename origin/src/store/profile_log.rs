@@ -142,6 +142,14 @@ impl Reader<'_> {
     }
 }
 
+/// Whether a subject's rows are merged after appending one of `new_signals` signals
+/// that made `rows` rows: at [`COMPACT_AFTER`] rows, or once a large append (half of
+/// [`FOLD_AT`] or more, e.g. a device's whole batch) joins another row, so a read
+/// never decodes much more than [`MAX_SIGNALS`] + [`FOLD_AT`] signals.
+pub fn should_merge(rows: usize, new_signals: usize) -> bool {
+    rows >= COMPACT_AFTER || (rows >= 2 && new_signals >= FOLD_AT / 2)
+}
+
 /// How many signals a log row holds, from its header (0 for a row that is not a
 /// [`FORMAT`] log: such a row is never kept as the large row).
 pub fn len(bytes: &[u8]) -> usize {
@@ -295,6 +303,9 @@ mod tests {
         assert_eq!(base_row(&[2, 1, 480, 3]), Some(2));
         assert_eq!(base_row(&[500, FOLD_AT]), None, "enough to fold");
         assert_eq!(base_row(&[0, 0]), None);
+        assert!(should_merge(COMPACT_AFTER, 1));
+        assert!(!should_merge(COMPACT_AFTER - 1, 1));
+        assert!(should_merge(2, FOLD_AT / 2) && !should_merge(1, FOLD_AT));
     }
 
     #[test]

@@ -34,7 +34,7 @@ use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use slotwise::signals::Signal;
 
-use super::profile_log::{self, COMPACT_AFTER};
+use super::profile_log;
 use super::{
     ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
     Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
@@ -908,8 +908,8 @@ impl NewLogs {
         }
     }
 
-    /// Appends one log row per subject; merges a subject's rows once it has
-    /// [`COMPACT_AFTER`]. A subject's rows are numbered 1, 2, ... (a merge leaves one
+    /// Appends one log row per subject; merges a subject's rows when
+    /// [`profile_log::should_merge`]. A subject's rows are numbered 1, 2, ... (a merge leaves one
     /// row, number 1), so the number of the new row is how many there are: one
     /// statement per subject appends and counts.
     fn append(self, tx: &Connection, floor: u64) -> rusqlite::Result<()> {
@@ -925,7 +925,7 @@ impl NewLogs {
                 .query_row(params![id, oldest, profile_log::encode(&signals)], |r| {
                     r.get(0)
                 })?;
-            if rows >= COMPACT_AFTER as i64 {
+            if profile_log::should_merge(rows as usize, signals.len()) {
                 compact_log(tx, &id, floor, false)?;
             }
         }
