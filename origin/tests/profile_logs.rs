@@ -217,13 +217,16 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
         };
         check(store.as_ref(), &index, &format!("step {step} ({what})"));
     }
-    // Ingest merges a subject's rows: none has more than COMPACT_AFTER.
+    // SQLite merges a subject's rows in the ingest commit: none has more than
+    // COMPACT_AFTER (PostgreSQL merges after the answer, best effort).
     let most = t
         .ints("SELECT COUNT(*) FROM profile_logs GROUP BY subject")
         .into_iter()
         .max()
         .unwrap_or(0);
-    assert!(most <= COMPACT_AFTER as i64, "{most} rows for one subject");
+    if backend == Backend::Sqlite {
+        assert!(most <= COMPACT_AFTER as i64, "{most} rows for one subject");
+    }
     // Logs of an older format are rebuilt from the signals at open.
     drop(store);
     t.execute("UPDATE meta SET value = 0 WHERE key = 'profile_log_format'");

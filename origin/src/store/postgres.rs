@@ -34,9 +34,11 @@
 //!   bytes, so every replica serves the same one;
 //! - profile logs ([`super::profile_log`], migration 4) are appended in the ingest
 //!   transaction (rows numbered by an identity column, so concurrent appends never
-//!   collide); a merge deletes a subject's rows with `DELETE ... RETURNING` and
-//!   inserts one row of exactly what it deleted, so rows another transaction appends
-//!   meanwhile stay, and two concurrent merges never double a signal. The logs are
+//!   collide). Merges run after the answer, each in a transaction of its own that
+//!   locks the rows it merges (`FOR UPDATE SKIP LOCKED`), so ingests never wait on
+//!   each other's merges, rows appended meanwhile stay, and two concurrent merges
+//!   never double a signal (retention and `store copy` merge with
+//!   `DELETE ... RETURNING`, inserting exactly what they deleted). The logs are
 //!   built once from the signals at open, under [`MIGRATION_LOCK`], when their
 //!   format marker in `meta` is not [`super::profile_log::FORMAT`].
 
@@ -341,7 +343,11 @@ fn pool_error(e: deadpool_postgres::PoolError) -> String {
     }
 }
 
-async fn ingest(pool: Pool, signals: Vec<Signal>, received_at: u64) -> Result<Ingested> {
+/// What one ingest did, and the subjects whose log rows are due a merge
+/// ([`merge_logs`]) with the floor it read.
+type IngestOutcome = (Ingested, Vec<String>, u64);
+
+async fn ingest(pool: Pool, signals: Vec<Signal>, received_at: u64) -> Result<IngestOutcome> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -359,7 +365,7 @@ async fn ingest_once(
     pool: &Pool,
     signals: &[Signal],
     received_at: u64,
-) -> std::result::Result<Ingested, Option<tokio_postgres::Error>> {
+) -> std::result::Result<IngestOutcome, Option<tokio_postgres::Error>> {
     let mut client = pool.get().await.map_err(|e| match e {
         deadpool_postgres::PoolError::Backend(e) => Some(e),
         _ => None,
@@ -400,20 +406,22 @@ async fn ingest_once(
             claimed.contains(&id) && taken.insert(id)
         })
         .collect();
+    let mut due = Vec::new();
     if !new.is_empty() {
         let insert = tx.prepare_cached(INSERT_SIGNALS).await?;
         let c = Columns::of(&new, received_at);
         tx.execute(&insert, &c.params()).await?;
         // The profile logs in the same transaction: never behind an acknowledged event.
-        append_logs(&tx, &new, floor).await?;
+        due = append_logs(&tx, &new).await?;
     }
     tx.commit().await?;
     let stored = new.len() as u64;
-    Ok(Ingested {
+    let done = Ingested {
         stored,
         duplicates: signals.len() as u64 - stored - expired,
         expired,
-    })
+    };
+    Ok((done, due, floor))
 }
 
 const INSERT_SIGNALS: &str = "INSERT INTO signals (event_id, kind, decision_id, slot, item, \
@@ -568,7 +576,17 @@ impl Store for PgStore {
             return done(Err(err("store closed")));
         };
         let pool = self.pool.clone();
-        rt.spawn(async move { done(ingest(pool, signals, received_at).await) });
+        rt.spawn(async move {
+            match ingest(pool.clone(), signals, received_at).await {
+                Ok((ingested, due, floor)) => {
+                    done(Ok(ingested));
+                    // After the answer, in transactions of their own: a merge only
+                    // reorganises rows, and ingests never wait on each other's merges.
+                    merge_logs(&pool, &due, floor).await;
+                }
+                Err(e) => done(Err(e)),
+            }
+        });
     }
 
     fn link(&self, ids: &[String]) -> Result<String> {
@@ -1136,7 +1154,9 @@ async fn load_page(
                     .query_one("SELECT value FROM meta WHERE key = 'retention_floor'", &[])
                     .await?
                     .get(0);
-                append_logs(tx, &new, floor.max(0) as u64).await?;
+                for subject in append_logs(tx, &new).await? {
+                    compact_log(tx, &subject, floor.max(0) as u64, false).await?;
+                }
             }
         }
         Page::ErasedIds(erased) => {
@@ -1214,13 +1234,12 @@ async fn profile_of(
 const INSERT_LOGS: &str = "INSERT INTO profile_logs (subject, oldest, log)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])";
 
-/// Appends one log row per subject of `new` (signals just stored in `tx`), then merges
-/// the rows of subjects that have [`COMPACT_AFTER`] (or fewer after a large append).
+/// Appends one log row per subject of `new` (signals just stored in `tx`); returns
+/// the subjects due a merge: [`COMPACT_AFTER`] rows (or two after a large append).
 async fn append_logs(
     tx: &deadpool_postgres::Transaction<'_>,
     new: &[&Signal],
-    floor: u64,
-) -> std::result::Result<(), tokio_postgres::Error> {
+) -> std::result::Result<Vec<String>, tokio_postgres::Error> {
     let mut by_subject: std::collections::BTreeMap<u64, Vec<Signal>> =
         std::collections::BTreeMap::new();
     for s in new {
@@ -1229,7 +1248,7 @@ async fn append_logs(
         }
     }
     if by_subject.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut subjects = Vec::with_capacity(by_subject.len());
     let mut oldest = Vec::with_capacity(by_subject.len());
@@ -1252,14 +1271,79 @@ async fn append_logs(
              HAVING count(*) >= $2 OR (count(*) >= 2 AND subject = ANY($3)) ORDER BY subject",
         )
         .await?;
-    for r in tx
+    Ok(tx
         .query(&full, &[&subjects, &(COMPACT_AFTER as i64), &large])
         .await?
-    {
-        let subject: String = r.get(0);
-        compact_log(tx, &subject, floor, false).await?;
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Merges the log rows of each of `subjects` in a transaction of its own, best effort
+/// (a failed merge leaves the rows as they are, complete; the next ingest of the
+/// subject tries again). Only the rows it locks are merged (`FOR UPDATE SKIP
+/// LOCKED`): appends go on beside it, and a concurrent merge of the same subject
+/// takes the other rows.
+async fn merge_logs(pool: &Pool, subjects: &[String], floor: u64) {
+    let Ok(mut c) = pool.get().await else {
+        return;
+    };
+    for subject in subjects {
+        let _ = merge_locked(&mut c, subject, floor).await;
     }
-    Ok(())
+}
+
+async fn merge_locked(
+    c: &mut deadpool_postgres::Object,
+    subject: &str,
+    floor: u64,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    let rows = tx
+        .query(
+            "SELECT seq, log FROM profile_logs WHERE subject = $1 FOR UPDATE SKIP LOCKED",
+            &[&subject],
+        )
+        .await?;
+    if rows.len() < 2 {
+        return Ok(());
+    }
+    let lens: Vec<usize> = rows
+        .iter()
+        .map(|r| profile_log::len(r.get::<_, &[u8]>(1)))
+        .collect();
+    let base = profile_log::base_row(&lens);
+    let mut out = Vec::new();
+    let mut seqs: Vec<i64> = Vec::new();
+    for (k, r) in rows.iter().enumerate() {
+        if Some(k) != base {
+            // A row that does not decode stays: reads serve that subject from its
+            // signals meanwhile.
+            if profile_log::decode_into(r.get::<_, &[u8]>(1), &mut out).is_err() {
+                return Ok(());
+            }
+            seqs.push(r.get(0));
+        }
+    }
+    tx.execute(
+        "DELETE FROM profile_logs WHERE subject = $1 AND seq = ANY($2)",
+        &[&subject, &seqs],
+    )
+    .await?;
+    let merged = profile_log::finish(out, floor);
+    if !merged.is_empty() {
+        let insert = tx.prepare_cached(INSERT_LOGS).await?;
+        tx.execute(
+            &insert,
+            &[
+                &[subject].as_slice(),
+                &[profile_log::oldest(&merged) as i64].as_slice(),
+                &[profile_log::encode(&merged)].as_slice(),
+            ],
+        )
+        .await?;
+    }
+    tx.commit().await
 }
 
 /// Merges the log rows of `subject` this transaction can see: all into one, or —

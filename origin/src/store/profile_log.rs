@@ -9,8 +9,10 @@
 //! transaction that stores the signals, so it is never behind an acknowledged event:
 //! - **ingest** appends one row per subject per commit holding that commit's new
 //!   signals (a small insert, however long the subject's history); once a subject has
-//!   [`COMPACT_AFTER`] rows they are merged into one ([`merge`]: newest
-//!   [`MAX_SIGNALS`], none below the retention floor);
+//!   [`COMPACT_AFTER`] rows (or a large append joins another row) they are merged
+//!   ([`should_merge`], [`base_row`]: the newest [`MAX_SIGNALS`], none below the
+//!   retention floor) — in the same commit on SQLite, right after the answer on
+//!   PostgreSQL, where concurrent ingests would otherwise wait on each other's merges;
 //! - **erasure** deletes the rows of the cluster's ids; **retention** merges the rows
 //!   holding signals below the new floor (and reads skip them meanwhile);
 //! - **identity links** change nothing: rows are per subject id, and a cluster's
