@@ -34,7 +34,7 @@
 //!   bytes, so every replica serves the same one;
 //! - profile logs ([`super::profile_log`], migration 4) are appended in the ingest
 //!   transaction (rows numbered by an identity column, so concurrent appends never
-//!   collide). Merges run after the answer, each in a transaction of its own that
+//!   collide). Merges run after the answer, in one transaction per ingest that
 //!   locks the rows it merges (`FOR UPDATE SKIP LOCKED`), so ingests never wait on
 //!   each other's merges, rows appended meanwhile stay, and two concurrent merges
 //!   never double a signal (retention and `store copy` merge with
@@ -1279,69 +1279,82 @@ async fn append_logs(
         .collect())
 }
 
-/// Merges the log rows of each of `subjects` in a transaction of its own, best effort
-/// (a failed merge leaves the rows as they are, complete; the next ingest of the
-/// subject tries again). Only the rows it locks are merged (`FOR UPDATE SKIP
-/// LOCKED`): appends go on beside it, and a concurrent merge of the same subject
-/// takes the other rows.
+/// Merges the log rows of `subjects` in one transaction, best effort (a failed merge
+/// leaves the rows as they are, complete; the next ingest of a subject tries again).
+/// Only the rows it locks are merged (`FOR UPDATE SKIP LOCKED`): appends go on beside
+/// it, and a concurrent merge of the same subject takes the other rows. It commits
+/// without waiting for the flush (`synchronous_commit = off`): a merge lost in a
+/// crash leaves the rows it would have merged, as they were.
 async fn merge_logs(pool: &Pool, subjects: &[String], floor: u64) {
-    let Ok(mut c) = pool.get().await else {
+    if subjects.is_empty() {
         return;
-    };
-    for subject in subjects {
-        let _ = merge_locked(&mut c, subject, floor).await;
+    }
+    if let Ok(mut c) = pool.get().await {
+        let _ = merge_locked(&mut c, subjects, floor).await;
     }
 }
 
 async fn merge_locked(
     c: &mut deadpool_postgres::Object,
-    subject: &str,
+    subjects: &[String],
     floor: u64,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let tx = c.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
     let rows = tx
         .query(
-            "SELECT seq, log FROM profile_logs WHERE subject = $1 FOR UPDATE SKIP LOCKED",
-            &[&subject],
+            "SELECT subject, seq, log FROM profile_logs WHERE subject = ANY($1)
+             ORDER BY subject FOR UPDATE SKIP LOCKED",
+            &[&subjects],
         )
         .await?;
-    if rows.len() < 2 {
-        return Ok(());
-    }
-    let lens: Vec<usize> = rows
-        .iter()
-        .map(|r| profile_log::len(r.get::<_, &[u8]>(1)))
-        .collect();
-    let base = profile_log::base_row(&lens);
-    let mut out = Vec::new();
-    let mut seqs: Vec<i64> = Vec::new();
-    for (k, r) in rows.iter().enumerate() {
-        if Some(k) != base {
-            // A row that does not decode stays: reads serve that subject from its
-            // signals meanwhile.
-            if profile_log::decode_into(r.get::<_, &[u8]>(1), &mut out).is_err() {
-                return Ok(());
+    let (mut gone_subjects, mut gone_seqs) = (Vec::<&str>::new(), Vec::<i64>::new());
+    let (mut subjects, mut oldest, mut logs) = (Vec::<&str>::new(), Vec::new(), Vec::new());
+    for group in rows.chunk_by(|a, b| a.get::<_, &str>(0) == b.get::<_, &str>(0)) {
+        if group.len() < 2 {
+            continue;
+        }
+        let subject: &str = group[0].get(0);
+        let lens: Vec<usize> = group
+            .iter()
+            .map(|r| profile_log::len(r.get::<_, &[u8]>(2)))
+            .collect();
+        let base = profile_log::base_row(&lens);
+        let mut out = Vec::new();
+        let mut seqs = Vec::new();
+        // A row that does not decode stays, with its subject's others: reads serve
+        // that subject from its signals meanwhile.
+        let decoded = group.iter().enumerate().all(|(k, r)| {
+            Some(k) == base || {
+                seqs.push(r.get::<_, i64>(1));
+                profile_log::decode_into(r.get::<_, &[u8]>(2), &mut out).is_ok()
             }
-            seqs.push(r.get(0));
+        });
+        if !decoded {
+            continue;
+        }
+        gone_subjects.extend(std::iter::repeat_n(subject, seqs.len()));
+        gone_seqs.extend(seqs);
+        let merged = profile_log::finish(out, floor);
+        if !merged.is_empty() {
+            subjects.push(subject);
+            oldest.push(profile_log::oldest(&merged) as i64);
+            logs.push(profile_log::encode(&merged));
         }
     }
+    if gone_seqs.is_empty() {
+        return Ok(());
+    }
     tx.execute(
-        "DELETE FROM profile_logs WHERE subject = $1 AND seq = ANY($2)",
-        &[&subject, &seqs],
+        "DELETE FROM profile_logs p USING unnest($1::text[], $2::bigint[]) AS g(subject, seq)
+         WHERE p.subject = g.subject AND p.seq = g.seq",
+        &[&gone_subjects, &gone_seqs],
     )
     .await?;
-    let merged = profile_log::finish(out, floor);
-    if !merged.is_empty() {
+    if !subjects.is_empty() {
         let insert = tx.prepare_cached(INSERT_LOGS).await?;
-        tx.execute(
-            &insert,
-            &[
-                &[subject].as_slice(),
-                &[profile_log::oldest(&merged) as i64].as_slice(),
-                &[profile_log::encode(&merged)].as_slice(),
-            ],
-        )
-        .await?;
+        tx.execute(&insert, &[&subjects, &oldest, &logs]).await?;
     }
     tx.commit().await
 }
