@@ -14,15 +14,14 @@
 //! the channel) are stored, so the cross-channel caps count them;
 //! `--dry-run` records nothing. A progress bar shows on a terminal.
 //!
-//! Work is split in chunks over threads (store reads through SQLite's reader pool,
-//! WAL beside a running server); the output is written in order as chunks finish.
-//! From [`PREFETCH_MIN_SUBJECTS`] subjects on, the signals of the last
-//! [`PREFETCH_SECS`] are read in one pass and grouped by cluster (a list send reaches
-//! most of the active audience: one scan beats a lookup per subject); subjects not
-//! found there (no recent signal, or an id with none of its own, e.g. a login) are
-//! looked up one by one (the preference-centre records are read in the same pass).
-//! Either way a cluster's newest [`MAX_ROWS`] signals of the last
-//! [`HORIZON_SECS`] are used (the test below checks both paths agree).
+//! Work is split in chunks of [`CHUNK`] subjects over threads (the cores); each chunk
+//! reads its subjects' clusters and materialized profile logs together
+//! ([`Store::cluster_profiles`]: a few rows per subject, through SQLite's reader pool,
+//! WAL beside a running server), so a cluster's newest
+//! [`MAX_ROWS`](super::cluster::MAX_ROWS) signals of the last
+//! [`HORIZON_SECS`] cost no walk over its signals. The output is written in order as
+//! chunks finish. The preference-centre records are read once per batch
+//! ([`Store::all_preferences`]) and applied by cluster.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
@@ -37,106 +36,15 @@ use slotwise::render::Prepared;
 use slotwise::rules::Value;
 use slotwise::signals::{self, Channel, Signal};
 
-use super::cluster::{ClusterVisitor, HORIZON_SECS, MAX_ROWS};
-use super::counters::need_full_rows;
+use super::cluster::{ClusterVisitor, HORIZON_SECS};
 use super::decide::{ChannelRequest, decide};
 use crate::preferences::Preferences;
 use crate::preferences::contact::{Skip, may_contact};
 use crate::server::profile::BundleIndex;
-use crate::store::{Row, Store, StoreError};
+use crate::store::{ClusterProfile, Store, StoreError};
 
 /// Subjects per unit of work.
 const CHUNK: usize = 256;
-/// The window a bulk prefetch reads, in seconds: the clusters' horizon.
-pub const PREFETCH_SECS: u64 = HORIZON_SECS;
-/// From this many subjects on, a batch prefetches the window's signals in one pass.
-pub const PREFETCH_MIN_SUBJECTS: usize = 1000;
-
-/// The window's signals grouped by identity cluster.
-#[derive(Default)]
-pub struct Prefetched {
-    cluster_of: HashMap<String, String>,
-    rows: HashMap<String, Vec<Signal>>,
-    anon: HashMap<String, u64>,
-    preferences: HashMap<String, Preferences>,
-}
-
-impl Prefetched {
-    /// Reads the signals of `[now - PREFETCH_SECS, now]` in one pass, split in
-    /// `parts` time ranges read in parallel (reads use the store's reader pool).
-    pub fn load(store: &dyn Store, now: u64, parts: usize) -> Result<Prefetched, StoreError> {
-        let since = now.saturating_sub(PREFETCH_SECS);
-        let until = now + 1;
-        let parts = parts.clamp(1, 16) as u64;
-        let step = (until - since).div_ceil(parts);
-        let ranges: Vec<(u64, u64)> = (0..parts)
-            .map(|k| (since + k * step, (since + (k + 1) * step).min(until)))
-            .collect();
-        let read: Vec<Result<Vec<Row>, StoreError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = ranges
-                .iter()
-                .map(|&(a, b)| s.spawn(move || store.signals_between(a, b)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(StoreError("a prefetch read failed".into())))
-                })
-                .collect()
-        });
-        let mut p = Prefetched::default();
-        for rows in read {
-            for row in rows? {
-                p.add(row);
-            }
-        }
-        for rows in p.rows.values_mut() {
-            rows.sort_by_key(|s| std::cmp::Reverse(s.time));
-            rows.truncate(MAX_ROWS);
-        }
-        p.preferences = store.all_preferences()?.into_iter().collect();
-        Ok(p)
-    }
-
-    fn add(&mut self, row: Row) {
-        let Some(subject) = row.subject.as_deref() else {
-            return;
-        };
-        let cluster = row.cluster.as_deref().unwrap_or(subject);
-        if !self.cluster_of.contains_key(subject) {
-            self.cluster_of
-                .insert(subject.to_string(), cluster.to_string());
-        }
-        if let Some(bits) = row.signal.subject {
-            match self.anon.get_mut(cluster) {
-                Some(anon) => *anon = (*anon).min(bits),
-                None => {
-                    self.anon.insert(cluster.to_string(), bits);
-                }
-            }
-        }
-        match self.rows.get_mut(cluster) {
-            Some(rows) => rows.push(row.signal),
-            None => {
-                let key = cluster.to_string();
-                self.rows.insert(key, vec![row.signal]);
-            }
-        }
-    }
-
-    /// The preference-centre record of `cluster` (read with the window).
-    fn preferences(&self, cluster: &str) -> Preferences {
-        self.preferences.get(cluster).cloned().unwrap_or_default()
-    }
-
-    /// The cluster of `id`, its rows and its signal subject, when `id` has signals.
-    fn get(&self, id: &str) -> Option<(&str, &[Signal], Option<u64>)> {
-        let cluster = self.cluster_of.get(id)?;
-        let rows = self.rows.get(cluster)?;
-        Some((cluster, rows, self.anon.get(cluster).copied()))
-    }
-}
 
 /// Options of `slotwise decide`.
 #[derive(Clone, Debug, clap::Args)]
@@ -196,9 +104,8 @@ pub struct Report {
     pub exposures: u64,
     /// Wall time of the whole batch.
     pub wall: Duration,
-    /// Reading the window's signals in one pass (wall time; zero without).
-    pub prefetch: Duration,
-    /// Thread time reading clusters and signals of single subjects from the store.
+    /// Thread time reading clusters and profile logs from the store, and building
+    /// the visitors.
     pub load: Duration,
     /// Thread time deciding, rendering and serializing.
     pub decide: Duration,
@@ -302,17 +209,40 @@ pub fn load_cluster(
     record: bool,
 ) -> Result<(String, ClusterVisitor, Option<u64>), StoreError> {
     let (cluster, ids) = store.cluster(id)?;
-    let mut signals = if need_full_rows(engine.bundle()) {
-        let rows = store.subject_signals(&ids, MAX_ROWS)?;
-        rows.into_iter().map(|r| r.signal).collect()
-    } else {
-        store.profile_signals(&ids, MAX_ROWS)?
+    let signals = store.profile_log(&ids)?;
+    let profile = ClusterProfile {
+        cluster,
+        ids,
+        signals,
     };
-    let since = now.saturating_sub(HORIZON_SECS);
-    signals.retain(|s| s.time >= since && s.time <= now);
     let index = BundleIndex::of(Some(engine.bundle()));
     let prefs = store.preferences(id)?.unwrap_or_default();
-    let visitor = ClusterVisitor::from_signals(engine, &index, &cluster, &signals, now)
+    visitor_of(store, engine, &index, id, profile, prefs, now, record)
+}
+
+/// The visitor of `id`, whose cluster's profile is `profile` (its newest
+/// [`MAX_ROWS`](super::cluster::MAX_ROWS) signals: those of the last [`HORIZON_SECS`]
+/// are used) and preference-centre record `prefs`. The signal
+/// subject to record under is the cluster's anonymous id, or one derived and linked
+/// when recording for a cluster without one.
+pub fn visitor_of(
+    store: &dyn Store,
+    engine: &Engine,
+    index: &BundleIndex,
+    id: &str,
+    profile: ClusterProfile,
+    prefs: Preferences,
+    now: u64,
+    record: bool,
+) -> Result<(String, ClusterVisitor, Option<u64>), StoreError> {
+    let ClusterProfile {
+        cluster,
+        ids,
+        mut signals,
+    } = profile;
+    let since = now.saturating_sub(HORIZON_SECS);
+    signals.retain(|s| s.time >= since && s.time <= now);
+    let visitor = ClusterVisitor::from_signals(engine, index, &cluster, &signals, now)
         .with_preferences(engine, prefs);
     let subject = match anon_subject(&ids) {
         Some(s) => Some(s),
@@ -361,9 +291,6 @@ pub struct Batch<'a> {
     pub threads: usize,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
-    /// Read the window's signals in one pass (see [`Prefetched`]) when there are
-    /// at least [`PREFETCH_MIN_SUBJECTS`] subjects.
-    pub prefetch: bool,
 }
 
 impl Batch<'_> {
@@ -383,16 +310,14 @@ impl Batch<'_> {
         };
         let slots: Vec<&str> = self.slots.iter().map(String::as_str).collect();
         let mut report = Report::default();
-        let prefetched = if self.prefetch && subjects.len() >= PREFETCH_MIN_SUBJECTS {
-            let t = Instant::now();
-            let p = Prefetched::load(self.store, self.now, self.threads)
-                .map_err(|e| format!("store: {e}"))?;
-            report.prefetch = t.elapsed();
-            Some(p)
-        } else {
-            None
-        };
-        let prefetched = prefetched.as_ref();
+        let claims_index = BundleIndex::of(Some(self.engine.bundle()));
+        // Every preference-centre record, by cluster, in one read.
+        let preferences: HashMap<String, Preferences> = self
+            .store
+            .all_preferences()
+            .map_err(|e| format!("store: {e}"))?
+            .into_iter()
+            .collect();
         // One draw from the OS per batch; each message's seed is derived from it.
         let batch_seed = message_seed();
         let next = AtomicUsize::new(0);
@@ -403,7 +328,8 @@ impl Batch<'_> {
         std::thread::scope(|scope| -> Result<(), String> {
             for _ in 0..self.threads.max(1) {
                 let tx = tx.clone();
-                let (next, slots) = (&next, &slots);
+                let (next, slots, claims_index, preferences) =
+                    (&next, &slots, &claims_index, &preferences);
                 scope.spawn(move || {
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
@@ -412,7 +338,8 @@ impl Batch<'_> {
                         }
                         let part =
                             &subjects[index * CHUNK..((index + 1) * CHUNK).min(subjects.len())];
-                        let work = self.chunk(index, part, slots, prefetched, batch_seed);
+                        let work =
+                            self.chunk(index, part, slots, claims_index, preferences, batch_seed);
                         if tx.send(work).is_err() {
                             break;
                         }
@@ -479,7 +406,8 @@ impl Batch<'_> {
         index: usize,
         part: &[Subject],
         slots: &[&str],
-        prefetched: Option<&Prefetched>,
+        claims_index: &BundleIndex,
+        preferences: &HashMap<String, Preferences>,
         batch_seed: u64,
     ) -> Result<Chunk, String> {
         let mut c = Chunk {
@@ -493,7 +421,19 @@ impl Batch<'_> {
             load: Duration::ZERO,
             decide: Duration::ZERO,
         };
-        let mut claims_index: Option<BundleIndex> = None;
+        // The chunk's clusters and profiles in one read.
+        let t = Instant::now();
+        let valid: Vec<String> = part
+            .iter()
+            .filter(|s| crate::server::valid_id(&s.id))
+            .map(|s| s.id.clone())
+            .collect();
+        let mut profiles = self
+            .store
+            .cluster_profiles(&valid)
+            .map_err(|e| format!("store: {e}"))?
+            .into_iter();
+        c.load += t.elapsed();
         for (k, subject) in part.iter().enumerate() {
             if !crate::server::valid_id(&subject.id) {
                 c.refused += 1;
@@ -504,30 +444,22 @@ impl Batch<'_> {
                 continue;
             }
             let t = Instant::now();
-            let found = prefetched.and_then(|p| p.get(&subject.id));
-            let claims_index =
-                claims_index.get_or_insert_with(|| BundleIndex::of(Some(self.engine.bundle())));
-            let (cluster, visitor, anon) = match found {
-                Some((cluster, rows, anon)) => (
-                    cluster.to_string(),
-                    ClusterVisitor::from_signals(
-                        self.engine,
-                        claims_index,
-                        cluster,
-                        rows,
-                        self.now,
-                    ),
-                    anon,
-                ),
-                None => load_cluster(self.store, self.engine, &subject.id, self.now, self.record)
-                    .map_err(|e| format!("store: {e}"))?,
-            };
-            // Prefetched clusters take their record from the same pass; the others
-            // got theirs in `load_cluster`.
-            let visitor = match prefetched.filter(|_| found.is_some()) {
-                Some(p) => visitor.with_preferences(self.engine, p.preferences(&cluster)),
-                None => visitor,
-            };
+            let profile = profiles.next().ok_or("store: a profile was not read")?;
+            let prefs = preferences
+                .get(&profile.cluster)
+                .cloned()
+                .unwrap_or_default();
+            let (cluster, visitor, anon) = visitor_of(
+                self.store,
+                self.engine,
+                claims_index,
+                &subject.id,
+                profile,
+                prefs,
+                self.now,
+                self.record,
+            )
+            .map_err(|e| format!("store: {e}"))?;
             let t2 = Instant::now();
             c.load += t2 - t;
             let sends = visitor
@@ -643,7 +575,6 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         progress: !args.quiet,
-        prefetch: true,
     };
     let report = batch.run(&subjects, &mut out)?;
     println!(
@@ -697,9 +628,9 @@ mod tests {
     }
 
     #[test]
-    fn prefetched_clusters_match_the_per_subject_reads() {
+    fn chunk_reads_match_the_signal_rows() {
         use slotwise::signals::Kind;
-        let dir = std::env::temp_dir().join(format!("sw-prefetch-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("sw-chunk-read-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = SqliteStore::open(&dir, false).unwrap();
         let engine = Engine::new(Bundle::example());
@@ -724,9 +655,9 @@ mod tests {
                 signals.push(s);
             }
         }
-        // An old signal outside the prefetch window, and a subject without consent.
+        // An old signal outside the horizon, and a subject without consent.
         signals.push(
-            Signal::new(Kind::View, 9, now - PREFETCH_SECS - 10)
+            Signal::new(Kind::View, 9, now - HORIZON_SECS - 10)
                 .item(0)
                 .consent(7)
                 .subject(1),
@@ -743,44 +674,64 @@ mod tests {
         let mut muted = Preferences::default();
         muted.mute.push("shoes".into());
         store.set_preferences("login:c", &muted, now).unwrap();
-        let p = Prefetched::load(&store, now, 3).unwrap();
-        let (cluster, _, _) = p.get("anon:0000000000000003").unwrap();
-        assert_eq!(p.preferences(cluster), muted, "read in the same pass");
-        assert_eq!(
-            p.preferences("anon:0000000000000001"),
-            Preferences::default()
-        );
-        for id in [
+        let index = BundleIndex::of(Some(engine.bundle()));
+        let ids: Vec<String> = [
             "anon:0000000000000001",
             "anon:0000000000000002",
             "anon:0000000000000003",
             "anon:0000000000000005",
-        ] {
-            let (cluster, rows, anon) = p.get(id).unwrap();
-            let (c2, v2, a2) = load_cluster(&store, &engine, id, now, false).unwrap();
-            let v = ClusterVisitor::from_signals(
+            "login:c",
+            "anon:0000000000000009",
+        ]
+        .map(String::from)
+        .to_vec();
+        let profiles = store.cluster_profiles(&ids).unwrap();
+        for (id, profile) in ids.iter().zip(profiles) {
+            // The visitor from the chunk's read, against one from the full signal rows.
+            let (c1, v1, a1) = visitor_of(
+                &store,
                 &engine,
-                &BundleIndex::of(Some(engine.bundle())),
-                cluster,
-                rows,
+                &index,
+                id,
+                profile,
+                Preferences::default(),
                 now,
-            );
-            assert_eq!(cluster, c2, "{id}");
-            assert_eq!(anon, a2, "{id}");
-            assert_eq!(v.session, v2.session, "{id}");
-            assert_eq!(v.profile, v2.profile, "{id}");
-            assert!(v.consent.personalization);
+                false,
+            )
+            .unwrap();
+            let (cluster, members) = store.cluster(id).unwrap();
+            let mut rows: Vec<Signal> = store
+                .subject_signals(&members, crate::channels::cluster::MAX_ROWS)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.signal)
+                .filter(|s| s.time + HORIZON_SECS >= now && s.time <= now)
+                .collect();
+            rows.reverse();
+            let v2 = ClusterVisitor::from_signals(&engine, &index, &cluster, &rows, now);
+            assert_eq!(c1, cluster, "{id}");
+            assert_eq!(a1, anon_subject(&members), "{id}");
+            assert_eq!(v1.session, v2.session, "{id}");
+            assert_eq!(v1.profile, v2.profile, "{id}");
+            let (c3, v3, _) = load_cluster(&store, &engine, id, now, false).unwrap();
+            // `load_cluster` reads the cluster's preference-centre record itself.
+            let prefs = if c3 == store.cluster("login:c").unwrap().0 {
+                muted.clone()
+            } else {
+                Preferences::default()
+            };
+            assert_eq!(v3.preferences, prefs, "{id}");
+            assert_eq!((c3, v3.session, v3.profile), (c1, v1.session, v1.profile));
         }
+        let p = store
+            .cluster_profiles(&["login:c".to_string()])
+            .unwrap()
+            .remove(0);
         assert_eq!(
-            p.get("anon:0000000000000002").unwrap().1.len(),
+            p.signals.len(),
             8,
-            "the cluster of 2 and 3"
+            "the cluster of 2 and 3, through login:c"
         );
-        assert!(
-            p.get("login:c").is_none(),
-            "no signals of its own: read one by one"
-        );
-        assert!(p.get("anon:0000000000000009").is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -8,7 +8,7 @@
 //! 1. **in process, no store**: the engine alone (decide), then decide + render the
 //!    email + serialize the JSON line — the ceiling of a batch, median of 5 passes;
 //! 2. **`slotwise decide` batch**: the real batch over the store, end to end (cluster
-//!    and signal reads, decide, render, JSON lines to a file, exposures stored);
+//!    and profile log reads, decide, render, JSON lines to a file, exposures stored);
 //! 3. **`POST /v1/decide` under load** from this process against `slotwise serve` in
 //!    a second process: p50 / p99, with and without recording the exposures, beside
 //!    `GET /v1/snippet` for the same subjects (the origin's existing per-visitor read,
@@ -205,10 +205,7 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
             .iter()
             .map(|s| {
                 let (cluster, ids) = store.cluster(&s.id)?;
-                Ok((
-                    cluster,
-                    store.profile_signals(&ids, super::cluster::MAX_ROWS)?,
-                ))
+                Ok((cluster, store.profile_log(&ids)?))
             })
             .collect::<Result<_, crate::store::StoreError>>()
             .map_err(|e| e.to_string())?;
@@ -251,8 +248,36 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
             let _ = serde_json::to_writer(&mut line, &d);
             d.len() + line.len() % 2
         };
+        // The same, with each subject's profile read from the store: from its
+        // materialized profile log (what the batch and /v1/decide read), and — the
+        // anchor, what they read before migration 4 — from its signal rows.
+        let from_log = |i: usize, pass: u64| {
+            let Ok(mut p) = store.cluster_profiles(std::slice::from_ref(&subjects[i].id)) else {
+                return 0;
+            };
+            let p = p.remove(0);
+            let v = ClusterVisitor::from_signals(&engine, &index, &p.cluster, &p.signals, now);
+            let (d, _) = decide(&engine, &v, &request(i, pass));
+            let mut line = Vec::with_capacity(16 * 1024);
+            let _ = serde_json::to_writer(&mut line, &d);
+            d.len() + line.len() % 2
+        };
+        let from_rows = |i: usize, pass: u64| {
+            let Ok((cluster, ids)) = store.cluster(&subjects[i].id) else {
+                return 0;
+            };
+            let Ok(rows) = store.subject_signals(&ids, super::cluster::MAX_ROWS) else {
+                return 0;
+            };
+            let rows: Vec<Signal> = rows.into_iter().map(|r| r.signal).collect();
+            let v = ClusterVisitor::from_signals(&engine, &index, &cluster, &rows, now);
+            let (d, _) = decide(&engine, &v, &request(i, pass));
+            let mut line = Vec::with_capacity(16 * 1024);
+            let _ = serde_json::to_writer(&mut line, &d);
+            d.len() + line.len() % 2
+        };
         println!(
-            "in process, no store: decisions/s by stage (median of 5 passes over the subjects)"
+            "in process: decisions/s by stage (median of 5 passes over the subjects; the last two read the store)"
         );
         println!(
             "  {:<48} {:>12} {:>12}",
@@ -261,17 +286,25 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
             format!("{cores} threads")
         );
         let n = visitors.len();
-        let stages: [(&str, Work<'_>); 4] = [
+        let stages: [(&str, Work<'_>); 6] = [
             ("engine decide (profile loaded)", &engine_only),
             ("+ email render", &rendered),
             ("+ JSON line", &json),
             ("+ profile from the rows (claims, session)", &profiled),
+            ("+ read: cluster and profile log", &from_log),
+            ("  anchor, read before: cluster and signal rows", &from_rows),
         ];
+        let mut rates = Vec::new();
         for (name, work) in stages {
             let one = rate(n, 1, work);
             let all = rate(n, cores, work);
             println!("  {name:<48} {one:>12.0} {all:>12.0}");
+            rates.push(all);
         }
+        println!(
+            "  profile log / signal rows read: {:.2}x decisions/s on {cores} threads",
+            rates[4] / rates[5].max(1e-9)
+        );
 
         // 2. The batch, end to end.
         let csv = dir.join("subjects.csv");
@@ -294,18 +327,16 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
                 record,
                 threads: cores,
                 progress: false,
-                prefetch: true,
             };
             let rep = batch.run(&subjects, &mut file)?;
             let wall = rep.wall.as_secs_f64();
             println!(
-                "slotwise decide --channel email{} ({cores} threads, SQLite --sync normal): {} subjects, {} decisions in {wall:.2} s = {:.0} decisions/s ({:.0} subjects/s); prefetch {:.2} s, thread time: per-subject loads {:.2} s, decide+render+JSON {:.2} s; {} exposures stored; {:.1} MB written",
+                "slotwise decide --channel email{} ({cores} threads, SQLite --sync normal): {} subjects, {} decisions in {wall:.2} s = {:.0} decisions/s ({:.0} subjects/s); thread time: profile reads + visitors {:.2} s, decide+render+JSON {:.2} s; {} exposures stored; {:.1} MB written",
                 if record { "" } else { " --dry-run" },
                 rep.subjects,
                 rep.decisions,
                 rep.decisions as f64 / wall,
                 rep.subjects as f64 / wall,
-                rep.prefetch.as_secs_f64(),
                 rep.load.as_secs_f64(),
                 rep.decide.as_secs_f64(),
                 rep.exposures,
@@ -332,6 +363,7 @@ pub fn run(args: &BenchDecideArgs) -> Result<(), String> {
         connections: vec![args.connections],
         batch: 1,
         visitors: args.subjects,
+        device_batches: false,
         sync: args.sync.clone(),
         store_only: false,
         compare_stores: false,

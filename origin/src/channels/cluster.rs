@@ -27,8 +27,8 @@ use crate::preferences::Preferences;
 
 use crate::server::profile::{BundleIndex, Issue, claims};
 
-/// Signals read per cluster (newest first).
-pub const MAX_ROWS: usize = 500;
+/// Signals read per cluster (newest first): its profile log.
+pub const MAX_ROWS: usize = crate::store::profile_log::MAX_SIGNALS;
 /// Signals older than this are not read (seconds; 90 days: the longest window a
 /// profile looks at, purchasers; affinities halve every week).
 pub const HORIZON_SECS: u64 = 90 * 86_400;

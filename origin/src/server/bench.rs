@@ -5,7 +5,8 @@
 //! keep-alive connections, each at every `--connections` level and stopping at
 //! `--seconds` or `--max-requests`, whichever comes first:
 //! - ingest: SWG1 batches of `--batch` impressions, each for a random one of
-//!   `--visitors` subjects (a pessimistic mix: a device's own batch has one subject);
+//!   `--visitors` subjects (a pessimistic mix: a device's own batch has one subject,
+//!   as with `--device-batches`);
 //! - snippets for random visitors, with the profile cache as served (its hits and
 //!   misses printed), then — on a spawned server — the same data after a restart with
 //!   the cache off, so every profile is read from SQLite: the anchor, side by side.
@@ -51,6 +52,10 @@ pub struct BenchArgs {
     /// Distinct visitors (subjects) the signals and snippets are spread over.
     #[arg(long, default_value_t = 1000)]
     pub visitors: u64,
+    /// Each ingest batch carries one visitor's signals, as a device sends them
+    /// (default: every signal of a batch for a random visitor, the pessimistic mix).
+    #[arg(long)]
+    pub device_batches: bool,
     /// `--sync` of the spawned server (full or normal).
     #[arg(long, default_value = "full")]
     pub sync: String,
@@ -453,7 +458,12 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     for &connections in &args.connections {
         let before = ServerCpu::read(pid());
         let ingest = run_phase(&[addr], args, connections, |c, rng| {
-            let batch: Vec<Signal> = (0..batch).map(|_| impression(rng, now, visitors)).collect();
+            let mut batch: Vec<Signal> =
+                (0..batch).map(|_| impression(rng, now, visitors)).collect();
+            if args.device_batches {
+                let one = batch[0].subject;
+                batch.iter_mut().for_each(|s| s.subject = one);
+            }
             let body = signals::encode(&batch).map_err(|e| e.to_string())?;
             let r = c
                 .request(
@@ -471,7 +481,12 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         });
         let l = &ingest.latencies_ms;
         println!(
-            "ingest: {} events acknowledged in {} batches of {batch} over {connections} connections in {:.2} s = {:.0} events/s ({:.0} batches/s); batch latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+            "ingest ({}): {} events acknowledged in {} batches of {batch} over {connections} connections in {:.2} s = {:.0} events/s ({:.0} batches/s); batch latency p50 {:.2} ms, p99 {:.2} ms; {} errors",
+            if args.device_batches {
+                "one visitor per batch"
+            } else {
+                "a random visitor per signal"
+            },
             ingest.units,
             ingest.ok,
             ingest.secs,

@@ -39,8 +39,6 @@ use crate::store::journeys::{
 pub const CLAIM_LEASE_SECS: u64 = 60;
 /// Instances one claim takes.
 const CLAIM_BATCH: usize = 64;
-/// Signals read per cluster.
-const SIGNALS: usize = 500;
 
 /// The journeys published with the current bundle, cached per bundle version.
 #[derive(Default)]
@@ -109,7 +107,7 @@ pub(super) fn evaluate_subjects(app: &App, subjects: &[u64]) -> Result<(), Store
     for &s in subjects {
         let id = crate::store::anon_id(s);
         let (_, ids) = app.store.cluster(&id)?;
-        let signals = app.store.profile_signals(&ids, SIGNALS)?;
+        let signals = app.store.profile_log(&ids)?;
         let instances = app.store.journey_instances(&ids)?;
         let writes = evaluate(&defs, &bundle, &id, &instances, &signals, now);
         if !writes.is_empty() {
@@ -224,7 +222,7 @@ fn step_of(
         .get(inst.step as usize + 1)
         .map_or(0, |s| now.saturating_add(s.wait_secs));
     let (_, ids) = app.store.cluster(&inst.subject)?;
-    let signals = app.store.profile_signals(&ids, SIGNALS)?;
+    let signals = app.store.profile_log(&ids)?;
     let Some(items) = remaining(j, bundle, inst.started_at, &inst.items, &signals) else {
         done.action = StepAction::Exit;
         return Ok((done, Vec::new()));

@@ -708,16 +708,13 @@ async fn snippet(
 /// profile, with its preference-centre choices applied ([`crate::preferences`]).
 /// Returns the token, its expiry and the cluster id.
 fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response> {
-    // Inline on the async worker: a cache hit takes microseconds, and a miss is two
-    // indexed reads on a pooled connection, less than a hop to the blocking pool.
+    // Inline on the async worker: a cache hit takes microseconds, and a miss reads
+    // the cluster and its ids' materialized profile logs (a few rows each) on a
+    // pooled connection, less than a hop to the blocking pool.
     let store = &app.store;
     let (profile, lookup) = app
         .profiles
-        .get_or_load(
-            id,
-            |id| store.cluster(id),
-            |ids| store.profile_signals(ids, PROFILE_SIGNALS),
-        )
+        .get_or_load(id, |id| store.cluster(id), |ids| store.profile_log(ids))
         .map_err(unavailable)?;
     let counter = match lookup {
         profile_cache::Lookup::Hit => &app.metrics.profile_cache_hits,
@@ -754,9 +751,6 @@ fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response
         profile.cluster.clone(),
     ))
 }
-
-/// Signals a snippet's profile is computed from, newest first.
-const PROFILE_SIGNALS: usize = 500;
 
 #[derive(serde::Serialize)]
 struct SnippetAnswer<'a> {

@@ -189,7 +189,7 @@ async fn answer(
         }
         let (cluster, ids) = store.cluster(&subject).map_err(unavailable)?;
         let consent = store
-            .profile_signals(&ids, 1)
+            .profile_log(&ids)
             .map_err(unavailable)?
             .first()
             .map(|s| Consent::from_bits(s.consent));

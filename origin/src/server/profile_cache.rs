@@ -1,7 +1,8 @@
 //! The per-cluster cache snippets are issued from.
 //!
 //! A snippet needs the requested id's identity cluster and the newest signals of the
-//! cluster's ids; reading them from the store is most of a snippet's cost. They change
+//! cluster's ids (read from their materialized profile logs,
+//! [`crate::store::profile_log`]: a few rows per id). They change
 //! only when a signal of one of those ids is stored, when ids are linked or erased, and
 //! by retention, so this cache keeps them per requested id (the claims themselves are
 //! computed per request, because they depend on the time):
@@ -42,7 +43,7 @@ pub struct Profile {
     pub cluster: String,
     /// Its identity ids.
     pub ids: Vec<String>,
-    /// Their newest signals (see [`crate::store::Store::profile_signals`]).
+    /// Their newest signals (see [`crate::store::Store::profile_log`]).
     pub signals: Vec<Signal>,
 }
 

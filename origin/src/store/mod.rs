@@ -34,6 +34,7 @@ pub mod copy;
 pub mod journeys;
 pub mod postgres;
 mod postgres_journeys;
+pub mod profile_log;
 pub mod sqlite;
 mod sqlite_journeys;
 
@@ -264,16 +265,6 @@ pub trait Store: Send + Sync + 'static {
     fn cluster(&self, id: &str) -> Result<(String, Vec<String>)>;
     /// The signals of these subject ids, newest first, at most `limit`.
     fn subject_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Row>>;
-    /// Like [`Store::subject_signals`] but with only what a profile reads: kind, item,
-    /// time, consent, channel, value and event id (other fields are zero / `None`).
-    /// Backends may answer it from an index alone.
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
-        Ok(self
-            .subject_signals(ids, limit)?
-            .into_iter()
-            .map(|r| r.signal)
-            .collect())
-    }
     /// Erases the whole cluster of `id`: its signals and its identity links.
     fn erase(&self, id: &str) -> Result<Erased>;
     /// Signals with `since <= time < until`, with their subject's cluster resolved.
@@ -358,6 +349,29 @@ pub trait Store: Send + Sync + 'static {
     fn contact_set(&self, contact: journeys::Contact) -> Result<u64>;
     /// The contact records of these ids.
     fn contacts(&self, ids: &[String]) -> Result<Vec<journeys::Contact>>;
+    // Materialized profiles (issues 6 and 10): see [`profile_log`].
+
+    /// The newest [`profile_log::MAX_SIGNALS`] signals of these subject ids, newest
+    /// first by `(time, event id)`, with the fields a profile reads
+    /// ([`profile_log::for_profile`]), from their materialized profile logs: a few
+    /// rows per id, however long its history.
+    fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>>;
+
+    /// For each of `ids` in order: its cluster, the cluster's ids and their
+    /// [`Store::profile_log`], read together (a batch send reads a chunk of
+    /// subjects at once).
+    fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>>;
+}
+
+/// An identity cluster and its profile's signals ([`Store::cluster_profiles`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterProfile {
+    /// The cluster id.
+    pub cluster: String,
+    /// Its identity ids, sorted.
+    pub ids: Vec<String>,
+    /// [`Store::profile_log`] of `ids`.
+    pub signals: Vec<Signal>,
 }
 
 /// The identity id of a signal's pseudonymous subject.

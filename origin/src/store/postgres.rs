@@ -31,7 +31,16 @@
 //!   ([`IDENTITY_LOCK`]): merges into the smallest cluster id, and erasure reads the
 //!   cluster it deletes inside the lock;
 //! - bundle versions are numbered under [`BUNDLE_LOCK`]; the ETag is stored with the
-//!   bytes, so every replica serves the same one.
+//!   bytes, so every replica serves the same one;
+//! - profile logs ([`super::profile_log`], migration 4) are appended in the ingest
+//!   transaction (rows numbered by an identity column, so concurrent appends never
+//!   collide). Merges run after the answer, in one transaction per ingest that
+//!   locks the rows it merges (`FOR UPDATE SKIP LOCKED`), so ingests never wait on
+//!   each other's merges, rows appended meanwhile stay, and two concurrent merges
+//!   never double a signal (retention and `store copy` merge with
+//!   `DELETE ... RETURNING`, inserting exactly what they deleted). The logs are
+//!   built once from the signals at open, under [`MIGRATION_LOCK`], when their
+//!   format marker in `meta` is not [`super::profile_log::FORMAT`].
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -48,9 +57,10 @@ use super::journeys::{
     Acked, Contact, Instance, InstanceWrite, OutboxMessage, StepDone, StepOutcome,
 };
 use super::postgres_journeys as journeys_sql;
+use super::profile_log::{self, COMPACT_AFTER};
 use super::{
-    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
-    StoreError, StoredBundle, anon_id, channel_of, kind_of,
+    ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
+    Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order. Applied versions are recorded in `schema_migrations`.
@@ -118,6 +128,24 @@ CREATE TABLE preferences (
     cluster    TEXT PRIMARY KEY,
     doc        TEXT NOT NULL,
     updated_at BIGINT NOT NULL
+);
+",
+    },
+    Migration {
+        version: 4,
+        name: "materialized profile logs",
+        // Filled at open (`ensure_profile_logs`): the rows are built from the signals.
+        sql: "
+-- Profiles no longer read signals by subject: a narrow index serves erasure, export
+-- and rebuilds, and costs ingest less than the covering one.
+DROP INDEX signals_subject_profile;
+CREATE INDEX signals_subject_time ON signals (subject, time DESC) WHERE subject IS NOT NULL;
+CREATE TABLE profile_logs (
+    subject TEXT NOT NULL,
+    seq     BIGINT GENERATED ALWAYS AS IDENTITY,
+    oldest  BIGINT NOT NULL,
+    log     BYTEA NOT NULL,
+    PRIMARY KEY (subject, seq)
 );
 ",
     },
@@ -198,6 +226,10 @@ impl PgStore {
     pub fn open(url: &str) -> Result<PgStore> {
         let store = PgStore::connect(url)?;
         store.migrate(true)?;
+        store.run(|pool| async move {
+            let mut c = get(&pool).await?;
+            ensure_profile_logs(&mut c).await.map_err(pg)
+        })?;
         Ok(store)
     }
 
@@ -333,7 +365,11 @@ fn pool_error(e: deadpool_postgres::PoolError) -> String {
     }
 }
 
-async fn ingest(pool: Pool, signals: Vec<Signal>, received_at: u64) -> Result<Ingested> {
+/// What one ingest did, and the subjects whose log rows are due a merge
+/// ([`merge_logs`]) with the floor it read.
+type IngestOutcome = (Ingested, Vec<String>, u64);
+
+async fn ingest(pool: Pool, signals: Vec<Signal>, received_at: u64) -> Result<IngestOutcome> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -351,7 +387,7 @@ async fn ingest_once(
     pool: &Pool,
     signals: &[Signal],
     received_at: u64,
-) -> std::result::Result<Ingested, Option<tokio_postgres::Error>> {
+) -> std::result::Result<IngestOutcome, Option<tokio_postgres::Error>> {
     let mut client = pool.get().await.map_err(|e| match e {
         deadpool_postgres::PoolError::Backend(e) => Some(e),
         _ => None,
@@ -392,18 +428,22 @@ async fn ingest_once(
             claimed.contains(&id) && taken.insert(id)
         })
         .collect();
+    let mut due = Vec::new();
     if !new.is_empty() {
         let insert = tx.prepare_cached(INSERT_SIGNALS).await?;
         let c = Columns::of(&new, received_at);
         tx.execute(&insert, &c.params()).await?;
+        // The profile logs in the same transaction: never behind an acknowledged event.
+        due = append_logs(&tx, &new).await?;
     }
     tx.commit().await?;
     let stored = new.len() as u64;
-    Ok(Ingested {
+    let done = Ingested {
         stored,
         duplicates: signals.len() as u64 - stored - expired,
         expired,
-    })
+    };
+    Ok((done, due, floor))
 }
 
 const INSERT_SIGNALS: &str = "INSERT INTO signals (event_id, kind, decision_id, slot, item, \
@@ -523,24 +563,6 @@ fn row_of(r: &tokio_postgres::Row, with_cluster: bool) -> Result<Row> {
     })
 }
 
-/// What a profile reads (the `signals_subject_profile` index holds all of it).
-fn profile_signal_of(r: &tokio_postgres::Row) -> Result<Signal> {
-    let mut s = Signal::new(
-        kind_of(i64::from(r.try_get::<_, i16>(1).map_err(pg)?)).ok_or_else(|| bad("kind"))?,
-        r.try_get::<_, i64>(0).map_err(pg)? as u64,
-        r.try_get::<_, i64>(3).map_err(pg)? as u64,
-    );
-    s.item = u32::try_from(r.try_get::<_, i64>(2).map_err(pg)?).map_err(|_| bad("item"))?;
-    s.consent = u8::try_from(r.try_get::<_, i16>(4).map_err(pg)?).map_err(|_| bad("consent"))?;
-    s.channel =
-        channel_of(i64::from(r.try_get::<_, i16>(5).map_err(pg)?)).ok_or_else(|| bad("channel"))?;
-    s.value = r
-        .try_get::<_, Option<i64>>(6)
-        .map_err(pg)?
-        .map(|v| v as u64);
-    Ok(s)
-}
-
 async fn get(pool: &Pool) -> Result<deadpool_postgres::Object> {
     pool.get().await.map_err(|e| err(pool_error(e)))
 }
@@ -576,11 +598,24 @@ impl Store for PgStore {
             return done(Err(err("store closed")));
         };
         let pool = self.pool.clone();
-        rt.spawn(async move { done(ingest(pool, signals, received_at).await) });
+        rt.spawn(async move {
+            match ingest(pool.clone(), signals, received_at).await {
+                Ok((ingested, due, floor)) => {
+                    done(Ok(ingested));
+                    // After the answer, in transactions of their own: a merge only
+                    // reorganises rows, and ingests never wait on each other's merges.
+                    merge_logs(&pool, &due, floor).await;
+                }
+                Err(e) => done(Err(e)),
+            }
+        });
     }
 
     fn link(&self, ids: &[String]) -> Result<String> {
-        let ids = ids.to_vec();
+        // An id given twice would make the upsert below touch its row twice (an error).
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
         self.run(move |pool| async move {
             let mut c = get(&pool).await?;
             let tx = c.transaction().await.map_err(pg)?;
@@ -653,27 +688,66 @@ impl Store for PgStore {
         })
     }
 
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
+    fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
         let ids = ids.to_vec();
         self.run(move |pool| async move {
             let c = get(&pool).await?;
-            // One id per query: each is a walk down `signals_subject_profile` in time
-            // order that stops at the limit (an `= ANY` over the cluster would sort).
-            let stmt = c
-                .prepare_cached(
-                    "SELECT event_id, kind, item, time, consent, channel, value FROM signals
-                     WHERE subject = $1 ORDER BY time DESC LIMIT $2",
+            let logs = read_logs(&c, &ids).await?;
+            profile_of(&c, &ids, &logs).await
+        })
+    }
+
+    fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>> {
+        let ids = ids.to_vec();
+        self.run(move |pool| async move {
+            let c = get(&pool).await?;
+            // Three reads for the whole chunk: the ids' clusters, the clusters' ids,
+            // and their log rows.
+            let cluster_of: std::collections::HashMap<String, String> = c
+                .query(
+                    "SELECT id, cluster FROM identities WHERE id = ANY($1)",
+                    &[&ids],
                 )
                 .await
-                .map_err(pg)?;
-            let mut out = Vec::new();
-            for id in &ids {
-                for r in c.query(&stmt, &[id, &(limit as i64)]).await.map_err(pg)? {
-                    out.push(profile_signal_of(&r)?);
-                }
+                .map_err(pg)?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            let clusters: Vec<&String> = cluster_of.values().collect();
+            let mut members: std::collections::HashMap<String, Vec<String>> =
+                std::collections::HashMap::new();
+            for r in c
+                .query(
+                    "SELECT id, cluster FROM identities WHERE cluster = ANY($1) ORDER BY id",
+                    &[&clusters],
+                )
+                .await
+                .map_err(pg)?
+            {
+                members.entry(r.get(1)).or_default().push(r.get(0));
             }
-            out.sort_by_key(|s: &Signal| std::cmp::Reverse(s.time));
-            out.truncate(limit);
+            let mut out: Vec<ClusterProfile> = ids
+                .iter()
+                .map(|id| {
+                    let cluster = cluster_of.get(id).cloned().unwrap_or_else(|| id.clone());
+                    let ids = members
+                        .get(&cluster)
+                        .cloned()
+                        .unwrap_or_else(|| vec![id.clone()]);
+                    ClusterProfile {
+                        cluster,
+                        ids,
+                        signals: Vec::new(),
+                    }
+                })
+                .collect();
+            let mut all: Vec<String> = out.iter().flat_map(|p| p.ids.iter().cloned()).collect();
+            all.sort_unstable();
+            all.dedup();
+            let logs = read_logs(&c, &all).await?;
+            for p in &mut out {
+                p.signals = profile_of(&c, &p.ids, &logs).await?;
+            }
             Ok(out)
         })
     }
@@ -702,6 +776,9 @@ impl Store for PgStore {
                 .await
                 .map_err(pg)?;
             journeys_sql::erase(&tx, &ids).await.map_err(pg)?;
+            tx.execute("DELETE FROM profile_logs WHERE subject = ANY($1)", &[&ids])
+                .await
+                .map_err(pg)?;
             let idents = tx
                 .execute("DELETE FROM identities WHERE cluster = $1", &[&cluster])
                 .await
@@ -784,6 +861,29 @@ impl Store for PgStore {
                 if n == 0 {
                     break;
                 }
+            }
+            // Reads skip log entries below the floor already; now drop them.
+            loop {
+                let subjects: Vec<String> = c
+                    .query(
+                        "SELECT DISTINCT subject FROM profile_logs WHERE oldest < $1 LIMIT $2",
+                        &[&floor, &EXPIRE_CHUNK],
+                    )
+                    .await
+                    .map_err(pg)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                if subjects.is_empty() {
+                    break;
+                }
+                let tx = c.transaction().await.map_err(pg)?;
+                for subject in &subjects {
+                    compact_log(&tx, subject, floor as u64, true)
+                        .await
+                        .map_err(pg)?;
+                }
+                tx.commit().await.map_err(pg)?;
             }
             loop {
                 let n: i64 = c
@@ -1311,6 +1411,19 @@ async fn load_page(
             }
             if !c.event_id.is_empty() {
                 tx.execute(INSERT_SIGNALS, &c.params()).await?;
+                // Profile logs are rebuilt from the copied signals, not copied.
+                let new: Vec<&Signal> = signals
+                    .iter()
+                    .filter(|(s, _)| taken.contains(&(s.event_id as i64)))
+                    .map(|(s, _)| s)
+                    .collect();
+                let floor: i64 = tx
+                    .query_one("SELECT value FROM meta WHERE key = 'retention_floor'", &[])
+                    .await?
+                    .get(0);
+                for subject in append_logs(tx, &new).await? {
+                    compact_log(tx, &subject, floor.max(0) as u64, false).await?;
+                }
             }
         }
         Page::ErasedIds(erased) => {
@@ -1337,4 +1450,318 @@ async fn load_page(
         | Page::Contacts(_)) => journeys_sql::load(tx, &page).await?,
     }
     Ok(())
+}
+
+/// The log rows of `ids` and the retention floor, read in one statement.
+struct Logs {
+    floor: u64,
+    rows: std::collections::HashMap<String, Vec<Vec<u8>>>,
+}
+
+async fn read_logs(c: &deadpool_postgres::Object, ids: &[String]) -> Result<Logs> {
+    let stmt = c
+        .prepare_cached(
+            "SELECT (SELECT value FROM meta WHERE key = 'retention_floor'), p.subject, p.log
+             FROM unnest($1::text[]) AS i(id) JOIN profile_logs p ON p.subject = i.id",
+        )
+        .await
+        .map_err(pg)?;
+    let mut logs = Logs {
+        floor: 0,
+        rows: std::collections::HashMap::new(),
+    };
+    for r in c.query(&stmt, &[&ids]).await.map_err(pg)? {
+        logs.floor = r.get::<_, i64>(0).max(0) as u64;
+        logs.rows.entry(r.get(1)).or_default().push(r.get(2));
+    }
+    // Without rows the floor stays 0: there is nothing it could hide.
+    Ok(logs)
+}
+
+/// The profile of `ids` from `logs`: a subject whose rows do not decode is read from
+/// its signals instead (never served wrong).
+async fn profile_of(
+    c: &deadpool_postgres::Object,
+    ids: &[String],
+    logs: &Logs,
+) -> Result<Vec<Signal>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(rows) = logs.rows.get(id) else {
+            continue;
+        };
+        let start = out.len();
+        if rows
+            .iter()
+            .any(|row| profile_log::decode_into(row, &mut out).is_err())
+        {
+            out.truncate(start);
+            out.extend(subject_log_from_signals(&***c, id).await.map_err(pg)?);
+        }
+    }
+    Ok(profile_log::finish(out, logs.floor))
+}
+
+const INSERT_LOGS: &str = "INSERT INTO profile_logs (subject, oldest, log)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])";
+
+/// Appends one log row per subject of `new` (signals just stored in `tx`); returns
+/// the subjects due a merge: [`COMPACT_AFTER`] rows (or two after a large append).
+async fn append_logs(
+    tx: &deadpool_postgres::Transaction<'_>,
+    new: &[&Signal],
+) -> std::result::Result<Vec<String>, tokio_postgres::Error> {
+    let mut by_subject: std::collections::BTreeMap<u64, Vec<Signal>> =
+        std::collections::BTreeMap::new();
+    for s in new {
+        if let Some(subject) = s.subject {
+            by_subject.entry(subject).or_default().push(**s);
+        }
+    }
+    if by_subject.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut subjects = Vec::with_capacity(by_subject.len());
+    let mut oldest = Vec::with_capacity(by_subject.len());
+    let mut logs = Vec::with_capacity(by_subject.len());
+    // Large appends merge from two rows on ([`profile_log::should_merge`]).
+    let mut large = Vec::new();
+    for (subject, signals) in &by_subject {
+        if profile_log::should_merge(2, signals.len()) {
+            large.push(anon_id(*subject));
+        }
+        subjects.push(anon_id(*subject));
+        oldest.push(profile_log::oldest(signals) as i64);
+        logs.push(profile_log::encode(signals));
+    }
+    let insert = tx.prepare_cached(INSERT_LOGS).await?;
+    tx.execute(&insert, &[&subjects, &oldest, &logs]).await?;
+    let full = tx
+        .prepare_cached(
+            "SELECT subject FROM profile_logs WHERE subject = ANY($1) GROUP BY subject
+             HAVING count(*) >= $2 OR (count(*) >= 2 AND subject = ANY($3)) ORDER BY subject",
+        )
+        .await?;
+    Ok(tx
+        .query(&full, &[&subjects, &(COMPACT_AFTER as i64), &large])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Merges the log rows of `subjects` in one transaction, best effort (a failed merge
+/// leaves the rows as they are, complete; the next ingest of a subject tries again).
+/// Only the rows it locks are merged (`FOR UPDATE SKIP LOCKED`): appends go on beside
+/// it, and a concurrent merge of the same subject takes the other rows. It commits
+/// without waiting for the flush (`synchronous_commit = off`): a merge lost in a
+/// crash leaves the rows it would have merged, as they were.
+async fn merge_logs(pool: &Pool, subjects: &[String], floor: u64) {
+    if subjects.is_empty() {
+        return;
+    }
+    if let Ok(mut c) = pool.get().await {
+        let _ = merge_locked(&mut c, subjects, floor).await;
+    }
+}
+
+async fn merge_locked(
+    c: &mut deadpool_postgres::Object,
+    subjects: &[String],
+    floor: u64,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    let rows = tx
+        .query(
+            "SELECT subject, seq, log FROM profile_logs WHERE subject = ANY($1)
+             ORDER BY subject FOR UPDATE SKIP LOCKED",
+            &[&subjects],
+        )
+        .await?;
+    let (mut gone_subjects, mut gone_seqs) = (Vec::<&str>::new(), Vec::<i64>::new());
+    let (mut subjects, mut oldest, mut logs) = (Vec::<&str>::new(), Vec::new(), Vec::new());
+    for group in rows.chunk_by(|a, b| a.get::<_, &str>(0) == b.get::<_, &str>(0)) {
+        if group.len() < 2 {
+            continue;
+        }
+        let subject: &str = group[0].get(0);
+        let lens: Vec<usize> = group
+            .iter()
+            .map(|r| profile_log::len(r.get::<_, &[u8]>(2)))
+            .collect();
+        let base = profile_log::base_row(&lens);
+        let mut out = Vec::new();
+        let mut seqs = Vec::new();
+        // A row that does not decode stays, with its subject's others: reads serve
+        // that subject from its signals meanwhile.
+        let decoded = group.iter().enumerate().all(|(k, r)| {
+            Some(k) == base || {
+                seqs.push(r.get::<_, i64>(1));
+                profile_log::decode_into(r.get::<_, &[u8]>(2), &mut out).is_ok()
+            }
+        });
+        if !decoded {
+            continue;
+        }
+        gone_subjects.extend(std::iter::repeat_n(subject, seqs.len()));
+        gone_seqs.extend(seqs);
+        let merged = profile_log::finish(out, floor);
+        if !merged.is_empty() {
+            subjects.push(subject);
+            oldest.push(profile_log::oldest(&merged) as i64);
+            logs.push(profile_log::encode(&merged));
+        }
+    }
+    if gone_seqs.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "DELETE FROM profile_logs p USING unnest($1::text[], $2::bigint[]) AS g(subject, seq)
+         WHERE p.subject = g.subject AND p.seq = g.seq",
+        &[&gone_subjects, &gone_seqs],
+    )
+    .await?;
+    if !subjects.is_empty() {
+        let insert = tx.prepare_cached(INSERT_LOGS).await?;
+        tx.execute(&insert, &[&subjects, &oldest, &logs]).await?;
+    }
+    tx.commit().await
+}
+
+/// Merges the log rows of `subject` this transaction can see: all into one, or —
+/// unless `full`, while the small rows are few ([`profile_log::base_row`]) — the
+/// small rows into one beside the large row. Rows another transaction appends
+/// meanwhile are not touched, and only the rows this `DELETE ... RETURNING` took are
+/// merged (a concurrent merge took the others): nothing is lost or doubled.
+async fn compact_log(
+    tx: &deadpool_postgres::Transaction<'_>,
+    subject: &str,
+    floor: u64,
+    full: bool,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let keep: i64 = if full {
+        -1
+    } else {
+        let rows = tx
+            .query(
+                "SELECT seq, log FROM profile_logs WHERE subject = $1",
+                &[&subject],
+            )
+            .await?;
+        let lens: Vec<usize> = rows
+            .iter()
+            .map(|r| profile_log::len(r.get::<_, &[u8]>(1)))
+            .collect();
+        profile_log::base_row(&lens).map_or(-1, |b| rows[b].get(0))
+    };
+    let delete = tx
+        .prepare_cached("DELETE FROM profile_logs WHERE subject = $1 AND seq <> $2 RETURNING log")
+        .await?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for r in tx.query(&delete, &[&subject, &keep]).await? {
+        let row: &[u8] = r.get(0);
+        ok &= profile_log::decode_into(row, &mut out).is_ok();
+    }
+    if !ok {
+        // Rebuilt from the stored signals: the kept row goes too.
+        tx.execute(
+            "DELETE FROM profile_logs WHERE subject = $1 AND seq = $2",
+            &[&subject, &keep],
+        )
+        .await?;
+        out = subject_log_from_signals(&**tx, subject).await?;
+    }
+    let rows = profile_log::finish(out, floor);
+    if !rows.is_empty() {
+        let insert = tx.prepare_cached(INSERT_LOGS).await?;
+        tx.execute(
+            &insert,
+            &[
+                &[subject].as_slice(),
+                &[profile_log::oldest(&rows) as i64].as_slice(),
+                &[profile_log::encode(&rows)].as_slice(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The newest [`profile_log::MAX_SIGNALS`] stored signals of `subject`, from the
+/// signals table (rebuilds).
+async fn subject_log_from_signals(
+    c: &impl tokio_postgres::GenericClient,
+    subject: &str,
+) -> std::result::Result<Vec<Signal>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM signals s WHERE s.subject = $1
+         ORDER BY s.time DESC, s.event_id DESC LIMIT $2"
+    );
+    let rows = c
+        .query(&sql, &[&subject, &(profile_log::MAX_SIGNALS as i64)])
+        .await?;
+    // A row out of range cannot come from this store's own inserts: skip it.
+    Ok(rows.iter().filter_map(|r| signal_of(r).ok()).collect())
+}
+
+/// Builds every subject's profile log from its signals when the stored logs are not in
+/// [`profile_log::FORMAT`] (first open after migration 4, or a new format), once,
+/// under the migration lock.
+async fn ensure_profile_logs(
+    c: &mut deadpool_postgres::Object,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let tx = c.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let built: Option<i64> = tx
+        .query_opt(
+            "SELECT value FROM meta WHERE key = $1",
+            &[&profile_log::FORMAT_KEY],
+        )
+        .await?
+        .map(|r| r.get(0));
+    if built == Some(profile_log::FORMAT) {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM profile_logs", &[]).await?;
+    let floor: i64 = tx
+        .query_one("SELECT value FROM meta WHERE key = 'retention_floor'", &[])
+        .await?
+        .get(0);
+    let subjects: Vec<String> = tx
+        .query(
+            "SELECT DISTINCT subject FROM signals WHERE subject IS NOT NULL",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for subject in &subjects {
+        let signals = profile_log::finish(
+            subject_log_from_signals(&*tx, subject).await?,
+            floor.max(0) as u64,
+        );
+        if !signals.is_empty() {
+            tx.execute(
+                INSERT_LOGS,
+                &[
+                    &[subject].as_slice(),
+                    &[profile_log::oldest(&signals) as i64].as_slice(),
+                    &[profile_log::encode(&signals)].as_slice(),
+                ],
+            )
+            .await?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&profile_log::FORMAT_KEY, &profile_log::FORMAT],
+    )
+    .await?;
+    tx.commit().await
 }

@@ -20,6 +20,11 @@
 //! run between them), the signals older than the floor and their ids. Every ingest
 //! commit reads the floor and refuses signals below it. `identities(id PRIMARY KEY,
 //! cluster)`, `bundles(version PRIMARY KEY, etag, published_at, bytes)`.
+//! `profile_logs(subject, seq, oldest, log)` (migration 4, [`super::profile_log`]):
+//! the ingest commit appends one row per subject it stored signals of, numbered
+//! 1, 2, ... per subject, and merges a subject's rows into row 1 once there are
+//! [`super::profile_log::COMPACT_AFTER`]; erasure deletes them with the signals, and
+//! retention merges the rows holding signals below the floor after its deletions.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -34,10 +39,11 @@ use crate::preferences::Preferences;
 use super::journeys::{
     Acked, Contact, Instance, InstanceWrite, OutboxMessage, StepDone, StepOutcome,
 };
+use super::profile_log;
 use super::sqlite_journeys as journeys_sql;
 use super::{
-    Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row, Store,
-    StoreError, StoredBundle, anon_id, channel_of, kind_of,
+    ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
+    Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order; applied versions are recorded in `schema_migrations`.
@@ -107,6 +113,27 @@ CREATE TABLE IF NOT EXISTS preferences (
     cluster    TEXT PRIMARY KEY,
     doc        TEXT NOT NULL,
     updated_at INTEGER NOT NULL
+);
+",
+    },
+    Migration {
+        version: 4,
+        name: "materialized profile logs",
+        // Filled at open (`ensure_profile_logs`): the rows are built from the signals.
+        sql: "
+-- Profiles no longer read signals by subject: a narrow index serves erasure, export
+-- and rebuilds, and costs ingest less than the covering one.
+DROP INDEX IF EXISTS signals_subject_profile;
+CREATE INDEX IF NOT EXISTS signals_subject_time ON signals(subject, time)
+    WHERE subject IS NOT NULL;
+-- A rowid table: appends go to its end, and only the narrow (subject, seq) key is
+-- scattered over the subjects (the large rows never sit in the pages appends touch).
+CREATE TABLE IF NOT EXISTS profile_logs (
+    subject TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    oldest  INTEGER NOT NULL,
+    log     BLOB NOT NULL,
+    PRIMARY KEY (subject, seq)
 );
 ",
     },
@@ -212,6 +239,7 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", checkpoint_pages)
             .map_err(err)?;
         migrate_conn(&mut conn, true).map_err(err)?;
+        ensure_profile_logs(&mut conn).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("slotwise-sqlite-writer".into())
@@ -310,6 +338,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
             let mut claim =
                 tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
             let floor = retention_floor(&tx)?;
+            let mut logs = NewLogs::default();
             for (signals, at, _) in jobs.iter() {
                 let (mut stored, mut expired) = (0u64, 0u64);
                 for s in signals {
@@ -321,6 +350,7 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
                     // The narrow key table decides what is new; the wide rows are appended.
                     if claim.execute([s.event_id as i64])? == 1 {
                         insert_signal(&mut insert, s, *at)?;
+                        logs.add(s);
                         stored += 1;
                     }
                 }
@@ -330,6 +360,8 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
                     expired,
                 });
             }
+            // The profile logs in the same commit: never behind an acknowledged event.
+            logs.append(&tx, floor)?;
         }
         tx.commit()?;
         Ok(outcomes)
@@ -377,25 +409,6 @@ fn insert_signal(
 
 const ROW_COLUMNS: &str = "s.event_id, s.kind, s.decision_id, s.slot, s.item, s.variant, s.time,
     s.consent, s.channel, s.holdout, s.value, s.subject, i.cluster";
-
-/// What a profile needs, all in the `signals_subject_profile` index: snippet reads
-/// never touch the table. Read by [`profile_signal`].
-const PROFILE_COLUMNS: &str = "s.event_id, s.kind, s.item, s.time, s.consent, s.channel, s.value";
-
-/// A [`PROFILE_COLUMNS`] row: only the fields a profile reads, the others zero.
-fn profile_signal(r: &rusqlite::Row<'_>) -> rusqlite::Result<Signal> {
-    let bad = || rusqlite::Error::IntegralValueOutOfRange(1, 0);
-    let mut s = Signal::new(
-        kind_of(r.get(1)?).ok_or_else(bad)?,
-        r.get::<_, i64>(0)? as u64,
-        r.get::<_, i64>(3)? as u64,
-    );
-    s.item = r.get(2)?;
-    s.consent = r.get(4)?;
-    s.channel = channel_of(r.get(5)?).ok_or_else(bad)?;
-    s.value = r.get::<_, Option<i64>>(6)?.map(|v| v as u64);
-    Ok(s)
-}
 
 /// The same columns without the identity join (the caller knows the cluster).
 const SUBJECT_COLUMNS: &str =
@@ -580,12 +593,28 @@ impl Store for SqliteStore {
         self.read(|c| newest_of(c, &sql, ids, limit, row, |r| r.signal.time))
     }
 
-    fn profile_signals(&self, ids: &[String], limit: usize) -> Result<Vec<Signal>> {
-        let sql = format!(
-            "SELECT {PROFILE_COLUMNS} FROM signals s INDEXED BY signals_subject_profile
-             WHERE s.subject = ?1 ORDER BY s.time DESC LIMIT ?2"
-        );
-        self.read(|c| newest_of(c, &sql, ids, limit, profile_signal, |s| s.time))
+    fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
+        self.read(|c| {
+            let floor = retention_floor(c).map_err(err)?;
+            read_profile(c, ids, floor)
+        })
+    }
+
+    fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>> {
+        self.read(|c| {
+            let floor = retention_floor(c).map_err(err)?;
+            ids.iter()
+                .map(|id| {
+                    let (cluster, ids) = cluster_of(c, id).map_err(err)?;
+                    let signals = read_profile(c, &ids, floor)?;
+                    Ok(ClusterProfile {
+                        cluster,
+                        ids,
+                        signals,
+                    })
+                })
+                .collect()
+        })
     }
 
     fn erase(&self, id: &str) -> Result<Erased> {
@@ -606,6 +635,8 @@ impl Store for SqliteStore {
                 erased.signals += tx
                     .execute("DELETE FROM signals WHERE subject = ?1", [i])
                     .map_err(err)? as u64;
+                tx.execute("DELETE FROM profile_logs WHERE subject = ?1", [i])
+                    .map_err(err)?;
             }
             super::sqlite_journeys::erase(&tx, &ids).map_err(err)?;
             erased.ids = tx
@@ -661,6 +692,8 @@ impl Store for SqliteStore {
         }
         // Journeys that ended and messages delivered before the floor go too.
         self.write_tx(move |tx| journeys_sql::expire(tx, floor))?;
+        // Reads skip log entries below the floor already; now drop them.
+        while self.write(move |conn| expire_logs(conn, floor).map_err(err))? {}
         Ok(deleted)
     }
 
@@ -1043,11 +1076,15 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
             let mut claim =
                 tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
             let mut insert = tx.prepare_cached(INSERT_SIGNAL)?;
+            let mut logs = NewLogs::default();
             for (s, at) in signals {
                 if claim.execute([s.event_id as i64])? == 1 {
                     insert_signal(&mut insert, s, *at)?;
+                    logs.add(s);
                 }
             }
+            // Profile logs are rebuilt from the copied signals, not copied.
+            logs.append(tx, retention_floor(tx)?)?;
         }
         Page::ErasedIds(ids) => {
             let mut claim =
@@ -1066,4 +1103,183 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
         | Page::Contacts(_) => super::sqlite_journeys::load(tx, page)?,
     }
     Ok(())
+}
+
+/// The new signals of one commit, by subject, for their profile logs.
+#[derive(Default)]
+struct NewLogs(std::collections::HashMap<u64, Vec<Signal>>);
+
+impl NewLogs {
+    fn add(&mut self, s: &Signal) {
+        if let Some(subject) = s.subject {
+            self.0.entry(subject).or_default().push(*s);
+        }
+    }
+
+    /// Appends one log row per subject; merges a subject's rows when
+    /// [`profile_log::should_merge`]. A subject's rows are numbered 1, 2, ... (a merge leaves one
+    /// row, number 1), so the number of the new row is how many there are: one
+    /// statement per subject appends and counts.
+    fn append(self, tx: &Connection, floor: u64) -> rusqlite::Result<()> {
+        let mut append = tx.prepare_cached(
+            "INSERT INTO profile_logs (subject, seq, oldest, log)
+             SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM profile_logs WHERE subject = ?1
+             RETURNING seq",
+        )?;
+        for (subject, signals) in self.0 {
+            let id = anon_id(subject);
+            let oldest = profile_log::oldest(&signals) as i64;
+            let rows: i64 = append
+                .query_row(params![id, oldest, profile_log::encode(&signals)], |r| {
+                    r.get(0)
+                })?;
+            if profile_log::should_merge(rows as usize, signals.len()) {
+                compact_log(tx, &id, floor, false)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+const INSERT_LOG: &str =
+    "INSERT INTO profile_logs (subject, seq, oldest, log) VALUES (?1, ?2, ?3, ?4)";
+
+/// Merges the log rows of `subject`: into one row, number 1 ([`profile_log::merge`]),
+/// or — unless `full`, while the small rows are few ([`profile_log::base_row`]) — the
+/// small rows into one, number 2, beside the large row, renumbered 1. Rows that do not
+/// decode are replaced by the subject's signals as stored.
+fn compact_log(tx: &Connection, subject: &str, floor: u64, full: bool) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT seq, log FROM profile_logs WHERE subject = ?1")?
+        .query_map([subject], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let lens: Vec<usize> = rows.iter().map(|(_, log)| profile_log::len(log)).collect();
+    let base = if full {
+        None
+    } else {
+        profile_log::base_row(&lens)
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (k, (_, log)) in rows.iter().enumerate() {
+        if Some(k) != base {
+            ok &= profile_log::decode_into(log, &mut out).is_ok();
+        }
+    }
+    let (keep, merged) = if ok {
+        (base.map(|b| rows[b].0), profile_log::finish(out, floor))
+    } else {
+        let stored = subject_log_from_signals(tx, subject)?;
+        (None, profile_log::finish(stored, floor))
+    };
+    let mut delete =
+        tx.prepare_cached("DELETE FROM profile_logs WHERE subject = ?1 AND seq = ?2")?;
+    for (seq, _) in &rows {
+        if Some(*seq) != keep {
+            delete.execute(params![subject, seq])?;
+        }
+    }
+    if let Some(seq) = keep {
+        tx.prepare_cached("UPDATE profile_logs SET seq = 1 WHERE subject = ?1 AND seq = ?2")?
+            .execute(params![subject, seq])?;
+    }
+    if !merged.is_empty() {
+        tx.prepare_cached(INSERT_LOG)?.execute(params![
+            subject,
+            if keep.is_some() { 2 } else { 1 },
+            profile_log::oldest(&merged) as i64,
+            profile_log::encode(&merged)
+        ])?;
+    }
+    Ok(())
+}
+
+/// The newest [`profile_log::MAX_SIGNALS`] stored signals of `subject`, read from the
+/// signals table (rebuilds).
+fn subject_log_from_signals(c: &Connection, subject: &str) -> rusqlite::Result<Vec<Signal>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {SUBJECT_COLUMNS} FROM signals s WHERE s.subject = ?1
+         ORDER BY s.time DESC, s.event_id DESC LIMIT ?2"
+    ))?;
+    stmt.query_map(params![subject, profile_log::MAX_SIGNALS as i64], |r| {
+        Ok(row(r)?.signal)
+    })?
+    .collect()
+}
+
+/// [`Store::profile_log`] on a read connection: the rows of `ids`, merged. A row that
+/// does not decode is never served: that subject's signals are read instead.
+fn read_profile(c: &Connection, ids: &[String], floor: u64) -> Result<Vec<Signal>> {
+    let mut stmt = c
+        .prepare_cached("SELECT log FROM profile_logs WHERE subject = ?1")
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query([id]).map_err(err)?;
+        let start = out.len();
+        let mut ok = true;
+        while let Some(r) = rows.next().map_err(err)? {
+            let blob = r.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(err)?;
+            ok &= profile_log::decode_into(blob, &mut out).is_ok();
+        }
+        if !ok {
+            out.truncate(start);
+            out.extend(subject_log_from_signals(c, id).map_err(err)?);
+        }
+    }
+    Ok(profile_log::finish(out, floor))
+}
+
+/// Merges the log rows of up to [`EXPIRE_CHUNK`] subjects holding signals below
+/// `floor`, in one commit; whether there were any.
+fn expire_logs(conn: &mut Connection, floor: u64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(Immediate)?;
+    let subjects = tx
+        .prepare_cached("SELECT DISTINCT subject FROM profile_logs WHERE oldest < ?1 LIMIT ?2")?
+        .query_map(params![floor as i64, EXPIRE_CHUNK as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    for subject in &subjects {
+        compact_log(&tx, subject, floor, true)?;
+    }
+    tx.commit()?;
+    Ok(!subjects.is_empty())
+}
+
+/// Builds every subject's profile log from its signals when the stored logs are not
+/// in [`profile_log::FORMAT`] (first open after migration 4, or a new format).
+fn ensure_profile_logs(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(Immediate)?;
+    let built: Option<i64> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [profile_log::FORMAT_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if built == Some(profile_log::FORMAT) {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM profile_logs", [])?;
+    let subjects = tx
+        .prepare("SELECT DISTINCT subject FROM signals WHERE subject IS NOT NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let floor = retention_floor(&tx)?;
+    for subject in &subjects {
+        let signals = profile_log::finish(subject_log_from_signals(&tx, subject)?, floor);
+        if !signals.is_empty() {
+            tx.prepare_cached(INSERT_LOG)?.execute(params![
+                subject,
+                1,
+                profile_log::oldest(&signals) as i64,
+                profile_log::encode(&signals)
+            ])?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![profile_log::FORMAT_KEY, profile_log::FORMAT],
+    )?;
+    tx.commit()
 }

@@ -139,6 +139,21 @@ impl TestStore {
         }
     }
 
+    /// Runs `sql` (test-made statements only).
+    pub fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let dir = self.location.strip_prefix("sqlite:").unwrap();
+                let db = rusqlite::Connection::open(Path::new(dir).join("slotwise.db")).unwrap();
+                db.execute_batch(sql).unwrap();
+            }
+            Backend::Postgres => {
+                let mut c = postgres::Client::connect(&self.location, postgres::NoTls).unwrap();
+                c.batch_execute(sql).unwrap();
+            }
+        }
+    }
+
     /// The single integer `sql` selects (e.g. a `COUNT(*)`).
     pub fn count(&self, sql: &str) -> i64 {
         self.ints(sql)[0]
