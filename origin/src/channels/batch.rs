@@ -225,6 +225,7 @@ pub fn load_cluster(
 /// are used) and preference-centre record `prefs`. The signal
 /// subject to record under is the cluster's anonymous id, or one derived and linked
 /// when recording for a cluster without one.
+#[allow(clippy::too_many_arguments)] // the store, engine and index shared by a chunk, then one subject's inputs
 pub fn visitor_of(
     store: &dyn Store,
     engine: &Engine,
