@@ -519,6 +519,19 @@ fn percent_decode(s: &str) -> String {
 
 /// Identity ids: `<kind>:<value>`, kind one of anon, login, email (SHA-256 hex), app,
 /// store; value 1–128 of `[A-Za-z0-9._-]`.
+/// `Ok` for a valid identity id ([`valid_id`]); a 400 `id.invalid` answer otherwise.
+pub fn checked_id(id: &str) -> Result<(), Response> {
+    if valid_id(id) {
+        Ok(())
+    } else {
+        Err(error(
+            StatusCode::BAD_REQUEST,
+            "id.invalid",
+            "not a valid identity id",
+        ))
+    }
+}
+
 pub fn valid_id(id: &str) -> bool {
     let Some((kind, value)) = id.split_once(':') else {
         return false;
@@ -677,13 +690,7 @@ async fn snippet(
                 "pass ?id=<identity id> or the sw_vid cookie",
             )
         })?;
-    if !valid_id(&id) {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "id.invalid",
-            "not a valid identity id",
-        ));
-    }
+    checked_id(&id)?;
     // The public path serves first-party visitors (their anon id, from the cookie);
     // looking a profile up by login, email, app or store id is for trusted backends.
     if !id.starts_with("anon:") {
@@ -879,13 +886,7 @@ where
 {
     let start = Instant::now();
     let r = async {
-        if !valid_id(&id) {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "id.invalid",
-                "not a valid identity id",
-            ));
-        }
+        checked_id(&id)?;
         if authorized(&app, &headers).is_err() {
             let who = preferences::who(&app, &headers, &q)?;
             let (app2, asked) = (app.clone(), id.clone());

@@ -31,8 +31,8 @@ use serde_json::json;
 use slotwise::consent::Consent;
 
 use super::{
-    App, authorized, blocking, cookie, error, json_body, now_unix, query, read_body, timed,
-    unavailable, valid_id,
+    App, authorized, blocking, checked_id, cookie, error, json_body, now_unix, query, read_body,
+    timed, unavailable, valid_id,
 };
 use crate::preferences::{Change, category_names, link};
 
@@ -93,13 +93,7 @@ pub fn who(app: &App, headers: &HeaderMap, q: &Option<String>) -> Result<Who, Re
                 "pass ?token=<link token>, ?id=anon:<visitor id> or the sw_vid cookie",
             )
         })?;
-    if !valid_id(&id) {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "id.invalid",
-            "not a valid identity id",
-        ));
-    }
+    checked_id(&id)?;
     if !id.starts_with("anon:") {
         authorized(app, headers)?;
     }
