@@ -1241,7 +1241,10 @@ impl SlotEval<'_, '_> {
             .candidate_rules
             .get(self.slot_index)
             .map_or(&[][..], |c| c.of(pos));
-        if engine.suppressed(item, &self.request.visitor, page) {
+        // As in `eligible_by`: a muted category is never shown.
+        if engine.suppressed(item, &self.request.visitor, page)
+            || crate::preferences::is_muted(engine, item, &self.request.visitor)
+        {
             return None;
         }
         let mut included: Option<Option<u32>> = Some(None);
