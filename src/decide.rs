@@ -1241,9 +1241,7 @@ impl SlotEval<'_, '_> {
             .candidate_rules
             .get(self.slot_index)
             .map_or(&[][..], |c| c.of(pos));
-        if engine.suppressed(item, &self.request.visitor, page)
-            || crate::preferences::is_muted(engine, item, &self.request.visitor)
-        {
+        if self.hidden(item, page) {
             return None;
         }
         let mut included: Option<Option<u32>> = Some(None);
@@ -1260,6 +1258,14 @@ impl SlotEval<'_, '_> {
         included
     }
 
+    /// Whether `item` is never shown to this visitor here: suppressed (caps, already
+    /// bought, ...) or in a category they muted.
+    #[inline(never)]
+    fn hidden(&self, item: u32, page: &mut PageState) -> bool {
+        self.engine.suppressed(item, &self.request.visitor, page)
+            || crate::preferences::is_muted(self.engine, item, &self.request.visitor)
+    }
+
     /// Eligibility of `item` given the rules that target it, in rule order.
     fn eligible_by(
         &mut self,
@@ -1267,9 +1273,7 @@ impl SlotEval<'_, '_> {
         rules: impl Iterator<Item = u32>,
         page: &mut PageState,
     ) -> Option<Option<u32>> {
-        if self.engine.suppressed(item, &self.request.visitor, page)
-            || crate::preferences::is_muted(self.engine, item, &self.request.visitor)
-        {
+        if self.hidden(item, page) {
             return None;
         }
         let mut included: Option<Option<u32>> = Some(None);

@@ -126,24 +126,46 @@ impl Prepared {
         Prepared { channel, pieces }
     }
 
-    /// `decision` rendered (see [`render`]).
-    pub fn render(&self, engine: &Engine, decision: &Decision<'_>) -> Option<Rendered> {
+    /// The channel the contents were rendered for.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// The rendered piece of content `content` (`None`: it has no text, or no such
+    /// content).
+    pub fn piece(&self, content: u32) -> Option<&Rendered> {
+        self.pieces.get(content as usize).and_then(Option::as_ref)
+    }
+
+    /// Fills `shown` with the contents `decision` shows, in order: those of its items
+    /// that have text, or else the slot's default content when it has text (see
+    /// [`render`]). Push and SMS render only the first. Empty: nothing to show.
+    pub fn shown(&self, engine: &Engine, decision: &Decision<'_>, shown: &mut Vec<u32>) {
         let bundle = engine.bundle();
-        let piece = |content: u32| self.pieces.get(content as usize).and_then(Option::as_ref);
-        let mut shown: Vec<&Rendered> = decision
-            .items
-            .iter()
-            .filter_map(|&i| bundle.items.get(i as usize))
-            .filter_map(|item| piece(item.content))
-            .collect();
+        shown.clear();
+        shown.extend(
+            decision
+                .items
+                .iter()
+                .filter_map(|&i| bundle.items.get(i as usize))
+                .map(|item| item.content)
+                .filter(|&c| self.piece(c).is_some()),
+        );
         if shown.is_empty() {
             let default = decision
                 .slot_index
                 .and_then(|s| bundle.slots.get(s as usize))
                 .map(|s| s.default_content)
                 .or(decision.content_index);
-            shown.extend(default.and_then(piece));
+            shown.extend(default.filter(|&c| self.piece(c).is_some()));
         }
+    }
+
+    /// `decision` rendered (see [`render`]).
+    pub fn render(&self, engine: &Engine, decision: &Decision<'_>) -> Option<Rendered> {
+        let mut indexes = Vec::new();
+        self.shown(engine, decision, &mut indexes);
+        let shown: Vec<&Rendered> = indexes.iter().filter_map(|&c| self.piece(c)).collect();
         let first = (*shown.first()?).clone();
         Some(match (self.channel, first) {
             (_, Rendered::Push(p)) => Rendered::Push(p),

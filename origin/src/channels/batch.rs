@@ -20,7 +20,8 @@
 //! WAL beside a running server), so a cluster's newest
 //! [`MAX_ROWS`](super::cluster::MAX_ROWS) signals of the last
 //! [`HORIZON_SECS`] cost no walk over its signals. The output is written in order as
-//! chunks finish. The preference-centre records are read once per batch
+//! chunks finish; each line goes straight into its chunk's buffer, copied from the
+//! channel's renderings escaped once per batch ([`super::line`]). The preference-centre records are read once per batch
 //! ([`Store::all_preferences`]) and applied by cluster.
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,7 +38,8 @@ use slotwise::rules::Value;
 use slotwise::signals::{self, Channel, Signal};
 
 use super::cluster::{ClusterVisitor, HORIZON_SECS};
-use super::decide::{ChannelRequest, decide};
+use super::decide::{ChannelRequest, decide, decide_slots, record_exposures};
+use super::line::{JsonPieces, write_line};
 use crate::preferences::Preferences;
 use crate::preferences::contact::{Skip, may_contact};
 use crate::server::profile::BundleIndex;
@@ -260,6 +262,17 @@ pub fn message_seed() -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// What every chunk of a batch reads.
+struct Shared<'a> {
+    slots: Vec<&'a str>,
+    claims_index: BundleIndex,
+    /// Every preference-centre record, by cluster.
+    preferences: HashMap<String, Preferences>,
+    pieces: JsonPieces,
+    /// One draw from the OS per batch; each message's seed is derived from it.
+    batch_seed: u64,
+}
+
 struct Chunk {
     index: usize,
     text: Vec<u8>,
@@ -292,6 +305,11 @@ pub struct Batch<'a> {
     pub threads: usize,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Write each line by building its [`ChannelDecision`](super::decide::ChannelDecision)s
+    /// and serializing them with `serde_json` — the previous way, the same bytes
+    /// (kept as the benchmark's anchor) — instead of from the pieces escaped once per
+    /// batch ([`super::line`]).
+    pub serde_lines: bool,
 }
 
 impl Batch<'_> {
@@ -309,18 +327,19 @@ impl Batch<'_> {
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let slots: Vec<&str> = self.slots.iter().map(String::as_str).collect();
         let mut report = Report::default();
-        let claims_index = BundleIndex::of(Some(self.engine.bundle()));
-        // Every preference-centre record, by cluster, in one read.
-        let preferences: HashMap<String, Preferences> = self
-            .store
-            .all_preferences()
-            .map_err(|e| format!("store: {e}"))?
-            .into_iter()
-            .collect();
-        // One draw from the OS per batch; each message's seed is derived from it.
-        let batch_seed = message_seed();
+        let shared = Shared {
+            slots: self.slots.iter().map(String::as_str).collect(),
+            claims_index: BundleIndex::of(Some(self.engine.bundle())),
+            preferences: self
+                .store
+                .all_preferences()
+                .map_err(|e| format!("store: {e}"))?
+                .into_iter()
+                .collect(),
+            pieces: JsonPieces::new(self.engine, &self.prepared),
+            batch_seed: message_seed(),
+        };
         let next = AtomicUsize::new(0);
         let chunks = subjects.len().div_ceil(CHUNK);
         let (tx, rx) = mpsc::channel::<Result<Chunk, String>>();
@@ -329,8 +348,7 @@ impl Batch<'_> {
         std::thread::scope(|scope| -> Result<(), String> {
             for _ in 0..self.threads.max(1) {
                 let tx = tx.clone();
-                let (next, slots, claims_index, preferences) =
-                    (&next, &slots, &claims_index, &preferences);
+                let (next, shared) = (&next, &shared);
                 scope.spawn(move || {
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
@@ -339,8 +357,7 @@ impl Batch<'_> {
                         }
                         let part =
                             &subjects[index * CHUNK..((index + 1) * CHUNK).min(subjects.len())];
-                        let work =
-                            self.chunk(index, part, slots, claims_index, preferences, batch_seed);
+                        let work = self.chunk(index, part, shared);
                         if tx.send(work).is_err() {
                             break;
                         }
@@ -402,15 +419,8 @@ impl Batch<'_> {
         Ok(report)
     }
 
-    fn chunk(
-        &self,
-        index: usize,
-        part: &[Subject],
-        slots: &[&str],
-        claims_index: &BundleIndex,
-        preferences: &HashMap<String, Preferences>,
-        batch_seed: u64,
-    ) -> Result<Chunk, String> {
+    fn chunk(&self, index: usize, part: &[Subject], shared: &Shared<'_>) -> Result<Chunk, String> {
+        let mut shown = Vec::new();
         let mut c = Chunk {
             index,
             text: Vec::with_capacity(part.len() * 4096),
@@ -446,14 +456,15 @@ impl Batch<'_> {
             }
             let t = Instant::now();
             let profile = profiles.next().ok_or("store: a profile was not read")?;
-            let prefs = preferences
+            let prefs = shared
+                .preferences
                 .get(&profile.cluster)
                 .cloned()
                 .unwrap_or_default();
             let (cluster, visitor, anon) = visitor_of(
                 self.store,
                 self.engine,
-                claims_index,
+                &shared.claims_index,
                 &subject.id,
                 profile,
                 prefs,
@@ -478,24 +489,44 @@ impl Batch<'_> {
             }
             let req = ChannelRequest {
                 channel: self.channel,
-                slots,
+                slots: &shared.slots,
                 context: &subject.context,
-                seed: slotwise::hex::splitmix64(batch_seed ^ (index * CHUNK + k) as u64),
+                seed: slotwise::hex::splitmix64(shared.batch_seed ^ (index * CHUNK + k) as u64),
                 now: self.now,
                 prepared: &self.prepared,
                 subject: anon,
             };
-            let (decisions, exposures) = decide(self.engine, &visitor, &req);
-            c.decisions += decisions.len();
-            if self.record {
-                c.exposures.extend(exposures);
+            if self.serde_lines {
+                let (decisions, exposures) = decide(self.engine, &visitor, &req);
+                c.decisions += decisions.len();
+                if self.record {
+                    c.exposures.extend(exposures);
+                }
+                let line = Line {
+                    subject: &subject.id,
+                    cluster: &cluster,
+                    decisions: &decisions,
+                };
+                serde_json::to_writer(&mut c.text, &line).map_err(|e| e.to_string())?;
+            } else {
+                let decisions = decide_slots(self.engine, &visitor, &req);
+                c.decisions += decisions.len();
+                if self.record {
+                    for d in &decisions {
+                        self.prepared.shown(self.engine, d, &mut shown);
+                        record_exposures(d, !shown.is_empty(), &visitor, &req, &mut c.exposures);
+                    }
+                }
+                write_line(
+                    self.engine,
+                    &shared.pieces,
+                    &subject.id,
+                    &cluster,
+                    &decisions,
+                    &mut shown,
+                    &mut c.text,
+                );
             }
-            let line = Line {
-                subject: &subject.id,
-                cluster: &cluster,
-                decisions: &decisions,
-            };
-            serde_json::to_writer(&mut c.text, &line).map_err(|e| e.to_string())?;
             c.text.push(b'\n');
             c.decide += t2.elapsed();
         }
@@ -516,6 +547,7 @@ pub fn skipped_summary(skipped: &[usize; 2]) -> String {
     )
 }
 
+/// A line as [`Batch::serde_lines`] writes it.
 #[derive(serde::Serialize)]
 struct Line<'a> {
     subject: &'a str,
@@ -576,6 +608,7 @@ pub fn run(args: &DecideArgs) -> Result<Report, String> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         progress: !args.quiet,
+        serde_lines: false,
     };
     let report = batch.run(&subjects, &mut out)?;
     println!(

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use slotwise::decide::{Engine, Request};
+use slotwise::decide::{Decision, Engine, Request};
 use slotwise::hex::{splitmix64, u64_hex};
 use slotwise::render::{Prepared, Rendered};
 use slotwise::rules::Value;
@@ -89,6 +89,60 @@ pub enum Output {
     },
 }
 
+/// The engine's decisions for `req`, for the cluster's `visitor`.
+pub fn decide_slots<'e>(
+    engine: &'e Engine,
+    visitor: &'e ClusterVisitor,
+    req: &ChannelRequest<'e>,
+) -> Vec<Decision<'e>> {
+    let request = Request {
+        slots: req.slots,
+        seed: req.seed,
+        context: req.context,
+        visitor: visitor.visitor(req.now),
+    };
+    engine.decide(&request)
+}
+
+/// Adds the impression signals of decision `d` to `exposures`: one per item shown
+/// when the message shows something (`rendered`) and the subject consented to
+/// measurement.
+pub fn record_exposures(
+    d: &Decision<'_>,
+    rendered: bool,
+    visitor: &ClusterVisitor,
+    req: &ChannelRequest<'_>,
+    exposures: &mut Vec<Signal>,
+) {
+    if !(rendered && visitor.consent.measurement && req.subject.is_some()) {
+        return;
+    }
+    let shown = match req.channel {
+        Channel::Push | Channel::Sms => d.items.len().min(1),
+        _ => d.items.len(),
+    };
+    let variant = d.variant.map_or(0, |(_, v)| v.min(255) as u8);
+    for &item in &d.items[..shown] {
+        let mut s = Signal::new(
+            Kind::Impression,
+            splitmix64(d.id ^ splitmix64(u64::from(item) + 1)),
+            req.now,
+        )
+        .decision(
+            d.id,
+            d.slot_index.unwrap_or(0).min(u32::from(u16::MAX)) as u16,
+            item,
+            variant,
+        )
+        .consent(visitor.consent.to_bits())
+        .channel(req.channel);
+        if let Some(subject) = req.subject {
+            s = s.subject(subject);
+        }
+        exposures.push(s);
+    }
+}
+
 /// Decides and renders every requested slot; returns the decisions and the
 /// impression signals to record.
 pub fn decide(
@@ -96,47 +150,15 @@ pub fn decide(
     visitor: &ClusterVisitor,
     req: &ChannelRequest<'_>,
 ) -> (Vec<ChannelDecision>, Vec<Signal>) {
-    let request = Request {
-        slots: req.slots,
-        seed: req.seed,
-        context: req.context,
-        visitor: visitor.visitor(req.now),
-    };
     let bundle = engine.bundle();
-    let decisions = engine.decide(&request);
+    let decisions = decide_slots(engine, visitor, req);
     let mut exposures = Vec::new();
-    let consent_bits = visitor.consent.to_bits();
     let out = decisions
         .iter()
         .map(|d| {
             let rendered = req.prepared.render(engine, d);
             let slot = d.slot_index.and_then(|s| bundle.slots.get(s as usize));
-            if rendered.is_some() && visitor.consent.measurement && req.subject.is_some() {
-                let shown = match req.channel {
-                    Channel::Push | Channel::Sms => d.items.len().min(1),
-                    _ => d.items.len(),
-                };
-                let variant = d.variant.map_or(0, |(_, v)| v.min(255) as u8);
-                for &item in &d.items[..shown] {
-                    let mut s = Signal::new(
-                        Kind::Impression,
-                        splitmix64(d.id ^ splitmix64(u64::from(item) + 1)),
-                        req.now,
-                    )
-                    .decision(
-                        d.id,
-                        d.slot_index.unwrap_or(0).min(u32::from(u16::MAX)) as u16,
-                        item,
-                        variant,
-                    )
-                    .consent(consent_bits)
-                    .channel(req.channel);
-                    if let Some(subject) = req.subject {
-                        s = s.subject(subject);
-                    }
-                    exposures.push(s);
-                }
-            }
+            record_exposures(d, rendered.is_some(), visitor, req, &mut exposures);
             ChannelDecision {
                 slot: d.slot.to_string(),
                 id: u64_hex(d.id),
@@ -168,7 +190,8 @@ pub fn decide(
     (out, exposures)
 }
 
-fn output(r: Rendered) -> Option<Output> {
+/// A rendering as the JSON value of [`ChannelDecision::rendered`].
+pub(crate) fn output(r: Rendered) -> Option<Output> {
     Some(match r {
         Rendered::Html(s) | Rendered::Sms(s) => Output::Text(s),
         // The app renderer always writes valid JSON (its tests parse it).

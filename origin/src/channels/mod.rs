@@ -7,6 +7,7 @@
 //! - [`decide`]: one request → rendered decisions with reasons, and the exposures
 //!   to record (an impression per item shown, with the channel), so that every
 //!   exposure in any channel counts against the same caps;
+//! - [`line`]: the batch's JSON line, written from pieces escaped once per batch;
 //! - [`batch`]: `slotwise decide --channel email --subjects <csv> --out <jsonl>`;
 //! - [`bench`]: `slotwise bench-decide`, the batch's throughput and `/v1/decide` latency.
 //!
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod cluster;
 pub mod counters;
 pub mod decide;
+pub mod line;
 
 use slotwise::signals::Channel;
 
