@@ -46,8 +46,9 @@ const nowSecs = () => {
   return clock;
 };
 
-// Event types → the core's event kinds (0..6; 7 = a site-defined event).
-const KINDS = {
+// Event types → the core's event kinds (0..6; 7 = a site-defined event). A Map, so a
+// site's own type named like an Object.prototype key ('constructor') stays custom.
+const KINDS = new Map(Object.entries({
   view: 0, product_view: 0, page_view: 0, category_view: 0,
   search: 1,
   add_to_cart: 2, addtocart: 2,
@@ -55,7 +56,7 @@ const KINDS = {
   purchase: 4, order: 4,
   impression: 5,
   click: 6,
-};
+}));
 
 // Consent purposes ↔ the core's consent bits.
 const BITS = { personalization: 2, measurement: 4, advertising: 8 };
@@ -340,7 +341,7 @@ export function createSlotwise(wasm, init) {
     track(event = {}) {
       if (!this.#visitor || !event) return;
       const type = String(event.type ?? '');
-      const kind = KINDS[type] ?? KINDS[type.toLowerCase()] ?? 7;
+      const kind = KINDS.get(type) ?? KINDS.get(type.toLowerCase()) ?? 7;
       const value = Number(event.value);
       const cents = Number.isFinite(value) && value > 0 ? Math.min(Math.round(value * 100), 0xffffffff) : 0;
       const sw = this.#sw;

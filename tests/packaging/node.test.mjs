@@ -97,6 +97,19 @@ test('node: rules read the page context and the session; explain says why', asyn
   assert.ok(!d.recs.items.includes('sku-trail-1'));
 });
 
+test('node: a custom event type named like an Object.prototype key is a custom event', async () => {
+  // Two views of running shoes make the trail runner the hero (see above); site-defined
+  // types named 'constructor', 'toString' or '__proto__' must not count as views.
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null });
+  for (const type of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'CONSTRUCTOR']) {
+    sw.track({ type, category: 'running-shoes' });
+  }
+  assert.equal(sw.decide({ slots: ['hero'] }).hero.reason, 'default');
+  sw.track({ type: 'view', category: 'running-shoes' });
+  sw.track({ type: 'VIEW', category: 'running-shoes' });
+  assert.equal(sw.decide({ slots: ['hero'] }).hero.reason, 'rule');
+});
+
 test('node: the session is stored only with personalization consent; revoking deletes it', async () => {
   const store = new Map();
   const storage = { get: (k) => store.get(k) ?? null, set: (k, v) => store.set(k, v), remove: (k) => store.delete(k) };
