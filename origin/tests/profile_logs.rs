@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use slotwise::bundle::Bundle;
 use slotwise::signals::{Channel, Kind, Signal};
 use slotwise_origin::server::profile::{BundleIndex, Issue, claims};
 use slotwise_origin::store::profile_log::{COMPACT_AFTER, MAX_SIGNALS};
-use slotwise_origin::store::{self, Location, SqliteOptions, Store, anon_id};
+use slotwise_origin::store::{Store, anon_id};
 
 /// The test's own deterministic generator (xorshift64*), so a failure replays.
 struct Rng(u64);
@@ -35,18 +33,6 @@ impl Rng {
 const T0: u64 = 1_800_000_000;
 const DAY: u64 = 86_400;
 const SUBJECTS: u64 = 6;
-
-fn open(t: &TestStore) -> Arc<dyn Store> {
-    let location: Location = t.location.parse().unwrap();
-    store::open(
-        &location,
-        SqliteOptions {
-            full_sync: false,
-            ..SqliteOptions::default()
-        },
-    )
-    .unwrap()
-}
 
 /// One random signal: times cluster on a few seconds (ties), kinds and channels mix.
 fn signal(rng: &mut Rng, subject: Option<u64>) -> Signal {
@@ -128,7 +114,7 @@ fn check(store: &dyn Store, index: &BundleIndex, step: &str) {
 
 fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
     let t = TestStore::new(backend, "profile-logs", &temp_dir("profile-logs"));
-    let mut store = open(&t);
+    let mut store = t.open();
     let mut bundle = Bundle::example();
     bundle.caps = vec![
         slotwise::caps::Cap {
@@ -211,7 +197,7 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
             }
             _ => {
                 drop(store);
-                store = open(&t);
+                store = t.open();
                 "reopen"
             }
         };
@@ -231,7 +217,7 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
     drop(store);
     t.execute("UPDATE meta SET value = 0 WHERE key = 'profile_log_format'");
     t.execute("DELETE FROM profile_logs");
-    let store = open(&t);
+    let store = t.open();
     check(store.as_ref(), &index, "rebuilt");
     assert!(t.count("SELECT COUNT(*) FROM profile_logs") > 0);
 }

@@ -8,26 +8,12 @@ mod common;
 use common::*;
 use slotwise::signals::{Kind, MAX_SIGNALS, Signal};
 use slotwise_origin::store::sqlite::EXPIRE_CHUNK;
-use slotwise_origin::store::{
-    self, Erased, Ingested, Location, PAGE_ROWS, SqliteOptions, Store, anon_id, journeys,
-};
+use slotwise_origin::store::{Erased, Ingested, PAGE_ROWS, Store, anon_id, journeys};
 use std::sync::Arc;
-
-fn open(t: &TestStore) -> Arc<dyn Store> {
-    let location: Location = t.location.parse().unwrap();
-    store::open(
-        &location,
-        SqliteOptions {
-            full_sync: false,
-            ..SqliteOptions::default()
-        },
-    )
-    .unwrap()
-}
 
 fn fresh(backend: Backend, name: &str) -> (TestStore, Arc<dyn Store>) {
     let t = TestStore::new(backend, name, &temp_dir(name));
-    let s = open(&t);
+    let s = t.open();
     (t, s)
 }
 
@@ -128,7 +114,7 @@ fn retention_forgets_ids_only_below_the_floor(backend: Backend) {
 /// one cluster; retention running meanwhile never lets a signal below the floor in.
 fn two_handles_on_one_database_stay_exact(backend: Backend) {
     let (t, a) = fresh(backend, "replicas");
-    let b = open(&t);
+    let b = t.open();
     let batches: Vec<Vec<Signal>> = (0..40u64)
         .map(|k| {
             (0..50u64)
@@ -319,7 +305,7 @@ fn migrate_then_copy_from_sqlite(backend: Backend) {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
-    let copied = open(&target);
+    let copied = target.open();
     assert_eq!(copied.counts().unwrap(), want);
     let (_, ids) = copied.cluster("login:ann").unwrap();
     assert_eq!(ids, vec![anon_id(1), anon_id(2), "login:ann".to_string()]);

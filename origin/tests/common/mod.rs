@@ -116,6 +116,19 @@ impl TestStore {
         TestStore { location, backend }
     }
 
+    /// Opens the store in this process (SQLite without full fsync, for speed).
+    pub fn open(&self) -> std::sync::Arc<dyn slotwise_origin::store::Store> {
+        let location: slotwise_origin::store::Location = self.location.parse().unwrap();
+        slotwise_origin::store::open(
+            &location,
+            slotwise_origin::store::SqliteOptions {
+                full_sync: false,
+                ..slotwise_origin::store::SqliteOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
     /// The first column of every row of `sql`, as integers.
     pub fn ints(&self, sql: &str) -> Vec<i64> {
         match self.backend {
