@@ -11,7 +11,6 @@
 
 use std::collections::BTreeSet;
 
-use slotwise::bundle::Bundle;
 use slotwise::caps::{Cap, CapScope, Counter};
 use slotwise::signals::{Kind, Signal};
 
@@ -43,18 +42,10 @@ pub fn for_caps(caps: &[Cap], signals: &[Signal], now: u64) -> Vec<Counter> {
     out
 }
 
-/// Whether counting the bundle's caps needs full rows (slot and decision ids), not
-/// just what a profile reads.
-pub fn need_full_rows(bundle: &Bundle) -> bool {
-    bundle
-        .caps
-        .iter()
-        .any(|c| matches!(c.scope, CapScope::Slot(_)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slotwise::bundle::Bundle;
     use slotwise::signals::Channel;
 
     fn row(s: Signal) -> Signal {
@@ -92,7 +83,6 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].scope, c[0].count), (CapScope::Item(0), 2));
         assert_eq!((c[1].scope, c[1].count), (CapScope::Slot(0), 3));
-        assert!(need_full_rows(&b));
     }
 
     #[test]
