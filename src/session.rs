@@ -206,8 +206,15 @@ pub struct CategoryAffinity {
 struct ImpressionLog {
     scope: CapScope,
     /// Unix minutes, oldest first.
-    at_min: Vec<u32>,
+    at_min: ImpressionTimes,
 }
+
+/// A scope's impression times: a fixed array (no allocation per scope) in builds
+/// favouring speed ([`crate::SPEED`]), a `Vec` in the browser module (smaller code).
+#[cfg(any(feature = "edge", not(target_arch = "wasm32")))]
+type ImpressionTimes = tinyvec::ArrayVec<[u32; MAX_IMPRESSIONS_PER_SCOPE]>;
+#[cfg(not(any(feature = "edge", not(target_arch = "wasm32"))))]
+type ImpressionTimes = Vec<u32>;
 
 /// Exact per-category counts for this session (rule conditions read them as
 /// `session.views.<category>` and `session.carts.<category>`).
@@ -522,10 +529,9 @@ impl Session {
                 if self.impressions.len() == MAX_IMPRESSION_SCOPES {
                     self.drop_stalest_impressions();
                 }
-                self.impressions.push(ImpressionLog {
-                    scope,
-                    at_min: vec![now_min],
-                });
+                let mut at_min = ImpressionTimes::default();
+                at_min.push(now_min);
+                self.impressions.push(ImpressionLog { scope, at_min });
             }
         }
     }
@@ -758,7 +764,10 @@ fn from_wire(w: Wire) -> Result<Session, Error> {
         {
             return Err(corrupt("session impressions break their bounds"));
         }
-        let at_min = ages.iter().map(|&a| at(a)).collect::<Result<Vec<_>, _>>()?;
+        let at_min = ages
+            .iter()
+            .map(|&a| at(a))
+            .collect::<Result<ImpressionTimes, _>>()?;
         impressions.push(ImpressionLog {
             scope: *scope,
             at_min,
