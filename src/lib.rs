@@ -28,6 +28,7 @@ pub mod hex;
 pub mod host;
 pub mod html;
 pub mod journey;
+pub mod page_context;
 pub mod preferences;
 pub mod profile;
 pub mod render;

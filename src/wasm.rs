@@ -8,6 +8,8 @@
 //! Strings (content, ids, explanations) are fetched lazily and cached by the JS.
 //! Errors become a JS `Error` named `SlotwiseError` with a stable `code` property.
 
+use core::cell::RefCell;
+
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -17,6 +19,7 @@ use crate::consent::Consent;
 use crate::decide::{self, Reason, Request};
 use crate::error::Error;
 use crate::hex::u64_hex;
+use crate::page_context;
 use crate::profile::{self, Expect, KeyRing, VerifiedSnippet};
 use crate::rules::Value;
 use crate::session::{self, Event, EventKind, Session};
@@ -28,9 +31,10 @@ fn js_error(error: Error) -> JsValue {
     js.into()
 }
 
-/// A decoded bundle ready to decide (`Engine` in JS).
+/// A decoded bundle ready to decide (`Engine` in JS), with the last request's page
+/// context kept for the next one to rewrite in place (`page_context`).
 #[wasm_bindgen]
-pub struct Engine(decide::Engine);
+pub struct Engine(decide::Engine, RefCell<Value>);
 
 /// One visitor: in-session behaviour (always in memory; stored only with consent),
 /// consent, and the id experiments hash (`Visitor` in JS).
@@ -141,7 +145,7 @@ impl Engine {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Engine, JsValue> {
         bundle::decode(bytes)
-            .map(|b| Engine(decide::Engine::new(b)))
+            .map(|b| Engine(decide::Engine::new(b), RefCell::new(Value::Null)))
             .map_err(js_error)
     }
 
@@ -179,7 +183,8 @@ impl Engine {
 
     /// Decides the slots named in `slots` (comma-separated) for `visitor`, with the
     /// page context as postcard-encoded `rules::Value` bytes (empty: none; top-level
-    /// keys other than `contextKeys` may be left out, no condition reads them).
+    /// keys other than `contextKeys` may be left out, no condition reads them), or
+    /// as the values of `contextKeys` in order (`page_context`: the package's form).
     /// `seed_hi`/`seed_lo`: 64 random bits per page view (decision ids, exploration).
     ///
     /// Returns one variable-length record per slot: `[slot + 1, content + 1, reason,
@@ -213,15 +218,16 @@ impl Engine {
         f: impl FnOnce(&decide::Engine, &[decide::Decision]) -> R,
     ) -> R {
         let names: Vec<&str> = slots.split(',').collect();
-        let context = if context.is_empty() {
-            Value::Null
-        } else {
-            postcard::from_bytes::<Value>(context).unwrap_or(Value::Null)
-        };
+        // Builds favouring speed rewrite the previous request's context in place.
+        let mut kept = self.1.try_borrow_mut().ok().filter(|_| crate::SPEED);
+        let mut fresh = Value::Null;
+        let page = kept.as_deref_mut().unwrap_or(&mut fresh);
+        page_context::decode_into(context, self.0.context_keys(), page);
+        let context: &Value = page;
         let request = Request {
             slots: &names,
             seed: seed64(seed_hi, seed_lo),
-            context: &context,
+            context,
             visitor: decide::Visitor {
                 id: &visitor.id,
                 session: Some(&visitor.session),

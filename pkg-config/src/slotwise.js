@@ -132,29 +132,24 @@ class Writer {
 const writer = new Writer();
 const enumerable = Object.prototype.propertyIsEnumerable;
 /**
- * @internal The page context as the core reads it (postcard `Value`). With `keys`
- * (the engine's `contextKeys`: what its conditions read), a plain object's other
- * attributes are left out, since no condition can see them.
+ * @internal The page context as the core reads it (src/page_context.rs). With `keys`
+ * (the engine's `contextKeys`: what its conditions read) and a plain object: byte 6
+ * then an array of the value of each key in that order (null when absent), no key strings; a
+ * plain object's other attributes are left out, since no condition can see them.
+ * Otherwise a postcard `Value`.
  */
 export function encodeContext(context, keys) {
   if (context == null || typeof context !== 'object') return new Uint8Array(0);
   writer.len = 0;
-  if (keys && keys.length < 128 && !Array.isArray(context)) {
-    // An object of the attributes present; its count (< 128: one varint byte) is
-    // written once known.
-    writer.byte(5);
-    const at = writer.len;
-    writer.byte(0);
-    let n = 0;
+  if (keys && !Array.isArray(context)) {
+    writer.byte(6);
+    writer.byte(4);
+    writer.varint(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i], v = context[k];
-      if (v !== undefined && typeof v !== 'function' && enumerable.call(context, k)) {
-        writer.str(k);
-        writer.value(v, 1);
-        n++;
-      }
+      if (v !== undefined && typeof v !== 'function' && enumerable.call(context, k)) writer.value(v, 1);
+      else writer.byte(0);
     }
-    writer.buf[at] = n;
   } else {
     writer.value(context, 0);
   }
