@@ -1003,9 +1003,15 @@ impl Engine {
                     _ => &[],
                 };
                 let tops = tops.get_or_insert_with(|| {
+                    let keys = &self.context_keys;
+                    // The package's keyed context has exactly the keys, in order.
+                    if pairs.len() == keys.len()
+                        && pairs.iter().zip(keys).all(|((p, _), k)| same(p, k))
+                    {
+                        return (0..keys.len() as u32).collect();
+                    }
                     let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
-                    self.context_keys
-                        .iter()
+                    keys.iter()
                         .map(|k| at(k).map_or(u32::MAX, |i| i as u32))
                         .collect()
                 });

@@ -7,12 +7,17 @@
 /// assert_eq!(slotwise::hex::u64_hex(0xdead_beef), "00000000deadbeef");
 /// ```
 pub fn u64_hex(value: u64) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(16);
+    push_u64_hex(&mut out, value);
+    out
+}
+
+/// [`u64_hex`] appended to `out` (no allocation when it has room).
+pub fn push_u64_hex(out: &mut String, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for shift in (0..16).rev() {
         out.push(DIGITS[((value >> (shift * 4)) & 0xf) as usize] as char);
     }
-    out
 }
 
 /// Decimal digits of `value`, without `format!`.

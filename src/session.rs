@@ -265,6 +265,35 @@ impl Session {
         }
     }
 
+    /// This session started over as [`Session::new`] makes it, keeping its memory (a
+    /// server reuses a freed visitor for the next request): nothing of the previous
+    /// visitor is left.
+    pub fn restart(&mut self, seed: u64, now: u64) {
+        // Every field named, so a new one cannot be forgotten here.
+        let Session {
+            seed: kept_seed,
+            vocabulary,
+            updated_min,
+            started_min,
+            cart_cents,
+            counts,
+            events,
+            affinities,
+            impressions,
+            assignments,
+        } = self;
+        *kept_seed = seed;
+        *vocabulary = 0;
+        *updated_min = minutes(now);
+        *started_min = minutes(now);
+        *cart_cents = 0;
+        counts.clear();
+        events.clear();
+        affinities.clear();
+        impressions.clear();
+        assignments.clear();
+    }
+
     /// The random visitor seed (stable for the visitor while stored).
     pub fn seed(&self) -> u64 {
         self.seed
@@ -850,6 +879,22 @@ mod tests {
     use super::*;
 
     const T0: u64 = 1_800_000_000;
+
+    #[test]
+    fn restart_leaves_nothing_of_the_previous_visitor() {
+        let mut s = Session::new(1, T0);
+        s.set_vocabulary(7);
+        for i in 0..40u32 {
+            let kind = [EventKind::View, EventKind::AddToCart, EventKind::Purchase][i as usize % 3];
+            s.track(
+                &Event::new(kind).item(i).category(i % 5).value(900),
+                T0 + u64::from(i) * 90,
+            );
+        }
+        s.record_impression(&[CapScope::Item(3), CapScope::Slot(1)], T0 + 4000);
+        s.restart(42, T0 + 9000);
+        assert_eq!(s, Session::new(42, T0 + 9000));
+    }
 
     #[test]
     fn ring_is_bounded_and_ordered() {

@@ -29,6 +29,9 @@ export function seed() {
   return [pool[pooled], pool[pooled + 1]];
 }
 
+// Freed visitors an edge/server engine keeps to reuse (reset) instead of allocating.
+const SPARE_VISITORS = 8;
+
 // Bound of the id → index caches (ids the bundle does not know are cached too).
 const LOOKUP_CACHE = 4096;
 
@@ -415,7 +418,7 @@ export function createSlotwise(wasm, init) {
       const v = this.#visitor;
       if (!v || v === this.#sw._pageVisitor) return;
       this.#visitor = null;
-      v.free();
+      this.#sw._release(v);
     }
 
     #persist() {
@@ -442,6 +445,7 @@ export function createSlotwise(wasm, init) {
     #variants = [];
     #itemIndex = new Map();
     #categoryIndex = new Map();
+    #spare = [];
 
     /** @internal use Slotwise.load */
     constructor(engine, error) {
@@ -647,6 +651,15 @@ export function createSlotwise(wasm, init) {
       return this.#engine ? this.#engine.bundleId : null;
     }
 
+    /**
+     * @internal A visitor `free()` released: kept to be reset for a later `visitor()`
+     * (edge builds, a few at most), or its engine memory released now.
+     */
+    _release(v) {
+      if (this.#spare.length < SPARE_VISITORS && typeof v.reset === 'function') this.#spare.push(v);
+      else v.free();
+    }
+
     /** The site the bundle is for (the audience snippets must name), or null. */
     get site() {
       return this.#engine ? this.#engine.site : null;
@@ -688,7 +701,9 @@ export function createSlotwise(wasm, init) {
       }
       if (!visitor) {
         const [hi, lo] = seed();
-        visitor = new Visitor(this.#engine, hi, lo, nowSecs());
+        visitor = this.#spare.pop();
+        if (visitor) visitor.reset(this.#engine, hi, lo, nowSecs());
+        else visitor = new Visitor(this.#engine, hi, lo, nowSecs());
         visitor.setConsent(bits);
       }
       if (typeof options.id === 'string' && options.id !== '') visitor.id = options.id;

@@ -49,6 +49,9 @@ pub struct Sieve {
     /// `(atom, word, bits)`, sorted by atom: candidates `bits` of word `word` need
     /// `atom`.
     needs: Vec<(u32, u32, u64)>,
+    /// Per atom `a`, its entries in `needs`: `needs[at[a]..at[a + 1]]` (atoms past
+    /// the end have none), so ruling an atom out needs no search.
+    at: Vec<u32>,
 }
 
 impl Sieve {
@@ -73,9 +76,18 @@ impl Sieve {
                 _ => merged.push((atom, word, bits)),
             }
         }
+        let atoms = merged.last().map_or(0, |n| n.0 as usize + 1);
+        let mut at = Vec::with_capacity(atoms + 1);
+        for (i, n) in merged.iter().enumerate() {
+            while at.len() <= n.0 as usize {
+                at.push(i as u32);
+            }
+        }
+        at.push(merged.len() as u32);
         Sieve {
             candidates,
             needs: merged,
+            at,
         }
     }
 
@@ -93,11 +105,15 @@ impl Sieve {
 
     /// Rules out the candidates that need `atom` (known to fail).
     pub fn rule_out(&self, atom: u32, live: &mut [u64]) {
-        let from = self.needs.partition_point(|n| n.0 < atom);
-        for &(a, word, bits) in self.needs.get(from..).unwrap_or_default() {
-            if a != atom {
-                break;
-            }
+        let a = atom as usize;
+        let (Some(&from), Some(&to)) = (self.at.get(a), self.at.get(a + 1)) else {
+            return;
+        };
+        for &(_, word, bits) in self
+            .needs
+            .get(from as usize..to as usize)
+            .unwrap_or_default()
+        {
             clear(live, word, bits);
         }
     }

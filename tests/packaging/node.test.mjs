@@ -167,6 +167,35 @@ test('node: many visitors on one loaded bundle (edge / server use)', async () =>
   b.free();
 });
 
+test('node: a visitor made after another was freed starts empty (freed visitors are reused)', async () => {
+  const sw = await Slotwise.load({ bundle: fixtureBytes(), storage: null });
+  const fresh = sw.visitor();
+  const plain = fresh.decide({ slots: ['hero', 'recs'] });
+  fresh.free();
+  for (let round = 0; round < 12; round++) {
+    const a = sw.visitor({ consent: { personalization: true }, id: `user-${round}` });
+    a.track({ type: 'view', category: 'running-shoes' });
+    a.track({ type: 'view', category: 'running-shoes' });
+    a.track({ type: 'add_to_cart', item: 'sku-road-1', value: 80 });
+    assert.equal(a.decide({ slots: ['hero'] }).hero.reason, 'rule');
+    assert.ok(a.sessionBytes().length > 0);
+    a.free();
+    // The next visitor (on a's engine memory when reused) has none of a's state.
+    const b = sw.visitor();
+    assert.match(b.id, /^[0-9a-f]{16}$/);
+    assert.equal(b.consent.personalization, false);
+    assert.equal(b.sessionBytes().length, 0);
+    b.setConsent({ personalization: true });
+    const d = b.decide({ slots: ['hero', 'recs'] });
+    assert.equal(d.hero.reason, 'default');
+    assert.deepEqual(d.recs.items, plain.recs.items);
+    // Its session holds only what it tracks itself.
+    b.track({ type: 'view', category: 'running-shoes' });
+    assert.equal(b.decide({ slots: ['hero'] }).hero.reason, 'default', 'one view is not two');
+    b.free();
+  }
+});
+
 test('node: profile snippets are verified with WebCrypto Ed25519 (shared vectors)', async () => {
   const { readFileSync } = await import('node:fs');
   const vectors = JSON.parse(readFileSync(new URL('./vectors/snippets.json', import.meta.url), 'utf8'));

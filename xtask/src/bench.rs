@@ -12,7 +12,8 @@
 //! 5. one table: median and p99 µs per full-page decision (4 slots + the experiment)
 //!    per peer and mode, and the ratio peer / Slotwise at the median.
 //!
-//! Env: `ITER` (5000) and `WARMUP` (500) timed / warm-up requests per process,
+//! Env: `ITER` (20000) and `WARMUP` (2000) timed / warm-up requests per process (the
+//! shared harness's own defaults, as its `run.sh` uses them),
 //! `ROUNDS` (1) runs of every peer, interleaved (the table shows the median of the
 //! rounds' medians and each round's median),
 //! `COLD_RUNS` (3) cold-start processes per variant, `PEERS` (default
@@ -117,7 +118,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let bundle = crate::size::measure(&bench.join("slotwise-bundle.swb"))?;
 
-    let iter = env_or("ITER", "5000");
+    let iter = env_or("ITER", "20000");
     let peers = env_or("PEERS", DEFAULT_PEERS);
     let results = bench.join("results.jsonl");
     let load_before = load_average();
@@ -135,7 +136,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             c.arg(format!("bench-{peer}.mjs"))
                 .arg("all")
                 .env("ITER", &iter)
-                .env("WARMUP", env_or("WARMUP", "500"))
+                .env("WARMUP", env_or("WARMUP", "2000"))
                 .env("COLD_RUNS", env_or("COLD_RUNS", "3"))
                 .env("DATA_DIR", &data)
                 .env("BUNDLE_DIR", bench.join("bundles"))
