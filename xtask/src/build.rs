@@ -2,13 +2,13 @@
 //!
 //! cargo (profile `wasm`; the browser module on nightly with std rebuilt for
 //! immediate-abort panics) → wasm-bindgen `--target web` → wasm-opt `-Oz` (binaryen
-//! from npm) → `pkg/` assembled from `pkg-config/` → size report, checked against
+//! from npm) → short import and export names (browser) → `pkg/` assembled from `pkg-config/` → size report, checked against
 //! `pkg-config/budget.json`.
 
 use std::path::{Path, PathBuf};
 
-use crate::size;
 use crate::util::{cmd, exec, root, step};
+use crate::{shorten, size};
 
 /// The features rustc 1.95 enables for wasm32 by default; wasm-opt must accept them.
 const WASM_FEATURES: &[&str] = &[
@@ -51,6 +51,8 @@ struct Module {
     /// once, as `panic = "abort"` already did, but std's panic message formatting
     /// (`core::fmt`, locations, payloads) leaves the module: 4.3 KB gzip.
     immediate_abort: bool,
+    /// Short names for its imports and exports (see [`shorten`]).
+    short_names: bool,
 }
 
 /// The browser module stays small; the edge module adds the page rewriter.
@@ -74,6 +76,7 @@ const MODULES: &[Module] = &[
         ],
         simd: false,
         immediate_abort: true,
+        short_names: true,
     },
     Module {
         name: "slotwise_edge",
@@ -83,6 +86,7 @@ const MODULES: &[Module] = &[
         wasm_opt: &["-O3"],
         simd: true,
         immediate_abort: false,
+        short_names: false,
     },
 ];
 
@@ -244,10 +248,16 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         &args,
     ))?;
     let glue = bindgen_dir.join(format!("{}.js", m.name));
-    if !m.factory {
-        return copy(&glue, pkg);
+    let mut js = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    if m.short_names {
+        let wasm = std::fs::read(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+        let (wasm, short_glue) = shorten::names(&wasm, &js)?;
+        std::fs::write(&output, wasm).map_err(|e| e.to_string())?;
+        js = short_glue;
     }
-    let js = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    if !m.factory {
+        return std::fs::write(pkg.join(format!("{}.js", m.name)), js).map_err(|e| e.to_string());
+    }
     std::fs::write(pkg.join(format!("{}.js", m.name)), factory_glue(&js)?)
         .map_err(|e| e.to_string())
 }
