@@ -39,7 +39,7 @@ use crate::base64url;
 use crate::caps::CapScope;
 use crate::error::{Error, ErrorKind};
 use crate::profile::Assignment;
-use crate::wire::{Reader, Writer};
+use crate::wire::{Fail, Read, Reader, Writer};
 
 /// The four magic bytes session state starts with.
 pub const MAGIC: [u8; 4] = *b"SWS1";
@@ -692,8 +692,8 @@ fn write_kind(w: &mut Writer, kind: EventKind) {
     w.u32(variant);
 }
 
-fn read_kind(r: &mut Reader) -> Option<EventKind> {
-    Some(match r.u32()? {
+fn read_kind(r: &mut Reader) -> Read<EventKind> {
+    Ok(match r.u32()? {
         0 => EventKind::View,
         1 => EventKind::Search,
         2 => EventKind::AddToCart,
@@ -702,13 +702,13 @@ fn read_kind(r: &mut Reader) -> Option<EventKind> {
         5 => EventKind::Impression,
         6 => EventKind::Click,
         7 => EventKind::Custom(r.u16()?),
-        _ => return None,
+        _ => return Err(Fail::Bad),
     })
 }
 
-/// Reads the whole body; `None` if it does not decode, breaks a length bound or has
+/// Reads the whole body; an error if it does not decode, breaks a length bound or has
 /// bytes after its end.
-fn read_wire(bytes: &[u8]) -> Option<Wire> {
+fn read_wire(bytes: &[u8]) -> Read<Wire> {
     let r = &mut Reader::new(bytes);
     let seed = r.array()?;
     let vocabulary = r.u32()?;
@@ -716,14 +716,14 @@ fn read_wire(bytes: &[u8]) -> Option<Wire> {
     let started_age_min = r.u32()?;
     let cart_cents = r.u32()?;
     let counts = r.seq(MAX_COUNTS, |r| {
-        Some(CategoryCount {
+        Ok(CategoryCount {
             category: r.u32()?,
             views: r.u16()?,
             carts: r.u16()?,
         })
     })?;
     let events = r.seq(MAX_EVENTS, |r| {
-        Some(WireEvent {
+        Ok(WireEvent {
             kind: read_kind(r)?,
             item: r.option_u32()?,
             category: r.option_u32()?,
@@ -732,7 +732,7 @@ fn read_wire(bytes: &[u8]) -> Option<Wire> {
         })
     })?;
     let affinities = r.seq(MAX_AFFINITIES, |r| {
-        Some(CategoryAffinity {
+        Ok(CategoryAffinity {
             category: r.u32()?,
             score: r.u16()?,
         })
@@ -742,17 +742,20 @@ fn read_wire(bytes: &[u8]) -> Option<Wire> {
             0 => CapScope::Item(r.u32()?),
             1 => CapScope::Slot(r.u32()?),
             2 => CapScope::Campaign(r.u32()?),
-            _ => return None,
+            _ => return Err(Fail::Bad),
         };
-        Some((scope, r.seq(MAX_IMPRESSIONS_PER_SCOPE, Reader::u32)?))
+        Ok((scope, r.seq(MAX_IMPRESSIONS_PER_SCOPE, Reader::u32)?))
     })?;
     let assignments = r.seq(MAX_ASSIGNMENTS, |r| {
-        Some(Assignment {
+        Ok(Assignment {
             experiment: r.u32()?,
             variant: r.u8()?,
         })
     })?;
-    r.is_empty().then_some(Wire {
+    if !r.is_empty() {
+        return Err(Fail::Bad);
+    }
+    Ok(Wire {
         seed,
         vocabulary,
         saved_min,
@@ -814,7 +817,8 @@ pub fn decode(bytes: &[u8]) -> Result<Session, Error> {
             "session format version not supported",
         ));
     }
-    let wire = read_wire(&bytes[PREFIX_LEN..]).ok_or(corrupt("session state does not decode"))?;
+    let wire =
+        read_wire(&bytes[PREFIX_LEN..]).map_err(|_| corrupt("session state does not decode"))?;
     from_wire(wire)
 }
 

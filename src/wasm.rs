@@ -216,7 +216,8 @@ impl Engine {
         let context = if context.is_empty() {
             Value::Null
         } else {
-            postcard::from_bytes::<Value>(context).unwrap_or(Value::Null)
+            crate::bundle::read::value(&mut crate::wire::Reader::new(context))
+                .unwrap_or(Value::Null)
         };
         let request = Request {
             slots: &names,

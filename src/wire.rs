@@ -1,13 +1,14 @@
-//! Hand-written postcard primitives for the small formats the browser module both
-//! reads and writes (session state).
+//! Hand-written postcard primitives for the formats the browser module reads (the
+//! bundle, session state, the page context) and writes (session state).
 //!
-//! serde's derived code for postcard costs about 4 KB gzip in the browser module for
-//! the session alone (a visitor per type, `Vec`/`Option`/array visitors per element
-//! type, the whole serializer); these few functions read and write the same bytes.
+//! serde's derived code for postcard is large in wasm (a visitor per type,
+//! `Vec`/`Option` visitors per element type, the whole serializer); these few
+//! functions read and write the same bytes.
 //! The layout is postcard's (<https://postcard.jamesmunns.com/wire-format>):
-//! `u8` is one raw byte, `u16`/`u32`/lengths/enum variants are LEB128 varints (at
-//! most 3 / 5 bytes, the last one's spare bits zero, as postcard checks), an
-//! `Option` is a `0`/`1` byte before its value. Each format's test compares these
+//! `u8` is one raw byte, `u16`/`u32`/`u64`/lengths/enum variants are LEB128 varints
+//! (at most 3 / 5 / 10 bytes, the last one's spare bits zero, as postcard checks;
+//! lengths are `usize`, so their width is the target's), floats are little-endian,
+//! a `bool` or an `Option`'s tag is a `0`/`1` byte. Each format's test compares these
 //! encoders and decoders with postcard's over random values and random bytes.
 //!
 //! ```
@@ -16,12 +17,25 @@
 //! w.u32(300);
 //! w.option_u32(None);
 //! let mut r = Reader::new(&w.bytes);
-//! assert_eq!((r.u32(), r.option_u32()), (Some(300), Some(None)));
+//! assert_eq!((r.u32(), r.option_u32()), (Ok(300), Ok(None)));
 //! assert!(r.is_empty());
 //! ```
 
-/// Reads postcard values from a byte slice. Every method returns `None` on bytes that
-/// postcard would reject (end of input, an over-long varint, a bad `Option` tag).
+/// Why bytes do not decode: they end too soon (postcard's `DeserializeUnexpectedEnd`),
+/// or they break the format (anything else postcard rejects).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fail {
+    /// The input ends inside a value.
+    End,
+    /// An over-long varint, a bad `bool`/`Option` tag, an unknown enum variant,
+    /// invalid UTF-8, or a value the format's own checks refuse.
+    Bad,
+}
+
+/// The result of every read.
+pub type Read<T> = Result<T, Fail>;
+
+/// Reads postcard values from a byte slice.
 pub struct Reader<'a> {
     rest: &'a [u8],
 }
@@ -37,72 +51,136 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
-    /// One raw byte.
-    pub fn u8(&mut self) -> Option<u8> {
-        let (&b, rest) = self.rest.split_first()?;
+    /// One raw byte (`u8`; an `i8` is the same byte).
+    pub fn u8(&mut self) -> Read<u8> {
+        let (&b, rest) = self.rest.split_first().ok_or(Fail::End)?;
         self.rest = rest;
-        Some(b)
+        Ok(b)
     }
 
-    /// `N` raw bytes (a `[u8; N]`).
-    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (head, rest) = self.rest.split_first_chunk::<N>()?;
+    /// `n` raw bytes.
+    pub fn bytes(&mut self, n: usize) -> Read<&'a [u8]> {
+        if n > self.rest.len() {
+            return Err(Fail::End);
+        }
+        let (head, rest) = self.rest.split_at(n);
         self.rest = rest;
-        Some(*head)
+        Ok(head)
+    }
+
+    /// `N` raw bytes (a `[u8; N]`, or a little-endian float).
+    pub fn array<const N: usize>(&mut self) -> Read<[u8; N]> {
+        let (head, rest) = self.rest.split_first_chunk::<N>().ok_or(Fail::End)?;
+        self.rest = rest;
+        Ok(*head)
     }
 
     /// A varint of at most `max_bytes` whose last byte is at most `last_max`.
-    fn varint(&mut self, max_bytes: u32, last_max: u8) -> Option<u32> {
-        let mut out = 0u32;
+    fn varint(&mut self, max_bytes: u32, last_max: u8) -> Read<u64> {
+        let mut out = 0u64;
         for i in 0..max_bytes {
             let b = self.u8()?;
-            out |= u32::from(b & 0x7f) << (7 * i);
+            out |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
-                return (i + 1 < max_bytes || b <= last_max).then_some(out);
+                return if i + 1 < max_bytes || b <= last_max {
+                    Ok(out)
+                } else {
+                    Err(Fail::Bad)
+                };
             }
         }
-        None
+        Err(Fail::Bad)
     }
 
-    /// A `u32` (varint).
-    pub fn u32(&mut self) -> Option<u32> {
-        self.varint(5, 0x0f)
+    /// A `u64` (varint).
+    pub fn u64(&mut self) -> Read<u64> {
+        self.varint(10, 0x01)
+    }
+
+    /// A `u32` (varint); also an enum's variant index.
+    pub fn u32(&mut self) -> Read<u32> {
+        self.varint(5, 0x0f).map(|v| v as u32)
     }
 
     /// A `u16` (varint).
-    pub fn u16(&mut self) -> Option<u16> {
+    pub fn u16(&mut self) -> Read<u16> {
         self.varint(3, 0x03).map(|v| v as u16)
     }
 
-    /// A sequence length no larger than `max` (a `Vec`'s prefix). Longer lengths are
-    /// refused before anything is allocated.
-    pub fn len(&mut self, max: usize) -> Option<usize> {
-        let n = self.u32()? as usize;
-        (n <= max).then_some(n)
+    /// A `usize` (varint of the target's width): a sequence or string length.
+    pub fn usize(&mut self) -> Read<usize> {
+        if usize::BITS == 64 {
+            self.u64().map(|v| v as usize)
+        } else {
+            self.u32().map(|v| v as usize)
+        }
+    }
+
+    /// A `bool`: one byte, `0` or `1`.
+    pub fn bool(&mut self) -> Read<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(Fail::Bad),
+        }
+    }
+
+    /// An `f32` (4 bytes, little-endian).
+    pub fn f32(&mut self) -> Read<f32> {
+        self.array().map(f32::from_le_bytes)
+    }
+
+    /// An `f64` (8 bytes, little-endian).
+    pub fn f64(&mut self) -> Read<f64> {
+        self.array().map(f64::from_le_bytes)
+    }
+
+    /// A `String`: a length, then UTF-8.
+    pub fn string(&mut self) -> Read<String> {
+        let n = self.usize()?;
+        let bytes = self.bytes(n)?;
+        core::str::from_utf8(bytes)
+            .map(String::from)
+            .map_err(|_| Fail::Bad)
+    }
+
+    /// A sequence length no larger than `max` (longer ones are refused before anything
+    /// is allocated: for formats whose own checks refuse them anyway).
+    pub fn len(&mut self, max: usize) -> Read<usize> {
+        let n = self.usize()?;
+        if n <= max { Ok(n) } else { Err(Fail::Bad) }
     }
 
     /// A sequence of at most `max` values, each read by `item` (a plain loop: an
-    /// iterator `collect` into `Option<Vec<_>>` costs several times its size in wasm).
+    /// iterator `collect` into a `Result<Vec<_>>` costs several times its size in
+    /// wasm; a `dyn` callback measured larger than this generic one).
     pub fn seq<T>(
         &mut self,
         max: usize,
-        mut item: impl FnMut(&mut Reader<'a>) -> Option<T>,
-    ) -> Option<Vec<T>> {
+        mut item: impl FnMut(&mut Reader<'a>) -> Read<T>,
+    ) -> Read<Vec<T>> {
         let n = self.len(max)?;
-        let mut out = Vec::with_capacity(n);
+        // Every value takes at least one byte: a hostile length cannot reserve more
+        // than the input's size.
+        let mut out = Vec::with_capacity(n.min(self.rest.len()));
         for _ in 0..n {
             out.push(item(self)?);
         }
-        Some(out)
+        Ok(out)
+    }
+
+    /// An `Option<T>`: a `0`/`1` byte, then the value.
+    pub fn option<T>(&mut self, item: impl FnOnce(&mut Reader<'a>) -> Read<T>) -> Read<Option<T>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => item(self).map(Some),
+            _ => Err(Fail::Bad),
+        }
     }
 
     /// An `Option<u32>`.
-    pub fn option_u32(&mut self) -> Option<Option<u32>> {
-        match self.u8()? {
-            0 => Some(None),
-            1 => self.u32().map(Some),
-            _ => None,
-        }
+    pub fn option_u32(&mut self) -> Read<Option<u32>> {
+        self.option(Reader::u32)
     }
 }
 
