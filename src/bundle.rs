@@ -5,6 +5,10 @@
 //! reorder fields without bumping [`VERSION`]. Strings are UTF-8; references between
 //! sections are `u32` indices, checked by [`decode`] so the engine never bounds-fails.
 //!
+//! [`decode`] reads the body by hand ([`read`], over [`crate::wire`]): serde's derived
+//! postcard decoders were the largest part of the browser module. The serde derives
+//! stay for [`encode`], the CLI and the tests that compare the two decoders.
+//!
 //! The authoring form is a directory of JSON compiled by `slotwise bundle build`
 //! (crate `slotwise-origin`); the runtime never parses JSON.
 
@@ -14,6 +18,9 @@ use crate::caps::{Cap, CapScope};
 use crate::error::{Error, ErrorKind};
 use crate::experiment::{Effect, ExperimentDef, Holdout};
 use crate::rules::{Rule, SavedGroups};
+use crate::wire::{Fail, Reader};
+
+pub mod read;
 
 /// The four magic bytes every bundle starts with.
 pub const MAGIC: [u8; 4] = *b"SWB1";
@@ -260,12 +267,12 @@ pub fn decode(bytes: &[u8]) -> Result<Bundle, Error> {
             "bundle format version not supported by this runtime",
         ));
     }
-    let bundle: Bundle = match postcard::from_bytes(&bytes[PREFIX_LEN..]) {
+    let bundle = match read::bundle(&mut Reader::new(&bytes[PREFIX_LEN..])) {
         Ok(b) => b,
-        Err(postcard::Error::DeserializeUnexpectedEnd) => {
+        Err(Fail::End) => {
             return Err(Error::new(ErrorKind::Truncated, "bundle body is truncated"));
         }
-        Err(_) => {
+        Err(Fail::Bad) => {
             return Err(Error::new(
                 ErrorKind::Corrupt,
                 "bundle body does not decode",

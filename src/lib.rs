@@ -37,6 +37,7 @@ pub mod score;
 pub mod session;
 pub mod signals;
 pub mod sort;
+pub mod wire;
 
 pub use error::{Error, ErrorKind};
 

@@ -6,13 +6,18 @@
 //! previous request's context in place (its keys and string buffers kept), so a
 //! page's context costs no allocation once warm.
 
+use crate::bundle::read::value;
 use crate::rules::Value;
+use crate::wire::{Read, Reader};
 
 /// First byte of the keyed form (not a `Value` tag: those are 0..=5).
 pub const KEYED: u8 = 6;
 
-/// Postcard's tag of `Value::Array`.
-const ARRAY: u8 = 4;
+/// Postcard's tag of `Value::Array` (a varint, one byte).
+const ARRAY: u32 = 4;
+
+/// Postcard's tag of `Value::String`.
+const STRING: u8 = 3;
 
 /// Decodes `bytes` into `out`: the keyed form becomes an object of `keys` (absent
 /// attributes `null`, which conditions read as a missing one); any other bytes are a
@@ -28,7 +33,7 @@ pub fn decode_into(bytes: &[u8], keys: &[String], out: &mut Value) {
     }
     let value = match body {
         [] => Value::Null,
-        _ => postcard::from_bytes::<Value>(body).unwrap_or(Value::Null),
+        _ => value(&mut Reader::new(body)).unwrap_or(Value::Null),
     };
     *out = match value {
         Value::Array(values) if keyed && values.len() == keys.len() => {
@@ -42,13 +47,8 @@ pub fn decode_into(bytes: &[u8], keys: &[String], out: &mut Value) {
 /// The keyed form's array into `out` in place (made an object of `keys` first
 /// unless it is one); false when the bytes are not exactly one value per key.
 fn rewrite_keyed(bytes: &[u8], keys: &[String], out: &mut Value) -> bool {
-    let Some((&ARRAY, bytes)) = bytes.split_first() else {
-        return false;
-    };
-    let Ok((n, mut bytes)) = postcard::take_from_bytes::<u32>(bytes) else {
-        return false;
-    };
-    if n as usize != keys.len() {
+    let mut r = Reader::new(bytes);
+    if r.u32() != Ok(ARRAY) || r.usize() != Ok(keys.len()) {
         return false;
     }
     let reusable = matches!(out, Value::Object(pairs)
@@ -60,26 +60,25 @@ fn rewrite_keyed(bytes: &[u8], keys: &[String], out: &mut Value) -> bool {
         return false;
     };
     for (_, slot) in pairs.iter_mut() {
-        match read_value(bytes, slot) {
-            Some(rest) => bytes = rest,
-            None => return false,
+        if read_value(&mut r, slot).is_err() {
+            return false;
         }
     }
-    bytes.is_empty()
+    r.is_empty()
 }
 
-/// One postcard `Value` from the front of `bytes` into `slot` (a string into the
-/// string `slot` already holds, if it does); the bytes after it.
-fn read_value<'b>(bytes: &'b [u8], slot: &mut Value) -> Option<&'b [u8]> {
-    if let (Some((&3, tail)), Value::String(kept)) = (bytes.split_first(), &mut *slot) {
-        let (text, rest) = postcard::take_from_bytes::<&str>(tail).ok()?;
+/// One postcard `Value` from `r` into `slot` (a string into the string `slot`
+/// already holds, if it does).
+fn read_value(r: &mut Reader, slot: &mut Value) -> Read<()> {
+    if let (Some(STRING), Value::String(kept)) = (r.peek(), &mut *slot) {
+        r.u8()?;
+        let text = r.str()?;
         kept.clear();
         kept.push_str(text);
-        return Some(rest);
+        return Ok(());
     }
-    let (value, rest) = postcard::take_from_bytes::<Value>(bytes).ok()?;
-    *slot = value;
-    Some(rest)
+    *slot = value(r)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -158,11 +157,11 @@ mod tests {
         let full = keyed(&[Value::String("US".into()), Value::Null, Value::Null]);
         let four = [Value::Null, Value::Null, Value::Null, Value::Null];
         for bytes in [
-            full[..full.len() - 1].to_vec(),               // a value short
-            keyed(&four),                                  // a value too many
-            vec![KEYED, ARRAY, 3, 3, 2, 0xff, 0xfe, 0, 0], // a string that is not UTF-8
-            vec![KEYED, ARRAY, 3, 9, 0, 0],                // not a value tag
-            vec![KEYED, 0],                                // not an array
+            full[..full.len() - 1].to_vec(),                     // a value short
+            keyed(&four),                                        // a value too many
+            vec![KEYED, ARRAY as u8, 3, 3, 2, 0xff, 0xfe, 0, 0], // a string that is not UTF-8
+            vec![KEYED, ARRAY as u8, 3, 9, 0, 0],                // not a value tag
+            vec![KEYED, 0],                                      // not an array
         ] {
             // From nothing, and over a previous page's context (rewritten in place).
             for after_a_page in [false, true] {

@@ -39,6 +39,7 @@ use crate::base64url;
 use crate::caps::CapScope;
 use crate::error::{Error, ErrorKind};
 use crate::profile::Assignment;
+use crate::wire::{Fail, Read, Reader, Writer};
 
 /// The four magic bytes session state starts with.
 pub const MAGIC: [u8; 4] = *b"SWS1";
@@ -618,7 +619,10 @@ fn decay(age_min: u32) -> f32 {
     crate::host::pow(2.0, -f64::from(age_min) / f64::from(AFFINITY_HALF_LIFE_MIN)) as f32
 }
 
-#[derive(Serialize, Deserialize)]
+/// The body after the prefix, in postcard order (read and written by hand with
+/// [`crate::wire`]: serde's derived code for it cost about 3 KB gzip in the browser
+/// module; `session/wire_tests.rs` checks these bytes against postcard's).
+#[cfg_attr(test, derive(Clone, Debug, PartialEq))]
 struct Wire {
     seed: [u8; 8],
     vocabulary: u32,
@@ -633,7 +637,7 @@ struct Wire {
     assignments: Vec<Assignment>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[cfg_attr(test, derive(Clone, Debug, PartialEq))]
 struct WireEvent {
     kind: EventKind,
     item: Option<u32>,
@@ -642,43 +646,162 @@ struct WireEvent {
     age_min: u32,
 }
 
-fn to_wire(s: &Session) -> Wire {
-    let age = |t: u32| s.updated_min.saturating_sub(t);
-    Wire {
-        seed: s.seed.to_le_bytes(),
-        vocabulary: s.vocabulary,
-        saved_min: s.updated_min,
-        started_age_min: age(s.started_min),
-        cart_cents: s.cart_cents,
-        counts: s.counts.clone(),
-        events: s
-            .events
-            .iter()
-            .map(|e| WireEvent {
-                kind: e.kind,
-                item: e.item,
-                category: e.category,
-                value: e.value,
-                age_min: age(e.at_min),
-            })
-            .collect(),
-        affinities: s.affinities.clone(),
-        impressions: s
-            .impressions
-            .iter()
-            .map(|l| (l.scope, l.at_min.iter().map(|&t| age(t)).collect()))
-            .collect(),
-        assignments: s.assignments.clone(),
-    }
-}
-
 fn encode_raw(s: &Session) -> Vec<u8> {
     let mut out = Vec::with_capacity(BUDGET_BYTES);
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
-    // Serializing plain owned data into a Vec cannot fail.
-    out.extend_from_slice(&postcard::to_allocvec(&to_wire(s)).unwrap_or_default());
-    out
+    let mut w = Writer { bytes: out };
+    write_wire(&mut w, s);
+    w.bytes
+}
+
+/// Writes the body straight from the session (ages relative to `updated_min`).
+fn write_wire(w: &mut Writer, s: &Session) {
+    let age = |t: u32| s.updated_min.saturating_sub(t);
+    w.bytes.extend_from_slice(&s.seed.to_le_bytes());
+    for v in [
+        s.vocabulary,
+        s.updated_min,
+        age(s.started_min),
+        s.cart_cents,
+    ] {
+        w.u32(v);
+    }
+    w.len(s.counts.len());
+    for c in &s.counts {
+        w.u32(c.category);
+        w.u32(c.views.into());
+        w.u32(c.carts.into());
+    }
+    w.len(s.events.len());
+    for e in &s.events {
+        write_kind(w, e.kind);
+        w.option_u32(e.item);
+        w.option_u32(e.category);
+        w.option_u32(e.value);
+        w.u32(age(e.at_min));
+    }
+    w.len(s.affinities.len());
+    for a in &s.affinities {
+        w.u32(a.category);
+        w.u32(a.score.into());
+    }
+    w.len(s.impressions.len());
+    for log in &s.impressions {
+        let (variant, index) = match log.scope {
+            CapScope::Item(i) => (0, i),
+            CapScope::Slot(i) => (1, i),
+            CapScope::Campaign(i) => (2, i),
+        };
+        w.u32(variant);
+        w.u32(index);
+        w.len(log.at_min.len());
+        for &t in &log.at_min {
+            w.u32(age(t));
+        }
+    }
+    w.len(s.assignments.len());
+    for a in &s.assignments {
+        w.u32(a.experiment);
+        w.u8(a.variant);
+    }
+}
+
+/// An [`EventKind`] as postcard writes the enum: the variant index, then `Custom`'s
+/// `u16`.
+fn write_kind(w: &mut Writer, kind: EventKind) {
+    let variant = match kind {
+        EventKind::View => 0,
+        EventKind::Search => 1,
+        EventKind::AddToCart => 2,
+        EventKind::Remove => 3,
+        EventKind::Purchase => 4,
+        EventKind::Impression => 5,
+        EventKind::Click => 6,
+        EventKind::Custom(n) => {
+            w.u32(7);
+            w.u32(n.into());
+            return;
+        }
+    };
+    w.u32(variant);
+}
+
+fn read_kind(r: &mut Reader) -> Read<EventKind> {
+    Ok(match r.u32()? {
+        0 => EventKind::View,
+        1 => EventKind::Search,
+        2 => EventKind::AddToCart,
+        3 => EventKind::Remove,
+        4 => EventKind::Purchase,
+        5 => EventKind::Impression,
+        6 => EventKind::Click,
+        7 => EventKind::Custom(r.u16()?),
+        _ => return Err(Fail::Bad),
+    })
+}
+
+/// Reads the whole body; an error if it does not decode, breaks a length bound or has
+/// bytes after its end.
+fn read_wire(bytes: &[u8]) -> Read<Wire> {
+    let r = &mut Reader::new(bytes);
+    let seed = r.array()?;
+    let vocabulary = r.u32()?;
+    let saved_min = r.u32()?;
+    let started_age_min = r.u32()?;
+    let cart_cents = r.u32()?;
+    let counts = r.seq(MAX_COUNTS, |r| {
+        Ok(CategoryCount {
+            category: r.u32()?,
+            views: r.u16()?,
+            carts: r.u16()?,
+        })
+    })?;
+    let events = r.seq(MAX_EVENTS, |r| {
+        Ok(WireEvent {
+            kind: read_kind(r)?,
+            item: r.option_u32()?,
+            category: r.option_u32()?,
+            value: r.option_u32()?,
+            age_min: r.u32()?,
+        })
+    })?;
+    let affinities = r.seq(MAX_AFFINITIES, |r| {
+        Ok(CategoryAffinity {
+            category: r.u32()?,
+            score: r.u16()?,
+        })
+    })?;
+    let impressions = r.seq(MAX_IMPRESSION_SCOPES, |r| {
+        let scope = match r.u32()? {
+            0 => CapScope::Item(r.u32()?),
+            1 => CapScope::Slot(r.u32()?),
+            2 => CapScope::Campaign(r.u32()?),
+            _ => return Err(Fail::Bad),
+        };
+        Ok((scope, r.seq(MAX_IMPRESSIONS_PER_SCOPE, Reader::u32)?))
+    })?;
+    let assignments = r.seq(MAX_ASSIGNMENTS, |r| {
+        Ok(Assignment {
+            experiment: r.u32()?,
+            variant: r.u8()?,
+        })
+    })?;
+    if !r.is_empty() {
+        return Err(Fail::Bad);
+    }
+    Ok(Wire {
+        seed,
+        vocabulary,
+        saved_min,
+        started_age_min,
+        cart_cents,
+        counts,
+        events,
+        affinities,
+        impressions,
+        assignments,
+    })
 }
 
 /// Encodes a session into `SWS1` bytes of at most [`BUDGET_BYTES`], dropping the oldest
@@ -729,10 +852,8 @@ pub fn decode(bytes: &[u8]) -> Result<Session, Error> {
             "session format version not supported",
         ));
     }
-    let wire: Wire = match postcard::take_from_bytes(&bytes[PREFIX_LEN..]) {
-        Ok((wire, [])) => wire,
-        _ => return Err(corrupt("session state does not decode")),
-    };
+    let wire =
+        read_wire(&bytes[PREFIX_LEN..]).map_err(|_| corrupt("session state does not decode"))?;
     from_wire(wire)
 }
 
@@ -793,10 +914,10 @@ fn from_wire(w: Wire) -> Result<Session, Error> {
         {
             return Err(corrupt("session impressions break their bounds"));
         }
-        let at_min = ages
-            .iter()
-            .map(|&a| at(a))
-            .collect::<Result<ImpressionTimes, _>>()?;
+        let mut at_min = ImpressionTimes::default();
+        for &a in ages {
+            at_min.push(at(a)?);
+        }
         impressions.push(ImpressionLog {
             scope: *scope,
             at_min,
@@ -873,6 +994,9 @@ pub fn busy_example(now: u64) -> Session {
     }
     s
 }
+
+#[cfg(test)]
+mod wire_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,14 @@
 //! `cargo xtask build`: the wasm module and the npm package in `pkg/`.
 //!
-//! cargo (profile `wasm`) → wasm-bindgen `--target web` → wasm-opt `-Oz` (binaryen
-//! from npm) → `pkg/` assembled from `pkg-config/` → size report, checked against
+//! cargo (profile `wasm`; the browser module on nightly with std rebuilt for
+//! immediate-abort panics) → wasm-bindgen `--target web` → wasm-opt `-Oz` (binaryen
+//! from npm) → short import and export names (browser) → `pkg/` assembled from `pkg-config/` → size report, checked against
 //! `pkg-config/budget.json`.
 
 use std::path::{Path, PathBuf};
 
-use crate::size;
 use crate::util::{cmd, exec, root, step};
+use crate::{shorten, size};
 
 /// The features rustc 1.95 enables for wasm32 by default; wasm-opt must accept them.
 const WASM_FEATURES: &[&str] = &[
@@ -45,6 +46,13 @@ struct Module {
     /// Extra target features: the edge module uses wasm SIMD (workerd, Node and
     /// Deno run it), so the rewriter's byte search (memchr) goes 16 bytes at a time.
     simd: bool,
+    /// Built with nightly's `-Cpanic=immediate-abort` and std rebuilt from source
+    /// (`-Zbuild-std`, rust-src installed by `cargo xtask setup`): a panic traps at
+    /// once, as `panic = "abort"` already did, but std's panic message formatting
+    /// (`core::fmt`, locations, payloads) leaves the module: 4.3 KB gzip.
+    immediate_abort: bool,
+    /// Short names for its imports and exports (see [`shorten`]).
+    short_names: bool,
 }
 
 /// The browser module stays small; the edge module adds the page rewriter.
@@ -67,6 +75,8 @@ const MODULES: &[Module] = &[
             "--strip-target-features",
         ],
         simd: false,
+        immediate_abort: true,
+        short_names: true,
     },
     Module {
         name: "slotwise_edge",
@@ -75,6 +85,8 @@ const MODULES: &[Module] = &[
         profile: "wasm-edge",
         wasm_opt: &["-O3"],
         simd: true,
+        immediate_abort: false,
+        short_names: false,
     },
 ];
 
@@ -169,7 +181,11 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         "build: {} (cargo, profile {}, features [{}])",
         m.name, m.profile, m.features
     ));
-    let mut args = vec![
+    let mut args = vec![];
+    if m.immediate_abort {
+        args.push("+nightly");
+    }
+    args.extend([
         "build",
         "--lib",
         "--package",
@@ -178,7 +194,10 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         "wasm32-unknown-unknown",
         "--profile",
         m.profile,
-    ];
+    ]);
+    if m.immediate_abort {
+        args.push("-Zbuild-std=std,panic_abort");
+    }
     if !m.features.is_empty() {
         args.extend(["--features", m.features]);
     }
@@ -187,6 +206,9 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         // Its own profile directory, so the two modules' flags never invalidate
         // each other's build.
         cargo.env("RUSTFLAGS", "-C target-feature=+simd128");
+    }
+    if m.immediate_abort {
+        cargo.env("RUSTFLAGS", "-Zunstable-options -Cpanic=immediate-abort");
     }
     exec(cargo)?;
     let module = target
@@ -226,10 +248,16 @@ fn build_module(m: &Module, target: &Path, bindgen_dir: &Path, pkg: &Path) -> Re
         &args,
     ))?;
     let glue = bindgen_dir.join(format!("{}.js", m.name));
-    if !m.factory {
-        return copy(&glue, pkg);
+    let mut js = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    if m.short_names {
+        let wasm = std::fs::read(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+        let (wasm, short_glue) = shorten::names(&wasm, &js)?;
+        std::fs::write(&output, wasm).map_err(|e| e.to_string())?;
+        js = short_glue;
     }
-    let js = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    if !m.factory {
+        return std::fs::write(pkg.join(format!("{}.js", m.name)), js).map_err(|e| e.to_string());
+    }
     std::fs::write(pkg.join(format!("{}.js", m.name)), factory_glue(&js)?)
         .map_err(|e| e.to_string())
 }

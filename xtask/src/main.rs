@@ -19,6 +19,7 @@ mod build;
 mod demo;
 mod postgres;
 mod setup;
+mod shorten;
 mod size;
 mod test;
 mod util;

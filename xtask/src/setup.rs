@@ -29,6 +29,34 @@ pub fn run() -> Result<(), String> {
         exec(cmd("rustup", &["target", "add", "wasm32-unknown-unknown"]))?;
     }
 
+    step("setup: nightly rust-src (the browser module rebuilds std with immediate-abort panics)");
+    let nightly = output(
+        "rustup",
+        &["component", "list", "--installed", "--toolchain", "nightly"],
+    )
+    .unwrap_or_default();
+    if nightly.lines().any(|l| l.trim() == "rust-src") {
+        println!("already installed");
+    } else if nightly.is_empty() {
+        exec(cmd(
+            "rustup",
+            &[
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
+            ],
+        ))?;
+    } else {
+        exec(cmd(
+            "rustup",
+            &["component", "add", "rust-src", "--toolchain", "nightly"],
+        ))?;
+    }
+
     step("setup: wasm-bindgen-cli");
     let want = pinned_wasm_bindgen()?;
     let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
