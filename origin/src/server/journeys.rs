@@ -129,7 +129,12 @@ pub(super) fn claim_items(app: &App, ids: &[String], bundle: &Bundle) -> Vec<u32
             return Vec::new();
         }
     };
-    indices(bundle, &shown_items(&instances, app.clock.now()))
+    claim_from(app, &instances, bundle)
+}
+
+/// [`claim_items`] from the cluster's journey instances, already read.
+pub(super) fn claim_from(app: &App, instances: &[Instance], bundle: &Bundle) -> Vec<u32> {
+    indices(bundle, &shown_items(instances, app.clock.now()))
 }
 
 fn indices(bundle: &Bundle, ids: &[String]) -> Vec<u32> {
@@ -189,6 +194,10 @@ pub fn run_due(app: &App) -> Result<Pass, StoreError> {
                     }
                 }
             }
+            // The step moved the instance on: cached views of its cluster hold the
+            // old one (its items may no longer show).
+            app.profiles
+                .invalidate_ids(std::slice::from_ref(&inst.subject));
         }
         if n < CLAIM_BATCH {
             return Ok(pass);

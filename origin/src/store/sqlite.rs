@@ -42,8 +42,8 @@ use super::journeys::{
 use super::profile_log;
 use super::sqlite_journeys as journeys_sql;
 use super::{
-    ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
-    Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
+    ClusterProfile, ClusterView, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page,
+    Result, Row, Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order; applied versions are recorded in `schema_migrations`.
@@ -271,6 +271,17 @@ impl SqliteStore {
             let _ = tx.send(f(c));
         })))?;
         rx.recv().map_err(|_| err("the writer thread stopped"))?
+    }
+
+    /// [`SqliteStore::read`] in one read transaction: every statement of `f` sees the
+    /// same snapshot, and the WAL read lock is taken once, not per statement.
+    fn read_snapshot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction().map_err(err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -594,14 +605,14 @@ impl Store for SqliteStore {
     }
 
     fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
-        self.read(|c| {
+        self.read_snapshot(|c| {
             let floor = retention_floor(c).map_err(err)?;
             read_profile(c, ids, floor)
         })
     }
 
     fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>> {
-        self.read(|c| {
+        self.read_snapshot(|c| {
             let floor = retention_floor(c).map_err(err)?;
             ids.iter()
                 .map(|id| {
@@ -614,6 +625,34 @@ impl Store for SqliteStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn cluster_view(&self, id: &str, journeys: bool) -> Result<ClusterView> {
+        self.read_snapshot(|c| {
+            let (cluster, ids) = cluster_of(c, id).map_err(err)?;
+            let floor = retention_floor(c).map_err(err)?;
+            let signals = read_profile(c, &ids, floor)?;
+            let preferences = c
+                .prepare_cached("SELECT doc FROM preferences WHERE cluster = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([&cluster], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .map_err(err)?
+                .map(|d| Preferences::from_json(&d));
+            let journeys = if journeys {
+                Some(journeys_sql::instances(c, &ids).map_err(err)?)
+            } else {
+                None
+            };
+            Ok(ClusterView {
+                cluster,
+                ids,
+                signals,
+                preferences,
+                journeys,
+            })
         })
     }
 
