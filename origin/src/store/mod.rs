@@ -37,6 +37,7 @@ mod postgres_journeys;
 pub mod profile_log;
 pub mod sqlite;
 mod sqlite_journeys;
+pub mod sqlite_tail;
 
 use std::path::PathBuf;
 use std::sync::Arc;
