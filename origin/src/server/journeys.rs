@@ -48,11 +48,17 @@ impl App {
     /// The current bundle and its journeys (`None`: no bundle or no journeys).
     pub(super) fn journeys(&self) -> Option<(Arc<Bundle>, Arc<Journeys>)> {
         let current = self.current().ok()??;
+        self.journeys_of(&current)
+            .map(|j| (current.decoded.clone(), j))
+    }
+
+    /// The journeys published with `current` (`None`: it has none).
+    pub(super) fn journeys_of(&self, current: &super::Current) -> Option<Arc<Journeys>> {
         if let Ok(guard) = self.journey_cache.0.read()
             && let Some((v, j)) = guard.as_ref()
             && *v == current.version
         {
-            return j.clone().map(|j| (current.decoded.clone(), j));
+            return j.clone();
         }
         let parsed = match self.store.bundle_journeys(current.version) {
             Ok(Some(text)) => match serde_json::from_str::<Journeys>(&text) {
@@ -74,7 +80,7 @@ impl App {
         if let Ok(mut guard) = self.journey_cache.0.write() {
             *guard = Some((current.version, parsed.clone()));
         }
-        parsed.map(|j| (current.decoded.clone(), j))
+        parsed
     }
 }
 

@@ -721,7 +721,9 @@ fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response
     // instances: a few rows) in one read transaction on a pooled connection, less
     // than a hop to the blocking pool.
     let current = app.current()?;
-    let journeys = app.journeys().is_some();
+    let journeys = current
+        .as_ref()
+        .is_some_and(|c| app.journeys_of(c).is_some());
     let store = &app.store;
     let (view, lookup) = app
         .profiles
