@@ -456,4 +456,76 @@ fn bad_journeys_fail_the_build_with_their_path(_backend: Backend) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-on_both_backends!(abandoned_cart, bad_journeys_fail_the_build_with_their_path);
+/// The claims of a fresh snippet for `id`, its signature checked.
+fn snippet_claims(o: &Origin, id: &str) -> profile::Claims {
+    let snippet = o.ok("GET", &format!("/v1/snippet?id={id}"), None);
+    let keys = o.ok("GET", "/v1/keys", None);
+    let mut ring = KeyRing::new();
+    let k = &keys["keys"][0];
+    ring.insert_base64url(k["kid"].as_str().unwrap(), k["public"].as_str().unwrap())
+        .unwrap();
+    let parts = profile::parse_unverified(snippet["token"].as_str().unwrap()).unwrap();
+    let expect = Expect {
+        now: now(),
+        audience: "shop.example",
+    };
+    profile::verify_native(parts, &ring, expect)
+        .unwrap()
+        .claims()
+        .clone()
+}
+
+/// The server caches each cluster's view (profile log, preferences, journey instances)
+/// for snippets: every write that changes the mutes or the journey pin must drop it
+/// at once. Each snippet below is asked for right after the previous one (well inside
+/// the entry's 2 s), so a stale entry would be served and fail the assertion.
+fn cached_snippets_follow_mutes_and_journey_pins(backend: Backend) {
+    const BAGS: u16 = 2;
+    let o = Origin::start(backend);
+    o.at(T0);
+    let a: u64 = 0xca;
+    let anon = format!("anon:{a:016x}");
+    o.customer(a, "ca");
+    o.send(&cart(a, JACKET, T0));
+    assert_eq!(o.at(T0 + HOUR + 1)["queued"], 1);
+    for _ in 0..2 {
+        let c = snippet_claims(&o, &anon);
+        assert_eq!((c.journey, c.muted), (vec![JACKET], vec![]));
+    }
+
+    // The visitor mutes bags, then unmutes them: each next snippet says so.
+    let prefs = format!("/v1/preferences?id={anon}");
+    let mut c = Client::new(o.addr).unwrap();
+    let put = |c: &mut Client, body: &str| {
+        let r = c
+            .request(
+                "PUT",
+                &prefs,
+                &[("content-type", "application/json")],
+                body.as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    put(&mut c, r#"{"mute":["bags"]}"#);
+    assert_eq!(snippet_claims(&o, &anon).muted, vec![BAGS], "stale mute");
+    assert_eq!(snippet_claims(&o, &anon).muted, vec![BAGS]);
+    put(&mut c, r#"{"mute":[]}"#);
+    assert!(snippet_claims(&o, &anon).muted.is_empty(), "stale unmute");
+
+    // The purchase ends the journey (an exit written as the signal is ingested): the
+    // pin goes with the next snippet, and stays gone.
+    let bought = signal(Kind::Purchase, a, JACKET, T0 + HOUR + 2, Channel::Web);
+    o.send(&[bought]);
+    for _ in 0..2 {
+        let c = snippet_claims(&o, &anon);
+        assert!(c.journey.is_empty(), "stale journey pin: {:?}", c.journey);
+        assert_eq!(c.purchases, vec![JACKET]);
+    }
+}
+
+on_both_backends!(
+    abandoned_cart,
+    bad_journeys_fail_the_build_with_their_path,
+    cached_snippets_follow_mutes_and_journey_pins,
+);

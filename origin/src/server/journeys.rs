@@ -48,11 +48,17 @@ impl App {
     /// The current bundle and its journeys (`None`: no bundle or no journeys).
     pub(super) fn journeys(&self) -> Option<(Arc<Bundle>, Arc<Journeys>)> {
         let current = self.current().ok()??;
+        self.journeys_of(&current)
+            .map(|j| (current.decoded.clone(), j))
+    }
+
+    /// The journeys published with `current` (`None`: it has none).
+    pub(super) fn journeys_of(&self, current: &super::Current) -> Option<Arc<Journeys>> {
         if let Ok(guard) = self.journey_cache.0.read()
             && let Some((v, j)) = guard.as_ref()
             && *v == current.version
         {
-            return j.clone().map(|j| (current.decoded.clone(), j));
+            return j.clone();
         }
         let parsed = match self.store.bundle_journeys(current.version) {
             Ok(Some(text)) => match serde_json::from_str::<Journeys>(&text) {
@@ -74,7 +80,7 @@ impl App {
         if let Ok(mut guard) = self.journey_cache.0.write() {
             *guard = Some((current.version, parsed.clone()));
         }
-        parsed.map(|j| (current.decoded.clone(), j))
+        parsed
     }
 }
 
@@ -129,7 +135,12 @@ pub(super) fn claim_items(app: &App, ids: &[String], bundle: &Bundle) -> Vec<u32
             return Vec::new();
         }
     };
-    indices(bundle, &shown_items(&instances, app.clock.now()))
+    claim_from(app, &instances, bundle)
+}
+
+/// [`claim_items`] from the cluster's journey instances, already read.
+pub(super) fn claim_from(app: &App, instances: &[Instance], bundle: &Bundle) -> Vec<u32> {
+    indices(bundle, &shown_items(instances, app.clock.now()))
 }
 
 fn indices(bundle: &Bundle, ids: &[String]) -> Vec<u32> {
@@ -189,6 +200,10 @@ pub fn run_due(app: &App) -> Result<Pass, StoreError> {
                     }
                 }
             }
+            // The step moved the instance on: cached views of its cluster hold the
+            // old one (its items may no longer show).
+            app.profiles
+                .invalidate_ids(std::slice::from_ref(&inst.subject));
         }
         if n < CLAIM_BATCH {
             return Ok(pass);

@@ -620,12 +620,13 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
     // Journeys these signals start or end, evaluated as they arrive (the scheduler
     // re-checks exits before every message, so a failure here delays, never sends).
     if !journey_subjects.is_empty() {
-        let app2 = app.clone();
-        let evaluated =
-            blocking(move || journeys::evaluate_subjects(&app2, &journey_subjects)).await;
+        let (app2, evaluate) = (app.clone(), journey_subjects.clone());
+        let evaluated = blocking(move || journeys::evaluate_subjects(&app2, &evaluate)).await;
         if let Ok(Err(e)) = evaluated {
             eprintln!("journey evaluation: {e}");
         }
+        // Their journey instances changed: views read meanwhile hold the old ones.
+        app.profiles.invalidate_subjects(&journey_subjects);
     }
     let m = &app.metrics;
     m.signals_stored.fetch_add(done.stored, Ordering::Relaxed);
@@ -712,23 +713,27 @@ async fn snippet(
 }
 
 /// A signed snippet for the identity id `id` (checked by the caller): the cluster's
-/// profile, with its preference-centre choices applied ([`crate::preferences`]).
-/// Returns the token, its expiry and the cluster id.
+/// profile, with its preference-centre choices applied ([`crate::preferences`]) and
+/// its journey's items first. Returns the token, its expiry and the cluster id.
 fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response> {
     // Inline on the async worker: a cache hit takes microseconds, and a miss reads
-    // the cluster and its ids' materialized profile logs (a few rows each) on a
-    // pooled connection, less than a hop to the blocking pool.
+    // the cluster view (ids, their materialized profile logs, preferences, journey
+    // instances: a few rows) in one read transaction on a pooled connection, less
+    // than a hop to the blocking pool.
+    let current = app.current()?;
+    let journeys = current
+        .as_ref()
+        .is_some_and(|c| app.journeys_of(c).is_some());
     let store = &app.store;
-    let (profile, lookup) = app
+    let (view, lookup) = app
         .profiles
-        .get_or_load(id, |id| store.cluster(id), |ids| store.profile_log(ids))
+        .get_or_load(id, journeys, |id, j| store.cluster_view(id, j))
         .map_err(unavailable)?;
     let counter = match lookup {
         profile_cache::Lookup::Hit => &app.metrics.profile_cache_hits,
         profile_cache::Lookup::Miss => &app.metrics.profile_cache_misses,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    let current = app.current()?;
     let site = match (&app.config.site, &current) {
         (Some(site), _) => site.as_str(),
         (None, Some(c)) => c.decoded.header.site.as_str(),
@@ -743,19 +748,22 @@ fn signed_snippet(app: &App, id: &str) -> Result<(String, u64, String), Response
     };
     let no_bundle = profile::BundleIndex::default();
     let index = current.as_ref().map_or(&no_bundle, |c| c.index.as_ref());
-    let mut claims = profile::claims(&issue, index, &profile.signals);
+    let mut claims = profile::claims(&issue, index, &view.signals);
     if let Some(c) = &current {
-        if let Some(prefs) = app.store.preferences(id).map_err(unavailable)? {
-            crate::preferences::apply_to_claims(&prefs, &c.decoded, &mut claims);
+        if let Some(prefs) = &view.preferences {
+            crate::preferences::apply_to_claims(prefs, &c.decoded, &mut claims);
         }
-        if claims.subject.is_some() {
-            claims.journey = journeys::claim_items(app, &profile.ids, &c.decoded);
+        if claims.subject.is_some()
+            && journeys
+            && let Some(instances) = &view.journeys
+        {
+            claims.journey = journeys::claim_from(app, instances, &c.decoded);
         }
     }
     Ok((
         app.key.sign(&claims),
         claims.expires_at,
-        profile.cluster.clone(),
+        view.cluster.clone(),
     ))
 }
 

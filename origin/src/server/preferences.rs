@@ -166,6 +166,7 @@ async fn answer(
             .preferences(&subject)
             .map_err(unavailable)?
             .unwrap_or_default();
+        let changed = change.is_some();
         if let Some(change) = change {
             prefs
                 .apply(change, has_bundle.then_some(names.as_slice()))
@@ -182,6 +183,10 @@ async fn answer(
                 .map_err(unavailable)?;
         }
         let (cluster, ids) = store.cluster(&subject).map_err(unavailable)?;
+        if changed {
+            // Snippets carry the mutes: no cached view of the cluster may serve the old.
+            app2.profiles.invalidate_ids(&ids);
+        }
         let consent = store
             .profile_log(&ids)
             .map_err(unavailable)?

@@ -1,22 +1,25 @@
 //! The per-cluster cache snippets are issued from.
 //!
-//! A snippet needs the requested id's identity cluster and the newest signals of the
-//! cluster's ids (read from their materialized profile logs,
-//! [`crate::store::profile_log`]: a few rows per id). They change
-//! only when a signal of one of those ids is stored, when ids are linked or erased, and
-//! by retention, so this cache keeps them per requested id (the claims themselves are
-//! computed per request, because they depend on the time):
+//! A snippet reads, of the requested id's identity cluster, one
+//! [`ClusterView`] ([`crate::store::Store::cluster_view`]): the cluster's ids, their
+//! newest signals (from their materialized profile logs,
+//! [`crate::store::profile_log`]: a few rows per id), the cluster's preference-centre
+//! record (its mutes) and its journey instances (its journey pins). They change only
+//! when one of those is written, so this cache keeps the view per requested id (the
+//! claims themselves are computed per request, because they depend on the time and
+//! the bundle), and every write that changes a view drops it:
 //! - ingest calls [`ProfileCache::invalidate_subjects`] after the batch is durable and
-//!   before it answers, dropping every entry whose cluster holds one of the batch's
-//!   subjects;
+//!   before it answers, and again after the journeys it starts or ends are written;
+//! - a preference-centre write and a journey step call [`ProfileCache::invalidate_ids`]
+//!   with the ids they changed;
 //! - identify, erase and retention call [`ProfileCache::clear`];
 //! - an entry lives at most [`MAX_AGE`]: that bounds how long a replica keeps serving a
-//!   profile after *another* replica sharing the database changed it (a replica's own
+//!   view after *another* replica sharing the database changed it (a replica's own
 //!   writes are seen at once);
-//! - a load that raced an invalidation is served but not kept. Every invalidation
-//!   bumps a generation counter (one per shard of ids, and one for whole-cache
-//!   clears); a load takes the counters before it reads and stores its entry only if
-//!   none of its ids' counters moved meanwhile.
+//! - a load that raced an invalidation is served but not kept. Invalidations are
+//!   numbered (an epoch); each shard of ids remembers the epoch that last invalidated
+//!   one of its ids, and a load takes the epoch before it reads and keeps its entry
+//!   only if no shard of its ids (and no clear) moved past it meanwhile.
 //!
 //! The cache holds at most a configured number of signals in all; past it, expired
 //! entries go first, then everything.
@@ -26,39 +29,30 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use slotwise::signals::Signal;
-
-use crate::store::{self, StoreError};
+use crate::store::{self, ClusterView, StoreError};
 
 /// Longest an entry is served.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 
-/// Shards of the per-id generation counters.
+/// Shards of the per-id invalidation epochs.
 const SHARDS: usize = 4096;
 
-/// A cluster as snippets read it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Profile {
-    /// The cluster id.
-    pub cluster: String,
-    /// Its identity ids.
-    pub ids: Vec<String>,
-    /// Their newest signals (see [`crate::store::Store::profile_log`]).
-    pub signals: Vec<Signal>,
-}
-
 struct Entry {
-    profile: Arc<Profile>,
+    view: Arc<ClusterView>,
     loaded: Instant,
 }
 
 struct Inner {
-    /// Requested id → its cluster's profile.
+    /// Requested id → its cluster's view.
     entries: HashMap<String, Entry>,
     /// Identity id → the requested ids whose entries hold it.
     holders: HashMap<String, Vec<String>>,
-    generations: Vec<u64>,
-    clears: u64,
+    /// Invalidations so far.
+    epoch: u64,
+    /// Per shard of ids: the epoch of the newest invalidation of one of its ids.
+    invalidated: Vec<u64>,
+    /// The epoch of the newest clear.
+    cleared: u64,
     signals: usize,
 }
 
@@ -85,8 +79,9 @@ impl ProfileCache {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 holders: HashMap::new(),
-                generations: vec![0; SHARDS],
-                clears: 0,
+                epoch: 0,
+                invalidated: vec![0; SHARDS],
+                cleared: 0,
                 signals: 0,
             }),
             hasher: RandomState::new(),
@@ -103,60 +98,56 @@ impl ProfileCache {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The profile of `id`'s cluster: from the cache, or by `cluster` (the id's cluster
-    /// id and ids) then `signals` (their newest signals), kept when no invalidation
-    /// raced the reads.
+    /// The view of `id`'s cluster: from the cache (one that holds journey instances
+    /// when `journeys`), or by `load` (given `id` and `journeys`), kept when no
+    /// invalidation raced the read.
     pub fn get_or_load(
         &self,
         id: &str,
-        cluster: impl FnOnce(&str) -> store::Result<(String, Vec<String>)>,
-        signals: impl FnOnce(&[String]) -> store::Result<Vec<Signal>>,
-    ) -> Result<(Arc<Profile>, Lookup), StoreError> {
-        let clears = {
+        journeys: bool,
+        load: impl FnOnce(&str, bool) -> store::Result<ClusterView>,
+    ) -> Result<(Arc<ClusterView>, Lookup), StoreError> {
+        let epoch = {
             let inner = self.lock();
             if let Some(e) = inner.entries.get(id)
                 && e.loaded.elapsed() < MAX_AGE
+                && (!journeys || e.view.journeys.is_some())
             {
-                return Ok((e.profile.clone(), Lookup::Hit));
+                return Ok((e.view.clone(), Lookup::Hit));
             }
-            inner.clears
+            inner.epoch
         };
-        let (cluster, ids) = cluster(id)?;
-        let shards: Vec<(usize, u64)> = {
-            let inner = self.lock();
-            ids.iter()
-                .map(|i| self.shard(i))
-                .map(|s| (s, inner.generations[s]))
-                .collect()
-        };
-        let signals = signals(&ids)?;
-        let profile = Arc::new(Profile {
-            cluster,
-            ids,
-            signals,
-        });
+        let view = Arc::new(load(id, journeys)?);
         if self.capacity > 0 {
+            let shards: Vec<usize> = view.ids.iter().map(|i| self.shard(i)).collect();
             let mut inner = self.lock();
             let unchanged =
-                inner.clears == clears && shards.iter().all(|&(s, g)| inner.generations[s] == g);
+                inner.cleared <= epoch && shards.iter().all(|&s| inner.invalidated[s] <= epoch);
             if unchanged {
-                inner.insert(id, profile.clone(), self.capacity);
+                inner.insert(id, view.clone(), self.capacity);
             }
         }
-        Ok((profile, Lookup::Miss))
+        Ok((view, Lookup::Miss))
     }
 
     /// Drops the entries of every cluster holding one of these subjects (pseudonymous
     /// subject numbers, as signals carry them).
     pub fn invalidate_subjects(&self, subjects: &[u64]) {
-        if subjects.is_empty() {
+        let ids: Vec<String> = subjects.iter().map(|&s| store::anon_id(s)).collect();
+        self.invalidate_ids(&ids);
+    }
+
+    /// Drops the entries of every cluster holding one of these identity ids.
+    pub fn invalidate_ids(&self, ids: &[String]) {
+        if ids.is_empty() {
             return;
         }
-        let ids: Vec<String> = subjects.iter().map(|&s| store::anon_id(s)).collect();
         let shards: Vec<usize> = ids.iter().map(|i| self.shard(i)).collect();
         let mut inner = self.lock();
+        inner.epoch += 1;
+        let epoch = inner.epoch;
         for (id, shard) in ids.iter().zip(shards) {
-            inner.generations[shard] += 1;
+            inner.invalidated[shard] = epoch;
             if let Some(holders) = inner.holders.remove(id) {
                 for h in holders {
                     inner.remove(&h);
@@ -168,7 +159,8 @@ impl ProfileCache {
     /// Drops everything (identity links changed, a cluster was erased, retention ran).
     pub fn clear(&self) {
         let mut inner = self.lock();
-        inner.clears += 1;
+        inner.epoch += 1;
+        inner.cleared = inner.epoch;
         inner.entries.clear();
         inner.holders.clear();
         inner.signals = 0;
@@ -182,9 +174,9 @@ impl ProfileCache {
 }
 
 impl Inner {
-    fn insert(&mut self, id: &str, profile: Arc<Profile>, capacity: usize) {
+    fn insert(&mut self, id: &str, view: Arc<ClusterView>, capacity: usize) {
         self.remove(id);
-        let n = profile.signals.len();
+        let n = view.signals.len();
         if self.signals + n > capacity {
             let stale: Vec<String> = self
                 .entries
@@ -204,7 +196,7 @@ impl Inner {
                 return;
             }
         }
-        for member in &profile.ids {
+        for member in &view.ids {
             self.holders
                 .entry(member.clone())
                 .or_default()
@@ -214,7 +206,7 @@ impl Inner {
         self.entries.insert(
             id.to_string(),
             Entry {
-                profile,
+                view,
                 loaded: Instant::now(),
             },
         );
@@ -224,8 +216,8 @@ impl Inner {
         let Some(e) = self.entries.remove(id) else {
             return;
         };
-        self.signals -= e.profile.signals.len();
-        for member in &e.profile.ids {
+        self.signals -= e.view.signals.len();
+        for member in &e.view.ids {
             if let Some(h) = self.holders.get_mut(member) {
                 h.retain(|k| k != id);
                 if h.is_empty() {
@@ -239,16 +231,21 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slotwise::signals::Kind;
+    use slotwise::signals::{Kind, Signal};
 
-    fn load(cache: &ProfileCache, id: &str, ids: &[&str], n: u64) -> (Arc<Profile>, Lookup) {
-        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    fn view(ids: &[&str], n: u64, journeys: bool) -> ClusterView {
+        ClusterView {
+            cluster: "c".into(),
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            signals: (0..n).map(|i| Signal::new(Kind::View, i, i)).collect(),
+            preferences: None,
+            journeys: journeys.then(Vec::new),
+        }
+    }
+
+    fn load(cache: &ProfileCache, id: &str, ids: &[&str], n: u64) -> (Arc<ClusterView>, Lookup) {
         cache
-            .get_or_load(
-                id,
-                |_| Ok(("c".into(), ids)),
-                |_| Ok((0..n).map(|i| Signal::new(Kind::View, i, i)).collect()),
-            )
+            .get_or_load(id, false, |_, j| Ok(view(ids, n, j)))
             .unwrap()
     }
 
@@ -267,8 +264,23 @@ mod tests {
         assert_eq!(cache.held(), (1, 3));
         assert_eq!(load(&cache, &b, &[&b], 3).1, Lookup::Hit);
         assert_eq!(load(&cache, "login:x", &[&a, "login:x"], 4).1, Lookup::Miss);
+        // A preference or journey write names the ids it changed.
+        cache.invalidate_ids(&["login:x".to_string()]);
+        assert_eq!(cache.held(), (1, 3));
         cache.clear();
         assert_eq!(cache.held(), (0, 0));
+    }
+
+    #[test]
+    fn a_view_without_journey_instances_does_not_serve_one_that_needs_them() {
+        let cache = ProfileCache::new(1000);
+        assert_eq!(load(&cache, "anon:1", &["anon:1"], 1).1, Lookup::Miss);
+        let (v, l) = cache
+            .get_or_load("anon:1", true, |_, j| Ok(view(&["anon:1"], 1, j)))
+            .unwrap();
+        assert_eq!((l, v.journeys.is_some()), (Lookup::Miss, true));
+        // Kept with its instances: serves both kinds of lookup now.
+        assert_eq!(load(&cache, "anon:1", &["anon:1"], 1).1, Lookup::Hit);
     }
 
     #[test]
@@ -276,28 +288,33 @@ mod tests {
         let cache = ProfileCache::new(1000);
         let a = store::anon_id(1);
         let (_, l) = cache
-            .get_or_load(
-                &a,
-                |_| Ok(("c".into(), vec![a.clone()])),
-                |_| {
-                    // A batch of subject 1 committed while the signals were read.
-                    cache.invalidate_subjects(&[1]);
-                    Ok(vec![])
-                },
-            )
+            .get_or_load(&a, false, |_, j| {
+                // A batch of subject 1 committed while the view was read.
+                cache.invalidate_subjects(&[1]);
+                Ok(view(&[&a], 0, j))
+            })
             .unwrap();
         assert_eq!(l, Lookup::Miss);
         assert_eq!(cache.held(), (0, 0));
-        // So did a clear (an identify) between the two reads.
+        // An invalidation of another shard's id does not stop it.
+        let other = (2..)
+            .map(store::anon_id)
+            .find(|i| cache.shard(i) != cache.shard(&a))
+            .unwrap();
         cache
-            .get_or_load(
-                &a,
-                |_| {
-                    cache.clear();
-                    Ok(("c".into(), vec![a.clone()]))
-                },
-                |_| Ok(vec![]),
-            )
+            .get_or_load(&a, false, |_, j| {
+                cache.invalidate_ids(std::slice::from_ref(&other));
+                Ok(view(&[&a], 0, j))
+            })
+            .unwrap();
+        assert_eq!(cache.held(), (1, 0));
+        // A clear (an identify) during the read does.
+        cache.clear();
+        cache
+            .get_or_load(&a, false, |_, j| {
+                cache.clear();
+                Ok(view(&[&a], 0, j))
+            })
             .unwrap();
         assert_eq!(cache.held(), (0, 0));
         assert_eq!(load(&cache, &a, &[&a], 1).1, Lookup::Miss);

@@ -37,6 +37,7 @@ mod postgres_journeys;
 pub mod profile_log;
 pub mod sqlite;
 mod sqlite_journeys;
+pub mod sqlite_tail;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -361,6 +362,46 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::profile_log`], read together (a batch send reads a chunk of
     /// subjects at once).
     fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>>;
+
+    // ---- Snippet view (issue 6, session 4): everything a snippet reads of a cluster
+    // in one call, so the server's profile cache keeps it as one entry ----
+
+    /// `id`'s cluster and ids ([`Store::cluster`]), their [`Store::profile_log`], the
+    /// cluster's [`Store::preferences`] and, with `journeys`, the ids'
+    /// [`Store::journey_instances`]. A backend reads them from one snapshot where it
+    /// can (this default reads them one after another).
+    fn cluster_view(&self, id: &str, journeys: bool) -> Result<ClusterView> {
+        let (cluster, ids) = self.cluster(id)?;
+        let signals = self.profile_log(&ids)?;
+        let preferences = self.preferences(id)?;
+        let journeys = if journeys {
+            Some(self.journey_instances(&ids)?)
+        } else {
+            None
+        };
+        Ok(ClusterView {
+            cluster,
+            ids,
+            signals,
+            preferences,
+            journeys,
+        })
+    }
+}
+
+/// What a snippet reads of an identity cluster ([`Store::cluster_view`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterView {
+    /// The cluster id.
+    pub cluster: String,
+    /// Its identity ids.
+    pub ids: Vec<String>,
+    /// [`Store::profile_log`] of `ids`.
+    pub signals: Vec<Signal>,
+    /// The cluster's preference-centre record.
+    pub preferences: Option<crate::preferences::Preferences>,
+    /// The ids' journey instances (`None`: not read, the bundle had no journeys).
+    pub journeys: Option<Vec<journeys::Instance>>,
 }
 
 /// An identity cluster and its profile's signals ([`Store::cluster_profiles`]).

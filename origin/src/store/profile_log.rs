@@ -5,14 +5,17 @@
 //! A subject's log is its newest [`MAX_SIGNALS`] stored signals, ordered by
 //! `(time, event id)` newest first, with only the fields a profile reads ([`for_profile`]:
 //! kind, event id, time, item, consent, channel, value, slot, decision id). Both
-//! backends keep it in `profile_logs(subject, seq, oldest, log)` and maintain it in the
-//! transaction that stores the signals, so it is never behind an acknowledged event:
-//! - **ingest** appends one row per subject per commit holding that commit's new
-//!   signals (a small insert, however long the subject's history); once a subject has
-//!   [`COMPACT_AFTER`] rows (or a large append joins another row) they are merged
-//!   ([`should_merge`], [`base_row`]: the newest [`MAX_SIGNALS`], none below the
-//!   retention floor) — in the same commit on SQLite, right after the answer on
-//!   PostgreSQL, where concurrent ingests would otherwise wait on each other's merges;
+//! backends keep it in `profile_logs(subject, seq, oldest, log)`, and a profile read is
+//! never behind an acknowledged event:
+//! - **ingest** appends one row per subject holding its new signals (a small insert,
+//!   however long the subject's history); once a subject has [`COMPACT_AFTER`] rows
+//!   (or a large append joins another row) they are merged ([`should_merge`],
+//!   [`base_row`]: the newest [`MAX_SIGNALS`], none below the retention floor).
+//!   PostgreSQL appends in the ingest transaction and merges right after the answer,
+//!   where concurrent ingests would otherwise wait on each other's merges. SQLite
+//!   answers once the signals are committed and appends their rows a moment later, for
+//!   many commits at once, while its reads add the signals not appended yet
+//!   ([`super::sqlite_tail`]);
 //! - **erasure** deletes the rows of the cluster's ids; **retention** merges the rows
 //!   holding signals below the new floor (and reads skip them meanwhile);
 //! - **identity links** change nothing: rows are per subject id, and a cluster's
@@ -64,9 +67,12 @@ pub fn for_profile(s: &Signal) -> Signal {
     }
 }
 
-/// Sorts newest first by `(time, event id)` and keeps the first `limit`.
+/// Sorts newest first by `(time, event id)`, drops repeated event ids and keeps the
+/// first `limit`. The input is usually a few runs already in that order (log rows),
+/// which the stable sort merges in linear time.
 pub fn newest_first(signals: &mut Vec<Signal>, limit: usize) {
-    signals.sort_unstable_by_key(|s| std::cmp::Reverse((s.time, s.event_id)));
+    signals.sort_by_key(|s| std::cmp::Reverse((s.time, s.event_id)));
+    signals.dedup_by_key(|s| (s.time, s.event_id));
     signals.truncate(limit);
 }
 

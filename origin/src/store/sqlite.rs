@@ -21,14 +21,18 @@
 //! commit reads the floor and refuses signals below it. `identities(id PRIMARY KEY,
 //! cluster)`, `bundles(version PRIMARY KEY, etag, published_at, bytes)`.
 //! `profile_logs(subject, seq, oldest, log)` (migration 4, [`super::profile_log`]):
-//! the ingest commit appends one row per subject it stored signals of, numbered
-//! 1, 2, ... per subject, and merges a subject's rows into row 1 once there are
-//! [`super::profile_log::COMPACT_AFTER`]; erasure deletes them with the signals, and
-//! retention merges the rows holding signals below the floor after its deletions.
+//! the writer appends one row per subject for the signals of the commits since its
+//! last append (at most [`super::sqlite_tail::MERGE_AFTER`] after their answer, or
+//! before any other write; reads add those not appended yet, [`super::sqlite_tail`]),
+//! numbered 1, 2, ... per subject, and merges a subject's rows into row 1 once there
+//! are [`super::profile_log::COMPACT_AFTER`]; erasure deletes them with the signals,
+//! and retention merges the rows holding signals below the floor after its deletions.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::TransactionBehavior::Immediate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -41,9 +45,10 @@ use super::journeys::{
 };
 use super::profile_log;
 use super::sqlite_journeys as journeys_sql;
+use super::sqlite_tail::{self, LogTail};
 use super::{
-    ClusterProfile, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page, Result, Row,
-    Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
+    ClusterProfile, ClusterView, Counts, Erased, IngestDone, Ingested, Migration, PAGE_ROWS, Page,
+    Result, Row, Store, StoreError, StoredBundle, anon_id, channel_of, kind_of,
 };
 
 /// The schema, in order; applied versions are recorded in `schema_migrations`.
@@ -196,7 +201,9 @@ const FLOOR: &str = "SELECT value FROM meta WHERE key = 'retention_floor'";
 
 enum Job {
     Ingest(Vec<Signal>, u64, IngestDone),
-    Write(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// A write; with `true`, the profile-log tail is merged first (the write deletes
+    /// signals or log rows, or marks the logs complete).
+    Write(Box<dyn FnOnce(&mut Connection) + Send>, bool),
 }
 
 /// SQLite in WAL mode behind [`Store`].
@@ -204,6 +211,21 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<mpsc::Sender<Job>>,
     readers: Mutex<Vec<Connection>>,
+    tail: Arc<LogTail>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for SqliteStore {
+    /// Stops the writer after the jobs already sent, and waits for it: the tail is
+    /// merged into the profile logs and the connection closed when this returns.
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.writer.lock() {
+            *tx = mpsc::channel().0;
+        }
+        if let Some(thread) = self.writer_thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -240,15 +262,20 @@ impl SqliteStore {
             .map_err(err)?;
         migrate_conn(&mut conn, true).map_err(err)?;
         ensure_profile_logs(&mut conn).map_err(err)?;
+        catch_up_logs(&mut conn).map_err(err)?;
         let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let tail = Arc::new(LogTail::default());
+        let writer_tail = tail.clone();
+        let thread = std::thread::Builder::new()
             .name("slotwise-sqlite-writer".into())
-            .spawn(move || writer(conn, rx))
+            .spawn(move || writer(conn, rx, &writer_tail))
             .map_err(err)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(tx),
             readers: Mutex::new(Vec::new()),
+            tail,
+            writer_thread: Mutex::new(Some(thread)),
         })
     }
 
@@ -261,16 +288,58 @@ impl SqliteStore {
         tx.send(job).map_err(|_| err("the writer thread stopped"))
     }
 
-    /// Runs `f` on the writer connection (serialised with ingests) and waits.
+    /// Runs `f` on the writer connection (serialised with ingests), after merging the
+    /// profile-log tail, and waits.
     fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.write_with(true, f)
+    }
+
+    /// [`SqliteStore::write`]; `merge_first` false leaves the tail waiting (for writes
+    /// that touch neither signals nor profile logs).
+    fn write_with<T: Send + 'static>(
+        &self,
+        merge_first: bool,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Job::Write(Box::new(move |c| {
-            let _ = tx.send(f(c));
-        })))?;
+        self.send(Job::Write(
+            Box::new(move |c| {
+                let _ = tx.send(f(c));
+            }),
+            merge_first,
+        ))?;
         rx.recv().map_err(|_| err("the writer thread stopped"))?
+    }
+
+    /// [`SqliteStore::read`] in one read transaction: every statement of `f` sees the
+    /// same snapshot, and the WAL read lock is taken once, not per statement.
+    fn read_snapshot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction().map_err(err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(err)?;
+            Ok(out)
+        })
+    }
+
+    /// [`SqliteStore::read_snapshot`] for reads of profiles: `f` reads the logs and
+    /// adds the tail's signals through the [`Tailed`] it is given; rerun when a merge
+    /// finished meanwhile (see [`sqlite_tail`]).
+    fn read_profiles<T>(&self, f: impl Fn(&Connection, &Tailed<'_>) -> Result<T>) -> Result<T> {
+        loop {
+            let tailed = Tailed {
+                tail: &self.tail,
+                generation: self.tail.generation(),
+                stale: Cell::new(false),
+            };
+            let out = self.read_snapshot(|c| f(c, &tailed))?;
+            if !tailed.stale.get() {
+                return Ok(out);
+            }
+        }
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -298,16 +367,50 @@ impl SqliteStore {
     }
 }
 
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+/// The tail of one profile read: adds the signals not merged yet (see
+/// [`SqliteStore::read_profiles`]).
+struct Tailed<'a> {
+    tail: &'a LogTail,
+    generation: u64,
+    stale: Cell<bool>,
+}
+
+impl Tailed<'_> {
+    fn add(&self, ids: &[String], out: &mut Vec<Signal>) {
+        if !self.tail.signals_of(ids, self.generation, out) {
+            self.stale.set(true);
+        }
+    }
+}
+
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
+    loop {
+        let first = match tail.due_in() {
+            None => rx.recv().ok(),
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(job) => Some(job),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    merge_tail(&mut conn, tail);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => None,
+            },
+        };
+        let Some(first) = first else {
+            merge_tail(&mut conn, tail);
+            return;
+        };
         let mut ingests = Vec::new();
         let mut next = Some(first);
         // Take whatever else is already waiting: ingests share one commit.
         loop {
             match next.take() {
                 Some(Job::Ingest(s, at, reply)) => ingests.push((s, at, reply)),
-                Some(Job::Write(f)) => {
-                    commit_ingests(&mut conn, &mut ingests);
+                Some(Job::Write(f, merge_first)) => {
+                    commit_ingests(&mut conn, &mut ingests, tail);
+                    if merge_first {
+                        merge_tail(&mut conn, tail);
+                    }
                     f(&mut conn);
                 }
                 None => {}
@@ -320,17 +423,88 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_ingests(&mut conn, &mut ingests);
+        commit_ingests(&mut conn, &mut ingests, tail);
+        if tail.due_in() == Some(Duration::ZERO) {
+            merge_tail(&mut conn, tail);
+        }
     }
 }
 
-fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, IngestDone)>) {
+/// Merges the tail's signals into their subjects' profile logs, in one commit.
+fn merge_tail(conn: &mut Connection, tail: &LogTail) {
+    let Some(batch) = tail.begin_merge() else {
+        return;
+    };
+    let result = (|| -> rusqlite::Result<()> {
+        let tx = conn.transaction_with_behavior(Immediate)?;
+        let floor = retention_floor(&tx)?;
+        append_logs(
+            &tx,
+            batch.iter().map(|(id, s)| (id.as_str(), s.as_slice())),
+            floor,
+        )?;
+        mark_logged(&tx)?;
+        tx.commit()
+    })();
+    drop(batch);
+    if let Err(e) = &result {
+        eprintln!("profile log merge (retried with the next): {e}");
+    }
+    tail.end_merge(result.is_ok());
+}
+
+/// Records that every stored signal is in the profile logs (the tail is empty).
+fn mark_logged(tx: &Connection) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, (SELECT COALESCE(MAX(id), 0) FROM signals))
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([sqlite_tail::LOGGED_KEY])?;
+    Ok(())
+}
+
+/// At open: merges the signals a crash left out of the profile logs (those above
+/// [`sqlite_tail::LOGGED_KEY`]); a store without the key has complete logs.
+fn catch_up_logs(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(Immediate)?;
+    let logged: Option<i64> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [sqlite_tail::LOGGED_KEY],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(logged) = logged {
+        let mut logs = NewLogs::default();
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {SUBJECT_COLUMNS} FROM signals s WHERE s.id > ?1 AND s.subject IS NOT NULL"
+        ))?;
+        for r in stmt.query_map([logged], row)? {
+            let r = r?;
+            if let Some(subject) = r.subject {
+                logs.0.entry(subject).or_default().push(r.signal);
+            }
+        }
+        drop(stmt);
+        let floor = retention_floor(&tx)?;
+        logs.append(&tx, floor)?;
+    }
+    mark_logged(&tx)?;
+    tx.commit()
+}
+
+fn commit_ingests(
+    conn: &mut Connection,
+    jobs: &mut Vec<(Vec<Signal>, u64, IngestDone)>,
+    tail: &LogTail,
+) {
     if jobs.is_empty() {
         return;
     }
-    let result = (|| -> rusqlite::Result<Vec<Ingested>> {
+    let result = (|| -> rusqlite::Result<(Vec<Ingested>, NewLogs)> {
         let tx = conn.transaction_with_behavior(Immediate)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
+        let mut logs = NewLogs::default();
         {
             // One row per statement run: a multi-row statement makes SQLite keep a
             // statement journal (a page copy per page it touches) in case it aborts.
@@ -338,7 +512,6 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
             let mut claim =
                 tx.prepare_cached("INSERT OR IGNORE INTO event_ids (event_id) VALUES (?1)")?;
             let floor = retention_floor(&tx)?;
-            let mut logs = NewLogs::default();
             for (signals, at, _) in jobs.iter() {
                 let (mut stored, mut expired) = (0u64, 0u64);
                 for s in signals {
@@ -360,14 +533,14 @@ fn commit_ingests(conn: &mut Connection, jobs: &mut Vec<(Vec<Signal>, u64, Inges
                     expired,
                 });
             }
-            // The profile logs in the same commit: never behind an acknowledged event.
-            logs.append(&tx, floor)?;
         }
         tx.commit()?;
-        Ok(outcomes)
+        Ok((outcomes, logs))
     })();
     match result {
-        Ok(outcomes) => {
+        Ok((outcomes, logs)) => {
+            // Readable in the tail before the answer: a profile read sees them.
+            tail.push(logs.0);
             for ((_, _, done), o) in jobs.drain(..).zip(outcomes) {
                 done(Ok(o));
             }
@@ -505,6 +678,7 @@ fn expire_chunk(conn: &mut Connection, floor: u64) -> rusqlite::Result<(u64, boo
             params![floor, chunk],
         )?;
     }
+    mark_logged(&tx)?;
     tx.commit()?;
     Ok((signals, signals > 0 || erased > 0))
 }
@@ -594,19 +768,19 @@ impl Store for SqliteStore {
     }
 
     fn profile_log(&self, ids: &[String]) -> Result<Vec<Signal>> {
-        self.read(|c| {
+        self.read_profiles(|c, tailed| {
             let floor = retention_floor(c).map_err(err)?;
-            read_profile(c, ids, floor)
+            read_profile(c, ids, floor, tailed)
         })
     }
 
     fn cluster_profiles(&self, ids: &[String]) -> Result<Vec<ClusterProfile>> {
-        self.read(|c| {
+        self.read_profiles(|c, tailed| {
             let floor = retention_floor(c).map_err(err)?;
             ids.iter()
                 .map(|id| {
                     let (cluster, ids) = cluster_of(c, id).map_err(err)?;
-                    let signals = read_profile(c, &ids, floor)?;
+                    let signals = read_profile(c, &ids, floor, tailed)?;
                     Ok(ClusterProfile {
                         cluster,
                         ids,
@@ -614,6 +788,34 @@ impl Store for SqliteStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn cluster_view(&self, id: &str, journeys: bool) -> Result<ClusterView> {
+        self.read_profiles(|c, tailed| {
+            let (cluster, ids) = cluster_of(c, id).map_err(err)?;
+            let floor = retention_floor(c).map_err(err)?;
+            let signals = read_profile(c, &ids, floor, tailed)?;
+            let preferences = c
+                .prepare_cached("SELECT doc FROM preferences WHERE cluster = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([&cluster], |r| r.get::<_, String>(0))
+                        .optional()
+                })
+                .map_err(err)?
+                .map(|d| Preferences::from_json(&d));
+            let journeys = if journeys {
+                Some(journeys_sql::instances(c, &ids).map_err(err)?)
+            } else {
+                None
+            };
+            Ok(ClusterView {
+                cluster,
+                ids,
+                signals,
+                preferences,
+                journeys,
+            })
         })
     }
 
@@ -644,6 +846,8 @@ impl Store for SqliteStore {
                 .map_err(err)? as u64;
             tx.execute("DELETE FROM preferences WHERE cluster = ?1", [&cluster])
                 .map_err(err)?;
+            // Row ids above the remaining ones may be reused: keep the mark exact.
+            mark_logged(&tx).map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(erased)
         })
@@ -881,12 +1085,14 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Runs `f` in one write transaction on the writer and commits.
+    /// Runs `f` in one write transaction on the writer and commits (journeys, the
+    /// outbox, contact records: never signals or profile logs, so the profile-log
+    /// tail waits).
     fn write_tx<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.write(move |conn| {
+        self.write_with(false, move |conn| {
             let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
             let out = f(&tx).map_err(err)?;
             tx.commit().map_err(err)?;
@@ -1085,6 +1291,7 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
             }
             // Profile logs are rebuilt from the copied signals, not copied.
             logs.append(tx, retention_floor(tx)?)?;
+            mark_logged(tx)?;
         }
         Page::ErasedIds(ids) => {
             let mut claim =
@@ -1105,40 +1312,54 @@ fn load_into(tx: &Connection, page: &Page) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The new signals of one commit, by subject, for their profile logs.
+/// New signals by subject id, for their profile logs.
 #[derive(Default)]
-struct NewLogs(std::collections::HashMap<u64, Vec<Signal>>);
+struct NewLogs(std::collections::HashMap<String, Vec<Signal>>);
 
 impl NewLogs {
     fn add(&mut self, s: &Signal) {
         if let Some(subject) = s.subject {
-            self.0.entry(subject).or_default().push(*s);
+            self.0
+                .entry(anon_id(subject))
+                .or_default()
+                .push(profile_log::for_profile(s));
         }
     }
 
-    /// Appends one log row per subject; merges a subject's rows when
-    /// [`profile_log::should_merge`]. A subject's rows are numbered 1, 2, ... (a merge leaves one
-    /// row, number 1), so the number of the new row is how many there are: one
-    /// statement per subject appends and counts.
     fn append(self, tx: &Connection, floor: u64) -> rusqlite::Result<()> {
-        let mut append = tx.prepare_cached(
-            "INSERT INTO profile_logs (subject, seq, oldest, log)
-             SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM profile_logs WHERE subject = ?1
-             RETURNING seq",
-        )?;
-        for (subject, signals) in self.0 {
-            let id = anon_id(subject);
-            let oldest = profile_log::oldest(&signals) as i64;
-            let rows: i64 = append
-                .query_row(params![id, oldest, profile_log::encode(&signals)], |r| {
-                    r.get(0)
-                })?;
-            if profile_log::should_merge(rows as usize, signals.len()) {
-                compact_log(tx, &id, floor, false)?;
-            }
-        }
-        Ok(())
+        append_logs(
+            tx,
+            self.0.iter().map(|(id, s)| (id.as_str(), s.as_slice())),
+            floor,
+        )
     }
+}
+
+/// Appends one log row per subject; merges a subject's rows when
+/// [`profile_log::should_merge`]. A subject's rows are numbered 1, 2, ... (a merge
+/// leaves one row, number 1), so the number of the new row is how many there are: one
+/// statement per subject appends and counts.
+fn append_logs<'a>(
+    tx: &Connection,
+    by_subject: impl Iterator<Item = (&'a str, &'a [Signal])>,
+    floor: u64,
+) -> rusqlite::Result<()> {
+    let mut append = tx.prepare_cached(
+        "INSERT INTO profile_logs (subject, seq, oldest, log)
+         SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3 FROM profile_logs WHERE subject = ?1
+         RETURNING seq",
+    )?;
+    for (id, signals) in by_subject {
+        let oldest = profile_log::oldest(signals) as i64;
+        let rows: i64 = append
+            .query_row(params![id, oldest, profile_log::encode(signals)], |r| {
+                r.get(0)
+            })?;
+        if profile_log::should_merge(rows as usize, signals.len()) {
+            compact_log(tx, id, floor, false)?;
+        }
+    }
+    Ok(())
 }
 
 const INSERT_LOG: &str =
@@ -1209,7 +1430,12 @@ fn subject_log_from_signals(c: &Connection, subject: &str) -> rusqlite::Result<V
 
 /// [`Store::profile_log`] on a read connection: the rows of `ids`, merged. A row that
 /// does not decode is never served: that subject's signals are read instead.
-fn read_profile(c: &Connection, ids: &[String], floor: u64) -> Result<Vec<Signal>> {
+fn read_profile(
+    c: &Connection,
+    ids: &[String],
+    floor: u64,
+    tailed: &Tailed<'_>,
+) -> Result<Vec<Signal>> {
     let mut stmt = c
         .prepare_cached("SELECT log FROM profile_logs WHERE subject = ?1")
         .map_err(err)?;
@@ -1227,6 +1453,7 @@ fn read_profile(c: &Connection, ids: &[String], floor: u64) -> Result<Vec<Signal
             out.extend(subject_log_from_signals(c, id).map_err(err)?);
         }
     }
+    tailed.add(ids, &mut out);
     Ok(profile_log::finish(out, floor))
 }
 
@@ -1281,5 +1508,6 @@ fn ensure_profile_logs(conn: &mut Connection) -> rusqlite::Result<()> {
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         params![profile_log::FORMAT_KEY, profile_log::FORMAT],
     )?;
+    mark_logged(&tx)?;
     tx.commit()
 }
