@@ -568,18 +568,24 @@ impl Engine {
 
     /// One decision per requested slot, in request order.
     pub fn decide<'a>(&'a self, request: &Request<'a>) -> Vec<Decision<'a>> {
-        let mut page = PageState {
-            placed: Vec::new(),
-            facts: None,
-            memo: Memo::new(&self.plans),
-            rule_memo: Vec::new(),
-            ranked: Vec::new(),
-            live: Vec::new(),
-            tops: None,
-            may_suppress: None,
-            purchases: None,
-            scratch: None,
-        };
+        self.decide_reusing(request, &mut PageScratch::default())
+    }
+
+    /// [`Engine::decide`] in the memory of `scratch` (any earlier page's, of any
+    /// engine): a caller deciding many pages keeps one, so a page allocates little
+    /// more than its decisions. The decisions are the same either way.
+    pub fn decide_reusing<'a>(
+        &'a self,
+        request: &Request<'a>,
+        scratch: &mut PageScratch,
+    ) -> Vec<Decision<'a>> {
+        let page = &mut scratch.0;
+        page.placed.clear();
+        page.facts = None;
+        page.memo.reset(&self.plans);
+        page.tops.clear();
+        page.may_suppress = None;
+        page.purchases = None;
         let held_out = self
             .bundle
             .holdout
@@ -608,7 +614,7 @@ impl Engine {
                     if held_out {
                         self.show_default(&mut d, Reason::Holdout);
                     } else {
-                        self.decide_slot(request, index, &mut page, &mut d);
+                        self.decide_slot(request, index, page, &mut d);
                     }
                 }
                 d
@@ -989,7 +995,7 @@ impl Engine {
         atom: usize,
         request: &Request<'_>,
         facts: &mut Option<Value>,
-        tops: &mut Option<Vec<u32>>,
+        tops: &mut Vec<u32>,
     ) -> bool {
         let Some((path, test)) = self.plans.atom(atom) else {
             return false;
@@ -1002,19 +1008,18 @@ impl Engine {
                     Value::Object(pairs) => pairs.as_slice(),
                     _ => &[],
                 };
-                let tops = tops.get_or_insert_with(|| {
+                if tops.is_empty() {
                     let keys = &self.context_keys;
                     // The package's keyed context has exactly the keys, in order.
                     if pairs.len() == keys.len()
                         && pairs.iter().zip(keys).all(|((p, _), k)| same(p, k))
                     {
-                        return (0..keys.len() as u32).collect();
+                        tops.extend(0..keys.len() as u32);
+                    } else {
+                        let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
+                        tops.extend(keys.iter().map(|k| at(k).map_or(u32::MAX, |i| i as u32)));
                     }
-                    let at = |k: &String| pairs.iter().position(|(p, _)| same(p, k));
-                    keys.iter()
-                        .map(|k| at(k).map_or(u32::MAX, |i| i as u32))
-                        .collect()
-                });
+                }
                 let at = tops.get(top as usize).copied().unwrap_or(u32::MAX);
                 match pairs.get(at as usize) {
                     Some((_, v)) => test.eval(&v.read(path.get(1..).unwrap_or_default()), groups),
@@ -1156,7 +1161,13 @@ fn session_number(s: &Session, field: u8, now: u64) -> f64 {
     }
 }
 
+/// The memory of one page's decisions, kept between pages by a caller that decides
+/// many ([`Engine::decide_reusing`]).
+#[derive(Default)]
+pub struct PageScratch(PageState);
+
 /// Per-page state shared by the slots of one request.
+#[derive(Default)]
 struct PageState {
     /// Items already shown on the page.
     placed: Vec<u32>,
@@ -1171,8 +1182,8 @@ struct PageState {
     /// The live candidates of a sieved priority walk, kept for the next slot's reuse.
     live: Vec<u64>,
     /// Per context key some condition reads: the index of its pair in the page
-    /// context (`u32::MAX`: absent), found on first use.
-    tops: Option<Vec<u32>>,
+    /// context (`u32::MAX`: absent), found on first use (empty: not yet).
+    tops: Vec<u32>,
     /// Whether any item can be suppressed on this page (purchases, item caps).
     may_suppress: Option<bool>,
     /// Items the session's recent events say were bought, collected on first use.

@@ -34,7 +34,13 @@ fn js_error(error: Error) -> JsValue {
 /// A decoded bundle ready to decide (`Engine` in JS), with the last request's page
 /// context kept for the next one to rewrite in place (`page_context`).
 #[wasm_bindgen]
-pub struct Engine(decide::Engine, RefCell<Value>);
+pub struct Engine(
+    decide::Engine,
+    /// The previous page's context, rewritten in place (builds favouring speed).
+    RefCell<Value>,
+    /// The previous page's decision memory and shown list (builds favouring speed).
+    RefCell<(decide::PageScratch, Vec<CapScope>)>,
+);
 
 /// One visitor: in-session behaviour (always in memory; stored only with consent),
 /// consent, and the id experiments hash (`Visitor` in JS).
@@ -145,7 +151,13 @@ impl Engine {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Engine, JsValue> {
         bundle::decode(bytes)
-            .map(|b| Engine(decide::Engine::new(b), RefCell::new(Value::Null)))
+            .map(|b| {
+                Engine(
+                    decide::Engine::new(b),
+                    RefCell::new(Value::Null),
+                    RefCell::default(),
+                )
+            })
             .map_err(js_error)
     }
 
@@ -217,7 +229,23 @@ impl Engine {
         now: f64,
         f: impl FnOnce(&decide::Engine, &[decide::Decision]) -> R,
     ) -> R {
-        let names: Vec<&str> = slots.split(',').collect();
+        // A page asks for a few slots: their names on the stack.
+        let mut few = [""; 8];
+        let mut many = Vec::new();
+        let mut n = 0;
+        for name in slots.split(',') {
+            match few.get_mut(n) {
+                Some(at) if many.is_empty() => *at = name,
+                _ => {
+                    if many.is_empty() {
+                        many.extend_from_slice(&few);
+                    }
+                    many.push(name);
+                }
+            }
+            n += 1;
+        }
+        let names: &[&str] = if many.is_empty() { &few[..n] } else { &many };
         // Builds favouring speed rewrite the previous request's context in place.
         let mut kept = self.1.try_borrow_mut().ok().filter(|_| crate::SPEED);
         let mut fresh = Value::Null;
@@ -225,7 +253,7 @@ impl Engine {
         page_context::decode_into(context, self.0.context_keys(), page);
         let context: &Value = page;
         let request = Request {
-            slots: &names,
+            slots: names,
             seed: seed64(seed_hi, seed_lo),
             context,
             visitor: decide::Visitor {
@@ -237,21 +265,26 @@ impl Engine {
                 muted: &visitor.muted,
             },
         };
-        let decisions = self.0.decide(&request);
+        let mut kept = self.2.try_borrow_mut().ok().filter(|_| crate::SPEED);
+        let mut fresh = Default::default();
+        let (scratch, shown) = kept.as_deref_mut().unwrap_or(&mut fresh);
+        let decisions = self.0.decide_reusing(&request, scratch);
         let result = f(&self.0, &decisions);
-        let shown: Vec<CapScope> = decisions
-            .iter()
-            .filter(|d| !d.items.is_empty())
-            .flat_map(|d| {
-                d.slot_index
-                    .map(CapScope::Slot)
-                    .into_iter()
-                    .chain(d.items.iter().map(|&i| CapScope::Item(i)))
-            })
-            .collect();
+        shown.clear();
+        shown.extend(
+            decisions
+                .iter()
+                .filter(|d| !d.items.is_empty())
+                .flat_map(|d| {
+                    d.slot_index
+                        .map(CapScope::Slot)
+                        .into_iter()
+                        .chain(d.items.iter().map(|&i| CapScope::Item(i)))
+                }),
+        );
         drop(decisions);
         if !shown.is_empty() {
-            visitor.session.record_impression(&shown, secs(now));
+            visitor.session.record_impression(shown, secs(now));
         }
         result
     }

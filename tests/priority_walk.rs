@@ -9,7 +9,7 @@
 use proptest::prelude::*;
 use slotwise::bundle::{self, Bundle, Content, Item, Slot};
 use slotwise::consent::Consent;
-use slotwise::decide::{Engine, Request, Visitor};
+use slotwise::decide::{Engine, PageScratch, Request, Visitor};
 use slotwise::rules::compile::{Dialect, GroupNames, compile};
 use slotwise::rules::{Action, Cond, Json, Rule, SavedGroups, Value};
 use slotwise::session::{Event, EventKind, Session};
@@ -143,16 +143,24 @@ fn page() -> impl Strategy<Value = (Value, Vec<u32>)> {
         prop::sample::select(vec!["/", "/shop/x", "/sale", "/p/1"]),
         prop::sample::select(vec!["1.9.0", "2.4.0", "2.10.1", "3.0.0"]),
         prop::collection::vec(0..3u32, 0..6),
+        // The attributes' order and presence vary, as a page's own context does.
+        (prop::bool::ANY, 0..8usize),
     )
-        .prop_map(|(device, tier, cart, path, app, views)| {
-            let context = Value::object(vec![
+        .prop_map(|(device, tier, cart, path, app, views, (reversed, drop))| {
+            let mut pairs = vec![
                 ("device".into(), Value::str(device)),
                 ("tier".into(), Value::str(tier)),
                 ("cart".into(), Value::Number(cart.round())),
                 ("path".into(), Value::str(path)),
                 ("app".into(), Value::str(app)),
-            ]);
-            (context, views)
+            ];
+            if drop < pairs.len() {
+                pairs.remove(drop);
+            }
+            if reversed {
+                pairs.reverse();
+            }
+            (Value::object(pairs), views)
         })
 }
 
@@ -205,6 +213,9 @@ proptest! {
         let engine = Engine::new(bundle::decode(&bytes).unwrap());
         let names: Vec<String> = (0..slots.len()).map(|s| format!("s{s}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        // One page's memory reused by the next (as the wasm engine keeps it) decides
+        // exactly as fresh memory does.
+        let mut scratch = PageScratch::default();
         for (context, views) in &pages {
             let now = 1_800_000_000;
             let mut session = Session::new(7, now);
@@ -225,7 +236,9 @@ proptest! {
                     muted: &[],
                 },
             };
-            let got: Vec<Vec<u32>> = engine.decide(&request).into_iter().map(|d| d.items).collect();
+            let fresh = engine.decide(&request);
+            prop_assert_eq!(&engine.decide_reusing(&request, &mut scratch), &fresh);
+            let got: Vec<Vec<u32>> = fresh.into_iter().map(|d| d.items).collect();
             prop_assert_eq!(got, reference(&slots, context, views), "context {:?}, views {:?}", context, views);
         }
     }

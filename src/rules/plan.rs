@@ -186,7 +186,7 @@ impl Plans {
 }
 
 /// One request's atom results: unknown until first needed, then remembered.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Memo(Vec<u8>);
 
 const UNKNOWN: u8 = 0;
@@ -197,6 +197,12 @@ impl Memo {
     /// Nothing evaluated yet.
     pub fn new(plans: &Plans) -> Memo {
         Memo(vec![UNKNOWN; plans.len()])
+    }
+
+    /// Nothing evaluated yet, in this memo's memory.
+    pub fn reset(&mut self, plans: &Plans) {
+        self.0.clear();
+        self.0.resize(plans.len(), UNKNOWN);
     }
 }
 
