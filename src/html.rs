@@ -146,18 +146,19 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 
     /// How many of the last input bytes are held back, neither written out nor
-    /// dropped yet: an unfinished tag, or what may be the end tag of raw text. They
-    /// are always the *last* `held()` bytes fed, unchanged, so a caller that stops
-    /// using the rewriter mid-page writes them out itself and loses no byte.
+    /// dropped yet: an unfinished tag, or what may be the end tag of raw text (none
+    /// past the last slot marker: those bytes go out unscanned). They are always
+    /// the *last* `held()` bytes fed, unchanged, so a caller that stops using the
+    /// rewriter mid-page writes them out itself and loses no byte.
     ///
     /// ```
     /// use slotwise::html::SlotRewriter;
     ///
     /// let mut rw = SlotRewriter::new(|_| None);
     /// let mut out = Vec::new();
-    /// rw.write(b"<p>a</p><div cla", &mut out);
+    /// rw.write(b"<p>a</p><div data-slotwise-slot=hero cla", &mut out);
     /// assert_eq!(out, b"<p>a</p>");
-    /// assert_eq!(rw.held(), b"<div cla".len());
+    /// assert_eq!(rw.held(), b"<div data-slotwise-slot=hero cla".len());
     /// ```
     pub fn held(&self) -> usize {
         let buffered = match self.state {
@@ -178,11 +179,11 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     ///
     /// let mut rw = SlotRewriter::new(|_| Some("x".to_string()));
     /// let mut out = Vec::new();
-    /// assert!(rw.write_unchanged(b"<p>a</p><div cl", &mut out));
+    /// assert!(rw.write_unchanged(b"<p>a</p><div data-slotwise-slot=s cl", &mut out));
     /// assert_eq!(out, b"<p>a</p>");
     /// out.clear();
-    /// assert!(!rw.write_unchanged(b"ass=a data-slotwise-slot=s>b</div>", &mut out));
-    /// assert_eq!(out, b"<div class=a data-slotwise-slot=s>x</div>");
+    /// assert!(!rw.write_unchanged(b"ass=a>b</div>", &mut out));
+    /// assert_eq!(out, b"<div data-slotwise-slot=s class=a>x</div>");
     /// ```
     pub fn write_unchanged(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> bool {
         let unchanged = self.held() == 0 && self.skipping.is_none();
