@@ -15,7 +15,9 @@
 //!   `<noscript>` and `<plaintext>` never start a slot, and their contents never count
 //!   as tags;
 //! - attributes may use double, single or no quotes, and `>` inside quotes;
-//! - memory is bounded: a tag longer than [`MAX_TAG_BYTES`] is passed through as text;
+//! - memory is bounded: a tag longer than [`MAX_TAG_BYTES`] is passed through as text,
+//!   and the bytes copied out unscanned after the last slot marker (see
+//!   [`SlotRewriter::write`]) are kept up to [`MAX_DEFERRED`] bytes, then scanned;
 //! - nothing here panics.
 //!
 //! Only elements whose end tag is required are rewritten (`div`, `section`, `span`, ...;
@@ -23,13 +25,20 @@
 //! the parser's tree rules, which a streaming copy cannot see, so such slots pass
 //! through untouched. Self-closing (`<div ... />`) and void slots pass through too.
 
-use memchr::{memchr, memchr3};
+use memchr::{memchr, memchr3, memrchr2};
 
 /// Longest tag (from `<` to `>`) the rewriter buffers before giving up on it.
 pub const MAX_TAG_BYTES: usize = 16 * 1024;
 
 /// The attribute that marks a slot.
 pub const SLOT_ATTRIBUTE: &str = "data-slotwise-slot";
+
+/// What every slot's start tag contains (in any case): where it is not, no slot is.
+const MARKER: &[u8] = b"-slotwise-";
+
+/// Most bytes kept unscanned (see [`SlotRewriter::write`]) before they are scanned
+/// anyway: the memory a page may hold.
+const MAX_DEFERRED: usize = 256 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -91,6 +100,15 @@ pub struct SlotRewriter<F> {
     seen: Vec<SlotSeen>,
     /// How many slots were filled (replaced) so far.
     filled: usize,
+    /// Whether the bytes since the last [`MARKER`] went out unscanned (`deferred`).
+    deferring: bool,
+    /// Those bytes, scanned only if a later chunk may hold a slot ([`Self::write`]).
+    deferred: Vec<u8>,
+    /// How many of the next bytes the scan writes went out already: the bytes it
+    /// holds back where it caught up on `deferred` (they were sent unscanned).
+    ahead: usize,
+    /// Set while catching up on `deferred`: nothing is written.
+    discard: bool,
 }
 
 /// `Comment::dashes` after `--!`: a following `>` closes the comment.
@@ -110,6 +128,10 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             skipping: None,
             seen: Vec::new(),
             filled: 0,
+            deferring: false,
+            deferred: Vec::new(),
+            ahead: 0,
+            discard: false,
         }
     }
 
@@ -124,24 +146,26 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 
     /// How many of the last input bytes are held back, neither written out nor
-    /// dropped yet: an unfinished tag, or what may be the end tag of raw text. They
-    /// are always the *last* `held()` bytes fed, unchanged, so a caller that stops
-    /// using the rewriter mid-page writes them out itself and loses no byte.
+    /// dropped yet: an unfinished tag, or what may be the end tag of raw text (none
+    /// past the last slot marker: those bytes go out unscanned). They are always
+    /// the *last* `held()` bytes fed, unchanged, so a caller that stops using the
+    /// rewriter mid-page writes them out itself and loses no byte.
     ///
     /// ```
     /// use slotwise::html::SlotRewriter;
     ///
     /// let mut rw = SlotRewriter::new(|_| None);
     /// let mut out = Vec::new();
-    /// rw.write(b"<p>a</p><div cla", &mut out);
+    /// rw.write(b"<p>a</p><div data-slotwise-slot=hero cla", &mut out);
     /// assert_eq!(out, b"<p>a</p>");
-    /// assert_eq!(rw.held(), b"<div cla".len());
+    /// assert_eq!(rw.held(), b"<div data-slotwise-slot=hero cla".len());
     /// ```
     pub fn held(&self) -> usize {
-        match self.state {
+        let buffered = match self.state {
             State::Tag | State::RawText { .. } => self.tag.len(),
             _ => 0,
-        }
+        };
+        buffered.saturating_sub(self.ahead)
     }
 
     /// Feeds the next chunk like [`Self::write`], and tells whether what it appended
@@ -155,11 +179,11 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     ///
     /// let mut rw = SlotRewriter::new(|_| Some("x".to_string()));
     /// let mut out = Vec::new();
-    /// assert!(rw.write_unchanged(b"<p>a</p><div cl", &mut out));
+    /// assert!(rw.write_unchanged(b"<p>a</p><div data-slotwise-slot=s cl", &mut out));
     /// assert_eq!(out, b"<p>a</p>");
     /// out.clear();
-    /// assert!(!rw.write_unchanged(b"ass=a data-slotwise-slot=s>b</div>", &mut out));
-    /// assert_eq!(out, b"<div class=a data-slotwise-slot=s>x</div>");
+    /// assert!(!rw.write_unchanged(b"ass=a>b</div>", &mut out));
+    /// assert_eq!(out, b"<div data-slotwise-slot=s class=a>x</div>");
     /// ```
     pub fn write_unchanged(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> bool {
         let unchanged = self.held() == 0 && self.skipping.is_none();
@@ -169,7 +193,59 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     }
 
     /// Feeds the next chunk; rewritten bytes are appended to `out`.
+    ///
+    /// Past the last slot marker ([`MARKER`], which every slot's start tag holds)
+    /// of what was fed, the page is copied out unscanned, and the copied bytes are
+    /// kept: if a later chunk may hold a slot (a marker in it, or across its start)
+    /// they are scanned then, without writing them again, so the state at the chunk's
+    /// start is exact. A page whose last slot is early is mostly copied, not parsed.
     pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        if self.deferring {
+            if self.deferred.len() + chunk.len() <= MAX_DEFERRED && !self.slot_may_follow(chunk) {
+                self.deferred.extend_from_slice(chunk);
+                out.extend_from_slice(chunk);
+                return;
+            }
+            self.catch_up();
+        }
+        self.scan(chunk, out, true);
+    }
+
+    /// Whether a slot may start in `chunk`, after the deferred bytes: a marker in it
+    /// or across the seam.
+    fn slot_may_follow(&self, chunk: &[u8]) -> bool {
+        if last_marker_end(chunk).is_some() {
+            return true;
+        }
+        let mut seam = [0u8; 2 * (MARKER.len() - 1)];
+        let tail = &self.deferred[self.deferred.len().saturating_sub(MARKER.len() - 1)..];
+        let head = &chunk[..chunk.len().min(MARKER.len() - 1)];
+        seam[..tail.len()].copy_from_slice(tail);
+        seam[tail.len()..tail.len() + head.len()].copy_from_slice(head);
+        last_marker_end(&seam[..tail.len() + head.len()]).is_some()
+    }
+
+    /// Scans the deferred bytes (they went out already) for the state they leave.
+    fn catch_up(&mut self) {
+        let deferred = std::mem::take(&mut self.deferred);
+        self.deferring = false;
+        self.discard = true;
+        self.scan(&deferred, &mut Vec::new(), false);
+        self.discard = false;
+        // What the scan holds back at the seam was sent with the deferred bytes.
+        self.ahead = self.held();
+        self.deferred = deferred;
+        self.deferred.clear();
+    }
+
+    /// The state machine over `chunk`; `may_defer`: copy the rest out unscanned past
+    /// its last marker.
+    fn scan(&mut self, chunk: &[u8], out: &mut Vec<u8>, may_defer: bool) {
+        let defer_from = if may_defer {
+            last_marker_end(chunk).unwrap_or(0)
+        } else {
+            usize::MAX
+        };
         let mut i = 0;
         while i < chunk.len() {
             match self.state {
@@ -178,6 +254,15 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                     // copied in one run; the run stops at anything else.
                     let start = i;
                     loop {
+                        if i >= defer_from && self.skipping.is_none() {
+                            // No slot in the rest of the chunk: it goes out as it is.
+                            debug_assert_eq!(self.ahead, 0);
+                            self.emit(&chunk[start..], out);
+                            self.deferred.clear();
+                            self.deferred.extend_from_slice(&chunk[i..]);
+                            self.deferring = true;
+                            return;
+                        }
                         // Text between tags is often empty or a few bytes: look before
                         // calling memchr.
                         let next = if chunk[i] == b'<' {
@@ -290,6 +375,12 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
 
     /// Ends the document: whatever is buffered (an unfinished tag) is written out.
     pub fn end(&mut self, out: &mut Vec<u8>) {
+        if self.deferring {
+            // Everything went out already, and no slot is left to find.
+            self.deferring = false;
+            self.deferred = Vec::new();
+            return;
+        }
         if let State::Tag = self.state {
             let tag = std::mem::take(&mut self.tag);
             self.emit(&tag, out);
@@ -392,10 +483,22 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         }
     }
 
-    fn emit(&self, bytes: &[u8], out: &mut Vec<u8>) {
+    /// Writes input bytes, unless they are a replaced slot's content.
+    fn emit(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         if self.skipping.is_none() {
-            out.extend_from_slice(bytes);
+            self.put(bytes, out);
         }
+    }
+
+    /// Writes `bytes`, less those that went out already (`ahead`); nothing while
+    /// catching up.
+    fn put(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.discard {
+            return;
+        }
+        let sent = self.ahead.min(bytes.len());
+        self.ahead -= sent;
+        out.extend_from_slice(&bytes[sent..]);
     }
 
     /// Decides what the bytes collected in `self.tag` are, as early as possible.
@@ -470,7 +573,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         let is_end = tag[1] == b'/';
         if is_end && self.skipping.is_none() {
             // Half the tags of a page: nothing to look at.
-            out.extend_from_slice(tag);
+            self.put(tag, out);
             return;
         }
         let name = tag_name(&tag[if is_end { 2 } else { 1 }..]);
@@ -486,14 +589,14 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             }
             if skip.depth == 0 {
                 self.skipping = None;
-                out.extend_from_slice(tag);
+                self.put(tag, out);
             } else if !is_end {
                 self.enter_raw_text_if_needed(name);
             }
             return;
         }
 
-        out.extend_from_slice(tag);
+        self.put(tag, out);
         if is_end {
             return;
         }
@@ -509,7 +612,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             let replaced = replaced
                 && match (self.replacement)(&slot) {
                     Some(html) => {
-                        out.extend_from_slice(html.as_bytes());
+                        self.put(html.as_bytes(), out);
                         self.skipping = Some(Skipping {
                             name: lower,
                             depth: 1,
@@ -724,6 +827,23 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
         }
         attr = ATTR_NEXT[(attr as usize * 8 + class as usize) & 63];
         j += 1;
+    }
+    None
+}
+
+/// Where the last [`MARKER`] (any case) in `s` ends.
+fn last_marker_end(s: &[u8]) -> Option<usize> {
+    // Its rarest letter first: `w` is rare in pages, and found 16 bytes at a time.
+    const W: usize = 5;
+    let mut end = s.len();
+    while let Some(p) = memrchr2(b'w', b'W', &s[..end]) {
+        if p >= W
+            && p - W + MARKER.len() <= s.len()
+            && s[p - W..p - W + MARKER.len()].eq_ignore_ascii_case(MARKER)
+        {
+            return Some(p - W + MARKER.len());
+        }
+        end = p;
     }
     None
 }
@@ -1060,6 +1180,63 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = page.as_bytes().chunks(1).collect();
         assert_eq!(rewrite_chunks(&bytes), whole);
+    }
+
+    /// The bytes after the last marker go out unscanned and are scanned later only
+    /// when a chunk may hold a slot: a tag cut at the seam, a marker cut at the
+    /// seam, a marker inside raw text or a comment opened in unscanned bytes, and a
+    /// slot after a long unscanned stretch — the same output at every cut into two
+    /// and three, and what is held back is always the input's unwritten tail.
+    #[test]
+    fn unscanned_stretches_are_scanned_when_a_slot_may_follow() {
+        let page = concat!(
+            "<div data-slotwise-slot=hero>a</div><p title='x>y'>text</p><script>var s = '",
+            "<div data-slotwise-slot=hero>in script</div>';</script><!-- <div ",
+            "data-SlotWise-slot=hero>in comment</div> --><p>more</p>",
+            "<section class=c DATA-SLOTWISE-SLOT=\"recs\">old<section>x</section></section>end"
+        );
+        let want = concat!(
+            "<div data-slotwise-slot=hero><b>NEW</b></div><p title='x>y'>text</p><script>var s = '",
+            "<div data-slotwise-slot=hero>in script</div>';</script><!-- <div ",
+            "data-SlotWise-slot=hero>in comment</div> --><p>more</p>",
+            "<section class=c DATA-SLOTWISE-SLOT=\"recs\"></section>end"
+        );
+        let bytes = page.as_bytes();
+        assert_eq!(rewrite(page), want);
+        for a in 0..=bytes.len() {
+            let (x, rest) = bytes.split_at(a);
+            assert_eq!(rewrite_chunks(&[x, rest]).0, want.as_bytes(), "cut at {a}");
+            for b in (a..=bytes.len()).step_by(7) {
+                let (y, z) = bytes.split_at(b);
+                let (_, y) = y.split_at(a);
+                assert_eq!(
+                    rewrite_chunks(&[x, y, z]).0,
+                    want.as_bytes(),
+                    "cuts at {a}, {b}"
+                );
+            }
+        }
+        // A long stretch without a marker, then a slot.
+        let long = format!(
+            "<p>{}</p><div data-slotwise-slot=hero>old</div>",
+            "x".repeat(MAX_DEFERRED + 10)
+        );
+        let chunks: Vec<&[u8]> = long.as_bytes().chunks(4096).collect();
+        let (out, seen) = rewrite_chunks(&chunks);
+        assert!(out.ends_with(b"<div data-slotwise-slot=hero><b>NEW</b></div>"));
+        assert_eq!(out.len(), long.len() - 3 + "<b>NEW</b>".len());
+        assert_eq!(seen.len(), 1);
+        // Byte by byte: what went out plus what is held is what came in, up to the slot.
+        let mut rw = SlotRewriter::new(|_| None);
+        let mut out = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            rw.write(&[b], &mut out);
+            let mut whole = out.clone();
+            whole.extend_from_slice(&bytes[i + 1 - rw.held()..=i]);
+            assert_eq!(whole, &bytes[..=i], "after byte {i}");
+        }
+        rw.end(&mut out);
+        assert_eq!(out, bytes);
     }
 
     /// Whatever the cut, the output so far plus the held-back bytes (the input's

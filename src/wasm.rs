@@ -690,6 +690,8 @@ impl PageRewriter {
     /// most chunks), or -1 when they differ (a slot in it): `take()` gives them.
     pub fn feed(&mut self, chunk: &[u8]) -> i32 {
         self.out.clear();
+        // Room for the chunk and some fill at once (`take` hands the buffer over).
+        self.out.reserve(chunk.len() + 4096);
         if self.rewriter.write_unchanged(chunk, &mut self.out) {
             self.out.len() as i32
         } else {

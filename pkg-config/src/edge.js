@@ -37,7 +37,7 @@
 // (handoff.js). The bundle: see edge-bundle.js.
 
 import { encodeBatch, MEDIA_TYPE } from './signals.js';
-import { decisionRecords, verifySnippet } from './slotwise.js';
+import { decisionRecords, recordSlots, verifySnippet } from './slotwise.js';
 import { BundleCache, bundleSource, bundleTtlMs } from './edge-bundle.js';
 import { SnippetCache } from './edge-snippets.js';
 import { isUtf8, normalize, notRewritable, prepare } from './edge-origin.js';
@@ -133,14 +133,13 @@ export function createHandler(newInstance) {
     if (plan) headers.set(REASON_HEADER, ['filled', 'cache=miss', `key=${plan.key}`, ...notes].join('; '));
     const flat = rewriter.decisions;
     const sent = visitorOutputs(headers, v, flat, env, ctx, options);
+    visitor.free(); // decided and stored: its wasm memory goes back now, not at a later GC
     const onFailure = (e) => {
       if (e instanceof WebAssembly.RuntimeError) retire(instance);
     };
     // The decisions, handed to the browser SDK (handoff.js): it adopts them instead
     // of deciding again, and sends no impression the edge sent.
-    const names = [];
-    const slotName = slotNames(sw._engine);
-    for (const r of decisionRecords(flat)) names.push(slotName(r.slotPlus - 1));
+    const names = recordSlots(flat).map(slotNames(sw._engine));
     const tail = UTF8.encode(handoffScript(sw.bundleId, names, flat, sent));
     let body = fillSlots(upstream.body, rewriter, onFailure, tail);
     if (plan && ctx && typeof ctx.waitUntil === 'function') {
@@ -220,6 +219,7 @@ export function createHandler(newInstance) {
     const headers = fromCache(cached.headers);
     headers.set(REASON_HEADER, ['filled', 'cache=hit', `key=${key.hex}`, ...v.notes].join('; '));
     visitorOutputs(headers, v, flat, env, ctx, options);
+    v.visitor.free();
     return { hit: new Response(cached.body, { status: cached.status, headers }) };
   }
 
@@ -433,10 +433,23 @@ const EMPTY = new Uint8Array(0);
  * arrives in one read (in workerd every read costs a trip through the event loop,
  * more than rewriting 10 KB).
  */
-const FIRST_READ = 128 * 1024;
+const READ_BUFFER = 128 * 1024;
 /** After the first read, wait for this many bytes per read where the runtime can. */
 const READ_AT_LEAST = 32 * 1024;
-const READ_BUFFER = 64 * 1024;
+
+/**
+ * Read buffers a page did not send on (its chunk had a slot: a filled copy went out
+ * instead, or it was the empty read at the end), for the next reads of this isolate.
+ * A fresh 128 KB buffer per read cost more than deciding a page (zeroed memory, and
+ * the garbage collections that external memory brings on).
+ */
+const spareBuffers = [];
+const MAX_SPARE_BUFFERS = 4;
+
+/** `buffer` (detached or not ours: ignored) kept for a later read. */
+function recycle(buffer) {
+  if (buffer && buffer.byteLength === READ_BUFFER && spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
+}
 
 /**
  * False where the runtime's BYOB readers are known to lack `readAtLeast` (Node):
@@ -450,8 +463,9 @@ const MAY_READ_AT_LEAST =
  * runtime into JS, and in workerd that costs more than rewriting 10 KB. Where the
  * runtime has `readAtLeast` (workerd's BYOB readers) the first read returns what has
  * arrived (the page's head goes out at once; up to 128 KB) and later ones wait for
- * 32 KB or the end; elsewhere it reads chunks as they come. Each chunk is a fresh
- * buffer the caller owns.
+ * 32 KB or the end; elsewhere it reads chunks as they come. Each chunk is a buffer
+ * the caller owns; `recyclable` tells whether the caller may hand a chunk's buffer
+ * back (`recycle`) once it no longer uses it.
  */
 function pageReader(body) {
   let byob = null;
@@ -468,12 +482,13 @@ function pageReader(body) {
   }
   if (!byob) {
     const reader = body.getReader();
-    return { read: () => reader.read(), cancel: (why) => reader.cancel(why) };
+    return { recyclable: false, read: () => reader.read(), cancel: (why) => reader.cancel(why) };
   }
   let first = true;
   return {
+    recyclable: true,
     read() {
-      const buffer = new Uint8Array(first ? FIRST_READ : READ_BUFFER);
+      const buffer = new Uint8Array(spareBuffers.pop() ?? new ArrayBuffer(READ_BUFFER));
       const min = first ? 1 : READ_AT_LEAST;
       first = false;
       return byob.readAtLeast(min, buffer);
@@ -518,6 +533,7 @@ function fillSlots(body, rewriter, onFailure, tail = EMPTY) {
           const { value, done } = await reader.read();
           if (done) {
             if (value && value.length) pushChunk(controller, value);
+            else if (value && reader.recyclable) recycle(value.buffer);
             if (!failed) {
               try {
                 // The rest of the page and the handoff, in one chunk.
@@ -561,6 +577,12 @@ function fillSlots(body, rewriter, onFailure, tail = EMPTY) {
       return true;
     }
     pending = heldTail(pending, chunk, held);
+    if (out.buffer !== chunk.buffer && reader.recyclable) {
+      // Nothing sent is a view of the chunk: its buffer serves a later read (the
+      // held-back bytes copied out of it first).
+      if (pending.buffer === chunk.buffer) pending = pending.slice();
+      recycle(chunk.buffer);
+    }
     if (!out.length) return false;
     controller.enqueue(out);
     return true;

@@ -27,23 +27,56 @@ import { decisionRecords } from './slotwise.js';
 /** The script element's type. */
 export const HANDOFF_TYPE = 'application/slotwise+json';
 
-function fnv(text) {
-  let h = 0x811c9dc5;
+/** FNV-1a (32-bit) over the UTF-16 code units of `text`, continued from `h`. */
+function fnvFrom(h, text) {
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x1000193);
-  return (h >>> 0).toString(16);
+  return h;
 }
 
+const FNV_BASIS = 0x811c9dc5;
+const fnv = (text) => (fnvFrom(FNV_BASIS, text) >>> 0).toString(16);
+
 const body = (b, s, d, i) => JSON.stringify({ v: 1, b, s, d, i });
+
+/**
+ * The JSON of a handoff up to its decisions depends only on the bundle and the slot
+ * names, the same on every page of a site: kept with its hash (FNV-1a is computed
+ * left to right, so a page hashes only its own decisions) and its escaped form.
+ */
+const PREFIXES = new Map(); // prefix JSON → { hash, escaped }
+const MAX_PREFIXES = 16;
+
+function prefixOf(json) {
+  let p = PREFIXES.get(json);
+  if (!p) {
+    if (PREFIXES.size >= MAX_PREFIXES) PREFIXES.clear();
+    p = { hash: fnvFrom(FNV_BASIS, json), escaped: escapeLt(json) };
+    PREFIXES.set(json, p);
+  }
+  return p;
+}
+
+/** `<` as `\u003c`, so no `</script>` can end the element early. */
+const escapeLt = (json) => json.replace(/</g, '\\u003c');
 
 /**
  * The `<script>` carrying a page's decisions: `bundleId`, the `names` of the slots
  * of the `flat` records (in order), `sent` whether impressions were sent already.
  */
 export function handoffScript(bundleId, names, flat, sent) {
-  const d = Array.from(flat);
-  const json = body(bundleId, names, d, sent ? 1 : 0);
-  const h = fnv(json);
-  const full = `${json.slice(0, -1)},"h":"${h}"}`.replace(/</g, '\\u003c');
+  const i = sent ? 1 : 0;
+  let full;
+  if (typeof bundleId === 'string' && flat instanceof Uint32Array) {
+    // Byte for byte the JSON of `body` (the same keys in the same order; a
+    // Uint32Array joins as JSON writes its numbers), without building it twice.
+    const prefix = prefixOf(`{"v":1,"b":${JSON.stringify(bundleId)},"s":${JSON.stringify(names)},"d":[`);
+    const rest = `${flat.join(',')}],"i":${i}`;
+    const h = (fnvFrom(prefix.hash, `${rest}}`) >>> 0).toString(16);
+    full = `${prefix.escaped}${rest},"h":"${h}"}`;
+  } else {
+    const json = body(bundleId, names, Array.from(flat), i);
+    full = escapeLt(`${json.slice(0, -1)},"h":"${fnv(json)}"}`);
+  }
   return `<script type="${HANDOFF_TYPE}" id="slotwise-handoff">${full}</script>`;
 }
 

@@ -923,6 +923,13 @@ export function* decisionRecords(flat) {
   }
 }
 
+/** The slot index of each flat record, in order (without reading the rest). */
+export function recordSlots(flat) {
+  const out = [];
+  for (let at = 0; at < flat.length; at = recordEnd(flat, at)) out.push(flat[at] - 1);
+  return out;
+}
+
 /** Where the flat record at `flat[at]` ends (the next one starts). */
 function recordEnd(flat, at) {
   const n = flat[at + 8];

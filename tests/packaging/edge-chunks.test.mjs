@@ -53,3 +53,25 @@ test('the page cut in three around each slot marker, and in single bytes, fills 
   const single = Array.from(BYTES, (b) => Uint8Array.of(b));
   assert.equal(await filled(single), FILLED);
 });
+
+test('workerd: many pages filled at once, read in turns, each whole (read buffers are reused)', async () => {
+  const { startWorker } = await import('./helpers.mjs');
+  const { mf } = await startWorker('edge-recycle-worker.mjs');
+  try {
+    // Pages large and small, with their slots early or late, each with its own filler.
+    const variant = (html, n) => {
+      const filler = `<p class="f${n}">${String(n).repeat([10, 40_000, 150_000][n % 3])}</p>`;
+      return n % 2 ? html.replace('<body>', `<body>${filler}`) : html.replace('</body>', `${filler}</body>`);
+    };
+    const pages = [0, 1, 2, 3, 4, 5].map((n) => variant(ORIGINAL, n));
+    const res = await mf.dispatchFetch('https://shop.example/', { method: 'POST', body: JSON.stringify({ pages, rounds: 4 }) });
+    assert.equal(res.status, 200, await res.clone().text());
+    const rounds = await res.json();
+    assert.equal(rounds.length, 4);
+    for (const texts of rounds) {
+      texts.forEach((text, n) => assert.ok(bare(text) === variant(FILLED, n), `page ${n}: ${text.length} bytes, not the filled page`));
+    }
+  } finally {
+    await mf.dispose();
+  }
+});

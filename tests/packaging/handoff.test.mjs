@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Slotwise } from 'slotwise';
-import { readHandoff, serverDecisions } from 'slotwise/handoff';
+import { handoffScript, readHandoff, serverDecisions } from 'slotwise/handoff';
 import { fixtureBytes } from './helpers.mjs';
 
 const inPage = (script) => {
@@ -40,4 +40,22 @@ test('SSR: serverDecisions gives decisions to render and a handoff that reads ba
   // Without a bundle: nothing to hand over.
   const none = await Slotwise.load({ bundle: new Uint8Array([1, 2, 3]), storage: null });
   assert.equal(serverDecisions(none, none.visitor(), {}), null);
+});
+
+test('handoff: any bundle id and slot names (quotes, <, non-ASCII) read back, over and over', () => {
+  const flat = Uint32Array.from([1, 3, 0, 0, 0, 0, 0xdeadbeef, 7, 1, 4, 0, 2, 0, 1, 0, 0, 0, 9, 0, 0]);
+  for (const [bundle, names] of [
+    ['b1', ['hero', 'recs']],
+    ['<b"2>', ['</script>', 'a"b']],
+    ['é😀', ['\u2028', '\\']],
+  ]) {
+    for (const sent of [false, true, false]) {
+      // (The second page of a bundle reuses the first one's prefix: the same bytes.)
+      const script = handoffScript(bundle, names, flat, sent);
+      assert.ok(!script.slice(8, -9).includes('<'), script);
+      const read = readHandoff(inPage(script), bundle);
+      assert.deepEqual(read, { names, flat, sent }, script);
+      assert.equal(handoffScript(bundle, names, Array.from(flat), sent), script, 'an array of the same numbers');
+    }
+  }
 });

@@ -24,7 +24,9 @@
 //! Env: `RUNS` (40) requests per mode, `N` (100) iterations per request.
 //! `BASELINE_PKG=<dir>` (a built `pkg/` of another commit, copied aside): afterwards,
 //! `ROUNDS` (3) alternating runs of that package and this one, and their medians side
-//! by side — on a shared machine the load moves more between runs than a change does.
+//! by side — on a shared machine the load moves more between runs than a change does —
+//! then both packages in workerd at once, requests interleaved one by one
+//! (`bench/edge/bench-baseline.mjs`, `RUNS` each): the figure least moved by the load.
 
 use std::path::Path;
 
@@ -178,7 +180,59 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ours.push(harness(&pkg, "worker")?);
         }
         print_baseline(&theirs, &ours)?;
+
+        step("bench-edge: both packages at once, requests interleaved one by one");
+        for name in ["bench-baseline.mjs", "bench-baseline-worker.js"] {
+            std::fs::copy(root().join("bench/edge").join(name), dir.join(name))
+                .map_err(|e| e.to_string())?;
+        }
+        let mut c = cmd(
+            "node",
+            &[
+                "bench-baseline.mjs",
+                path_str(&bundle)?,
+                path_str(&dir.join("token.txt"))?,
+                path_str(&dir.join("keys.json"))?,
+                path_str(&page)?,
+                path_str(&baseline)?,
+                path_str(&pkg)?,
+            ],
+        );
+        c.current_dir(&dir).env("RUNS", &runs).env("N", &n);
+        print_interleaved(&last_json_line(c)?)?;
     }
+    Ok(())
+}
+
+/// The interleaved run's added ms (median, p99), baseline beside this package.
+fn print_interleaved(json: &str) -> Result<(), String> {
+    let get = |who: &str, mode: &str, what: &str| {
+        number(json, &[who, mode, what]).ok_or_else(|| format!("no {who}.{mode}.{what} in {json}"))
+    };
+    println!(
+        "{:<34} {:>14} {:>14} {:>10}",
+        "added ms, interleaved", "baseline", "this package", "change"
+    );
+    for (label, mode) in [
+        ("cached", "cached"),
+        ("cached, page of the 4 slots", "small_cached"),
+    ] {
+        for (stat, what) in [(", median", "added_median_ms"), (", p99", "added_p99_ms")] {
+            let (a, b) = (get("baseline", mode, what)?, get("package", mode, what)?);
+            let label = format!("{label}{stat}");
+            println!(
+                "{label:<34} {a:>14.3} {b:>14.3} {:>9.0}%",
+                (b / a - 1.0) * 100.0
+            );
+        }
+    }
+    println!(
+        "1-minute load average {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into())
+    );
     Ok(())
 }
 
@@ -368,5 +422,24 @@ mod tests {
         assert_eq!(number(j, &["cached", "median_ms"]), Some(0.15));
         assert_eq!(number(j, &["cached", "added_median_ms"]), Some(-0.2));
         assert_eq!(number(j, &["nope"]), None);
+    }
+
+    #[test]
+    fn reads_the_interleaved_line() {
+        let j = r#"{"runs":30,"baseline":{"cached":{"added_median_ms":0.41,"added_p99_ms":0.8},"small_cached":{"added_median_ms":0.26,"added_p99_ms":0.77}},"package":{"cached":{"added_median_ms":0.32,"added_p99_ms":0.69},"small_cached":{"added_median_ms":0.23,"added_p99_ms":1.2}}}"#;
+        assert_eq!(
+            number(j, &["package", "cached", "added_median_ms"]),
+            Some(0.32)
+        );
+        assert_eq!(
+            number(j, &["package", "small_cached", "added_p99_ms"]),
+            Some(1.2)
+        );
+        assert_eq!(
+            number(j, &["baseline", "small_cached", "added_median_ms"]),
+            Some(0.26)
+        );
+        assert!(super::print_interleaved(j).is_ok());
+        assert!(super::print_interleaved(r#"{"baseline":{}}"#).is_err());
     }
 }
