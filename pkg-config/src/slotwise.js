@@ -15,9 +15,9 @@ export class SlotwiseError extends Error {
 const HEX = Array.from({ length: 256 }, (_, b) => (b + 0x100).toString(16).slice(1));
 const hex8 = (n) => HEX[n >>> 24] + HEX[(n >>> 16) & 255] + HEX[(n >>> 8) & 255] + HEX[n & 255];
 
-// The host's crypto is asked for 128 seeds at a time (one getRandomValues call costs
+// The host's crypto is asked for 512 seeds at a time (one getRandomValues call costs
 // as much as ~2 µs, more than a whole decision): each seed is still used once.
-const pool = new Uint32Array(256);
+const pool = new Uint32Array(1024);
 let pooled = 0;
 /** 64 random bits from the host's crypto, as two u32 (never at module load). */
 export function seed() {
@@ -343,8 +343,9 @@ export function createSlotwise(wasm, init) {
       const value = Number(event.value);
       const cents = Number.isFinite(value) && value > 0 ? Math.min(Math.round(value * 100), 0xffffffff) : 0;
       const sw = this.#sw;
-      const item = sw._itemIndex(String(event.item ?? ''));
-      const category = sw._categoryIndex(String(event.category ?? ''));
+      // No item or category: none (-1), as the lookup of "" gives, without the lookup.
+      const item = event.item == null ? -1 : sw._itemIndex(String(event.item));
+      const category = event.category == null ? -1 : sw._categoryIndex(String(event.category));
       this.#visitor.trackIndexed(sw._engine, kind, item, category, cents, nowSecs());
       this.#persist();
     }
