@@ -98,16 +98,7 @@ fn main() {
             };
             let decisions = engine.decide(&request);
             let t2 = Instant::now();
-            let shown: Vec<CapScope> = decisions
-                .iter()
-                .filter(|d| !d.items.is_empty())
-                .flat_map(|d| {
-                    d.slot_index
-                        .map(CapScope::Slot)
-                        .into_iter()
-                        .chain(d.items.iter().map(|&i| CapScope::Item(i)))
-                })
-                .collect();
+            let shown: Vec<CapScope> = decisions.iter().flat_map(|d| d.shown()).collect();
             checksum = decisions.iter().fold(checksum, |c, d| {
                 c.wrapping_mul(31) ^ u64::from(d.items.first().copied().unwrap_or(999))
             });

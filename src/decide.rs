@@ -219,6 +219,15 @@ impl Decision<'_> {
     pub fn id_hex(&self) -> String {
         u64_hex(self.id)
     }
+
+    /// The frequency-cap scopes this decision's impression counts against: its slot
+    /// and each of its items; none when it shows no items (the slot's default).
+    pub fn shown(&self) -> impl Iterator<Item = CapScope> + '_ {
+        let slot = self.slot_index.filter(|_| !self.items.is_empty());
+        slot.map(CapScope::Slot)
+            .into_iter()
+            .chain(self.items.iter().map(|&i| CapScope::Item(i)))
+    }
 }
 
 /// A decoded bundle, ready to decide. Cheap to share; deciding never mutates it.

@@ -559,8 +559,7 @@ impl Session {
                 if self.impressions.len() == MAX_IMPRESSION_SCOPES {
                     self.drop_stalest_impressions();
                 }
-                let mut at_min = ImpressionTimes::default();
-                at_min.push(now_min);
+                let at_min: ImpressionTimes = core::iter::once(now_min).collect();
                 self.impressions.push(ImpressionLog { scope, at_min });
             }
         }

@@ -18,7 +18,7 @@ use crate::caps::CapScope;
 use crate::consent::Consent;
 use crate::decide::{self, Reason, Request};
 use crate::error::Error;
-use crate::hex::{push_u64_hex, u64_hex};
+use crate::hex::u64_hex;
 use crate::page_context;
 use crate::profile::{self, Expect, KeyRing, VerifiedSnippet};
 use crate::rules::Value;
@@ -271,17 +271,7 @@ impl Engine {
         let decisions = self.0.decide_reusing(&request, scratch);
         let result = f(&self.0, &decisions);
         shown.clear();
-        shown.extend(
-            decisions
-                .iter()
-                .filter(|d| !d.items.is_empty())
-                .flat_map(|d| {
-                    d.slot_index
-                        .map(CapScope::Slot)
-                        .into_iter()
-                        .chain(d.items.iter().map(|&i| CapScope::Item(i)))
-                }),
-        );
+        shown.extend(decisions.iter().flat_map(decide::Decision::shown));
         drop(decisions);
         if !shown.is_empty() {
             visitor.session.record_impression(shown, secs(now));
@@ -404,7 +394,7 @@ impl Visitor {
         session.restart(seed, secs(now));
         session.set_vocabulary(engine.0.vocabulary());
         id.clear();
-        push_u64_hex(id, seed);
+        crate::hex::push_u64_hex(id, seed);
         *consent = Consent::NECESSARY_ONLY;
         *profile = None;
         muted.clear();

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
-//! setup → fmt → clippy (native, wasm32) → native tests (with a throwaway PostgreSQL
-//! for the origin's suite, see `postgres.rs`) → build (size budget) →
+//! setup → fmt → clippy (native, wasm32 edge and browser) → native tests (with a
+//! throwaway PostgreSQL for the origin's suite, see `postgres.rs`) → build (size budget) →
 //! wasm-bindgen-test in Node and in headless Chromium → fuzz smoke → the packed npm
 //! package in Node, a browser page and workerd (node's test runner closes the run) →
 //! the demo shop end to end in Chromium, a Vite build of the package (tests/e2e).
@@ -47,6 +47,22 @@ pub fn run() -> Result<(), String> {
             "wasm_rules",
             "--features",
             "edge",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))?;
+    // The browser module is built without `edge`: its code paths are linted too.
+    step("clippy (wasm32, the browser module)");
+    exec(cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--package",
+            "slotwise",
+            "--lib",
             "--target",
             "wasm32-unknown-unknown",
             "--",
