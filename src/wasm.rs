@@ -23,6 +23,7 @@ use crate::page_context;
 use crate::profile::{self, Expect, KeyRing, VerifiedSnippet};
 use crate::rules::Value;
 use crate::session::{self, Event, EventKind, Session};
+use crate::wire::Reader;
 
 fn js_error(error: Error) -> JsValue {
     let js = js_sys::Error::new(error.detail());
@@ -40,6 +41,8 @@ pub struct Engine(
     RefCell<Value>,
     /// The previous page's decision memory and shown list (builds favouring speed).
     RefCell<(decide::PageScratch, Vec<CapScope>)>,
+    /// The last `decide`'s records, which the package's JS reads in place.
+    RefCell<Vec<u32>>,
 );
 
 /// One visitor: in-session behaviour (always in memory; stored only with consent),
@@ -156,6 +159,7 @@ impl Engine {
                     decide::Engine::new(b),
                     RefCell::new(Value::Null),
                     RefCell::default(),
+                    RefCell::default(),
                 )
             })
             .map_err(js_error)
@@ -193,27 +197,64 @@ impl Engine {
         self.0.category_index(name).map_or(-1, |i| i as i32)
     }
 
-    /// Decides the slots named in `slots` (comma-separated) for `visitor`, with the
-    /// page context as postcard-encoded `rules::Value` bytes (empty: none; top-level
-    /// keys other than `contextKeys` may be left out, no condition reads them), or
-    /// as the values of `contextKeys` in order (`page_context`: the package's form).
-    /// `seed_hi`/`seed_lo`: 64 random bits per page view (decision ids, exploration).
+    /// Decides the slots listed at the head of `input` for `visitor`: a varint
+    /// count, then the slot names (postcard strings), then the page context as postcard-encoded
+    /// `rules::Value` bytes (none: no bytes; top-level keys other than `contextKeys`
+    /// may be left out, no condition reads them), or as the values of `contextKeys`
+    /// in order (`page_context`: the package's form). Input that does not decode
+    /// decides no slot. `seed_hi`/`seed_lo`: 64 random bits per page view (decision
+    /// ids, exploration).
     ///
-    /// Returns one variable-length record per slot: `[slot + 1, content + 1, reason,
-    /// because + 1, experiment + 1, variation + 1, id high, id low, n, item × n,
-    /// m, matched rule × m]` (0 = none for the `+ 1` fields).
+    /// The records stay in this engine's memory: the return value is their byte
+    /// offset in the module's memory (`wasmMemory()`), where a `u32` count comes
+    /// first, then that many `u32`s: one variable-length record per slot, `[slot + 1,
+    /// content + 1, reason, because + 1, experiment + 1, variation + 1, id high, id
+    /// low, n, item × n, m, matched rule × m]` (0 = none for the `+ 1` fields). They
+    /// are valid until the next call into the module: read them first. (A returned
+    /// `Vec` cost an allocation, a copy into a new `ArrayBuffer` and a free per page.)
     pub fn decide(
         &self,
-        slots: &str,
+        input: &[u8],
         seed_hi: u32,
         seed_lo: u32,
-        context: &[u8],
         visitor: &mut Visitor,
         now: f64,
-    ) -> Vec<u32> {
-        self.run(slots, seed_hi, seed_lo, context, visitor, now, |_, d| {
-            flatten(d)
-        })
+    ) -> u32 {
+        let Ok(mut out) = self.3.try_borrow_mut() else {
+            return 0;
+        };
+        out.clear();
+        out.push(0);
+        let mut r = Reader::new(input);
+        let count = r.len(MAX_SLOTS_ASKED).unwrap_or(0);
+        // A page asks for a few slots: their names on the stack.
+        let mut few = [""; 8];
+        let mut many = Vec::new();
+        for n in 0..count {
+            let Ok(name) = r.str() else {
+                return out.as_ptr() as u32;
+            };
+            match few.get_mut(n) {
+                Some(at) => *at = name,
+                None => {
+                    if many.is_empty() {
+                        many.extend_from_slice(&few);
+                    }
+                    many.push(name);
+                }
+            }
+        }
+        let names: &[&str] = if many.is_empty() {
+            &few[..count.min(few.len())]
+        } else {
+            &many
+        };
+        let context = r.rest();
+        self.run(names, seed_hi, seed_lo, context, visitor, now, |_, d| {
+            flatten_into(d, &mut out)
+        });
+        out[0] = (out.len() - 1) as u32;
+        out.as_ptr() as u32
     }
 
     /// Decides, hands the decisions to `f`, then records what was shown in the
@@ -221,7 +262,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn run<R>(
         &self,
-        slots: &str,
+        names: &[&str],
         seed_hi: u32,
         seed_lo: u32,
         context: &[u8],
@@ -229,23 +270,6 @@ impl Engine {
         now: f64,
         f: impl FnOnce(&decide::Engine, &[decide::Decision]) -> R,
     ) -> R {
-        // A page asks for a few slots: their names on the stack.
-        let mut few = [""; 8];
-        let mut many = Vec::new();
-        let mut n = 0;
-        for name in slots.split(',') {
-            match few.get_mut(n) {
-                Some(at) if many.is_empty() => *at = name,
-                _ => {
-                    if many.is_empty() {
-                        many.extend_from_slice(&few);
-                    }
-                    many.push(name);
-                }
-            }
-            n += 1;
-        }
-        let names: &[&str] = if many.is_empty() { &few[..n] } else { &many };
         // Builds favouring speed rewrite the previous request's context in place.
         let mut kept = self.1.try_borrow_mut().ok().filter(|_| crate::SPEED);
         let mut fresh = Value::Null;
@@ -586,15 +610,43 @@ pub fn resolve_consent(
     Ok(crate::consent::resolve(&policy, &inputs).consent.to_bits())
 }
 
+/// The module's memory (a `WebAssembly.Memory`), where `Engine.decide` leaves its
+/// records for the package's JS to read.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+impl Engine {
+    /// A copy of the records the last `decide` left (after their count): for Rust
+    /// callers, which cannot read the module's memory at an offset.
+    pub fn decided(&self) -> Vec<u32> {
+        self.3
+            .borrow()
+            .get(1..)
+            .map_or_else(Vec::new, <[u32]>::to_vec)
+    }
+}
+
 /// The stable code of reason number `n` (as found in `decide`'s output).
 #[wasm_bindgen(js_name = reasonCode)]
 pub fn reason_code(n: u32) -> String {
     Reason::from_index(n).map_or("", |r| r.code()).into()
 }
 
+/// The most slots one `decide` call may ask for (more: input that does not decode).
+const MAX_SLOTS_ASKED: usize = 4096;
+
+#[cfg(feature = "edge")]
 fn flatten(decisions: &[decide::Decision]) -> Vec<u32> {
-    let plus_one = |v: Option<u32>| v.map_or(0, |v| v.saturating_add(1));
     let mut out = Vec::with_capacity(decisions.len() * 12);
+    flatten_into(decisions, &mut out);
+    out
+}
+
+/// Appends `decisions` to `out` as `Engine.decide`'s records.
+fn flatten_into(decisions: &[decide::Decision], out: &mut Vec<u32>) {
+    let plus_one = |v: Option<u32>| v.map_or(0, |v| v.saturating_add(1));
     for d in decisions {
         out.push(plus_one(d.slot_index));
         out.push(plus_one(d.content_index));
@@ -609,7 +661,6 @@ fn flatten(decisions: &[decide::Decision]) -> Vec<u32> {
         out.push(d.matched.len() as u32);
         out.extend_from_slice(&d.matched);
     }
-    out
 }
 
 /// The replacement lookup a [`PageRewriter`] owns: slot name → rendered HTML.
@@ -643,7 +694,7 @@ impl Engine {
         visitor: &mut Visitor,
         now: f64,
     ) -> PageRewriter {
-        let names = self.0.slot_names().join(",");
+        let names = self.0.slot_names();
         let (flat, fills) = self.run(&names, seed_hi, seed_lo, context, visitor, now, |e, d| {
             (flatten(d), crate::render::web_fills(e, d))
         });

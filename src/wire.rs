@@ -51,6 +51,11 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
     /// One raw byte (`u8`; an `i8` is the same byte).
     pub fn u8(&mut self) -> Read<u8> {
         let (&b, rest) = self.rest.split_first().ok_or(Fail::End)?;

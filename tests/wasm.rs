@@ -2,7 +2,8 @@
 //! (`cargo xtask test` runs this file twice). Same fixture as every other target.
 #![cfg(target_arch = "wasm32")]
 
-use slotwise::wasm::{Engine, Visitor, reason_code};
+use slotwise::wasm::{Engine, Visitor, reason_code, wasm_memory};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -26,11 +27,47 @@ fn field(obj: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(obj, &key.into()).unwrap()
 }
 
+/// `Engine.decide` as the package calls it: the slot names and no
+/// page context in the input, the records read back from the module's memory.
+fn decide(
+    engine: &Engine,
+    slots: &[&str],
+    hi: u32,
+    lo: u32,
+    v: &mut Visitor,
+    now: f64,
+) -> Vec<u32> {
+    let mut input = vec![slots.len() as u8];
+    for s in slots {
+        input.push(s.len() as u8);
+        input.extend_from_slice(s.as_bytes());
+    }
+    let at = engine.decide(&input, hi, lo, v, now);
+    let memory = js_sys::Uint32Array::new(
+        &wasm_memory()
+            .unchecked_into::<js_sys::WebAssembly::Memory>()
+            .buffer(),
+    );
+    let len = memory.get_index(at / 4) as usize;
+    let flat: Vec<u32> = (0..len)
+        .map(|k| memory.get_index(at / 4 + 1 + k as u32))
+        .collect();
+    assert_eq!(flat, engine.decided());
+    flat
+}
+
 #[wasm_bindgen_test]
 fn decides_the_fixture() {
     let engine = Engine::from_bytes(SHOP).unwrap();
     let mut visitor = Visitor::new(&engine, 1, 2, 1_700_000_000.0);
-    let flat = engine.decide("hero,nope,offer", 1, 2, &[], &mut visitor, 1_700_000_000.0);
+    let flat = decide(
+        &engine,
+        &["hero", "nope", "offer"],
+        1,
+        2,
+        &mut visitor,
+        1_700_000_000.0,
+    );
     // Records: [slot+1, content+1, reason, because+1, exp+1, var+1, id hi, id lo,
     //           n, items.., m, rules..]
     let mut at = 0;
@@ -68,7 +105,7 @@ fn a_tracked_session_changes_the_hero() {
     let mut visitor = Visitor::new(&engine, 3, 4, 1_700_000_000.0);
     visitor.track(&engine, 0, "", "running-shoes", 0, 1_700_000_000.0);
     visitor.track(&engine, 0, "sku-road-1", "", 0, 1_700_000_010.0);
-    let flat = engine.decide("hero", 5, 6, &[], &mut visitor, 1_700_000_020.0);
+    let flat = decide(&engine, &["hero"], 5, 6, &mut visitor, 1_700_000_020.0);
     assert_eq!(reason_code(flat[2]), "rule");
     assert_eq!(flat[8], 1);
     assert_eq!(engine.item_id(flat[9]), "sku-trail-1");

@@ -142,8 +142,14 @@ const enumerable = Object.prototype.propertyIsEnumerable;
  * Otherwise a postcard `Value`.
  */
 export function encodeContext(context, keys) {
-  if (context == null || typeof context !== 'object') return new Uint8Array(0);
   writer.len = 0;
+  writeContext(context, keys);
+  return writer.buf.subarray(0, writer.len);
+}
+
+/** Appends the page context in `encodeContext`'s form to `writer` (nothing for none). */
+function writeContext(context, keys) {
+  if (context == null || typeof context !== 'object') return;
   if (keys && !Array.isArray(context)) {
     writer.byte(6);
     writer.byte(4);
@@ -156,7 +162,6 @@ export function encodeContext(context, keys) {
   } else {
     writer.value(context, 0);
   }
-  return writer.buf.subarray(0, writer.len);
 }
 
 /**
@@ -248,7 +253,12 @@ const b64 = {
  * bindings, `init` instantiates it (once, on the first load).
  */
 export function createSlotwise(wasm, init) {
-  const { Engine, Visitor, reasonCode, checkSnippet, resolveConsent } = wasm;
+  const { Engine, Visitor, reasonCode, checkSnippet, resolveConsent, wasmMemory } = wasm;
+  // The module's memory as u32s (remade when it grows), where `Engine.decide` leaves
+  // its records, and the page's copy of them.
+  let memory = null;
+  let words = new Uint32Array(0);
+  let flat = new Uint32Array(256);
 
   /**
    * Every consent source → bits, in DESIGN.md's precedence: explicit booleans
@@ -760,9 +770,23 @@ export function createSlotwise(wasm, init) {
         else asked.push(name);
       }
       if (asked.length === 0) return out;
+      // The input: the slot names, then the page context (Engine.decide).
+      writer.len = 0;
+      writer.varint(asked.length);
+      for (let i = 0; i < asked.length; i++) writer.str(asked[i]);
+      writeContext(request.context, this._contextKeys);
       const [hi, lo] = seed();
-      const flat = this.#engine.decide(asked.join(','), hi, lo, encodeContext(request.context, this._contextKeys), visitor, nowSecs());
-      for (let at = 0, i = 0; at < flat.length; at = recordEnd(flat, at), i++) {
+      const base = this.#engine.decide(writer.buf.subarray(0, writer.len), hi, lo, visitor, nowSecs()) >>> 2;
+      // Copied out before anything else calls into the module.
+      if (words.byteLength === 0) words = new Uint32Array((memory ??= wasmMemory()).buffer);
+      if (base === 0) {
+        for (const name of asked) out[name] = jsDecision(name, 'no_bundle');
+        return out;
+      }
+      const len = words[base];
+      if (flat.length < len) flat = new Uint32Array(len * 2);
+      for (let k = 0; k < len; k++) flat[k] = words[base + 1 + k];
+      for (let at = 0, i = 0; at < len; at = recordEnd(flat, at), i++) {
         const d = this.#decisionAt(flat, at, asked[i]);
         out[asked[i]] = d;
         if (visitor === this._pageVisitor) this.#signal('impression', d);
