@@ -159,6 +159,17 @@ test('node: many visitors on one loaded bundle (edge / server use)', async () =>
   // Only the context's own attributes count (the JS sends just the keys rules read).
   assert.deepEqual(b.decide({ slots: ['hero'], context: { weather: 'cold' } }).hero.items, ['sku-jacket-1']);
   assert.equal(b.decide({ slots: ['hero'], context: Object.create({ weather: 'cold' }) }).hero.reason, 'default');
+  // Non-ASCII text is encoded whole wherever it starts, and the attribute after it
+  // (the context's keys go in the order rules first read them: weather, then device)
+  // still reads right; a slot name may be non-ASCII too (unknown here).
+  for (const weather of ['cöld', 'é', '雪', 'x'.repeat(600) + '€']) {
+    const d = sw.visitor().decide({ slots: ['hero', 'recs'], context: { device: 'mobile', weather } });
+    assert.equal(d.hero.reason, 'default');
+    assert.deepEqual(d.recs.items, ['sku-bag-1', 'sku-trail-1']);
+  }
+  const named = sw.visitor().decide({ slots: ['ヒーロー', 'hero'], context: { weather: 'cold', device: 'mobilé' } });
+  assert.equal(named['ヒーロー'].reason, 'unknown_slot');
+  assert.deepEqual(named.hero.items, ['sku-jacket-1']);
   // free() releases a visitor now (end of a server request); the handle then decides
   // like one without a bundle, and freeing twice is harmless.
   b.free();
