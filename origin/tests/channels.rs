@@ -57,7 +57,11 @@ fn start(backend: Backend) -> (Server, Vec<u8>) {
     .unwrap();
     (
         Server {
-            spawned: Spawned { child, addr, dir },
+            spawned: Spawned {
+                child,
+                addr,
+                dir: dir.into_path(),
+            },
             store,
         },
         bytes,

@@ -35,6 +35,8 @@ struct Origin {
     data: PathBuf,
     args: Vec<String>,
     store: TestStore,
+    /// Removed after the server is stopped (fields drop after `Drop::drop`).
+    _dir: TempDir,
 }
 
 impl Origin {
@@ -68,6 +70,7 @@ impl Origin {
             data,
             args,
             store,
+            _dir: dir,
         }
     }
 

@@ -517,7 +517,7 @@ fn merges_erasure_and_copy(backend: Backend) {
     );
 
     // `store copy` carries the record (into a new store of the same backend).
-    let target = TestStore::new(backend, "prefs-copy", &temp_dir("prefs-copy"));
+    let target = TestStore::temp(backend, "prefs-copy");
     let from: Location = server.store.location.parse().unwrap();
     let to: Location = target.location.parse().unwrap();
     let copied = store::copy::copy(&from, &to).unwrap();
@@ -542,7 +542,7 @@ fn merges_erasure_and_copy(backend: Backend) {
 }
 
 fn store_contract_for_preferences(backend: Backend) {
-    let t = TestStore::new(backend, "prefs-store", &temp_dir("prefs-store"));
+    let t = TestStore::temp(backend, "prefs-store");
     let s = store::open(&t.location.parse().unwrap(), SqliteOptions::default()).unwrap();
     assert_eq!(s.preferences(&anon_id(1)).unwrap(), None);
     let mut p = Preferences::default();

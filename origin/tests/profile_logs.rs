@@ -113,7 +113,7 @@ fn check(store: &dyn Store, index: &BundleIndex, step: &str) {
 }
 
 fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
-    let t = TestStore::new(backend, "profile-logs", &temp_dir("profile-logs"));
+    let t = TestStore::temp(backend, "profile-logs");
     let mut store = t.open();
     let mut bundle = Bundle::example();
     bundle.caps = vec![

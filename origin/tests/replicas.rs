@@ -43,6 +43,8 @@ struct Replicas {
     args: Vec<String>,
     children: Vec<Mutex<Child>>,
     store: TestStore,
+    /// Removed after the replicas are stopped (fields drop after `Drop::drop`).
+    dir: TempDir,
 }
 
 impl Replicas {
@@ -85,9 +87,10 @@ impl Replicas {
             args,
             children: Vec::new(),
             store,
+            dir,
         };
         for i in 0..REPLICAS {
-            let data = dir.join(format!("replica-{i}"));
+            let data = r.dir.join(format!("replica-{i}"));
             std::fs::create_dir_all(data.join("keys")).unwrap();
             std::fs::copy(
                 keys.join("shared.secret.json"),

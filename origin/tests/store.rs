@@ -12,13 +12,13 @@ use slotwise_origin::store::{Erased, Ingested, PAGE_ROWS, Store, anon_id, journe
 use std::sync::Arc;
 
 fn fresh(backend: Backend, name: &str) -> (TestStore, Arc<dyn Store>) {
-    let t = TestStore::new(backend, name, &temp_dir(name));
+    let t = TestStore::temp(backend, name);
     let s = t.open();
     (t, s)
 }
 
 fn ingest_is_idempotent_and_links_merge(backend: Backend) {
-    let (_, store) = fresh(backend, "contract");
+    let (_kept, store) = fresh(backend, "contract"); // its directory lives as long
     let s: Vec<Signal> = (0..10)
         .map(|i| Signal::new(Kind::View, i, 100 + i).consent(6).subject(7))
         .collect();
@@ -189,7 +189,7 @@ fn slotwise(args: &[&str]) -> std::process::Output {
 /// `slotwise migrate` prints, then applies; `slotwise store copy` moves a SQLite
 /// site into an empty store of `backend` with everything that keeps it exact.
 fn migrate_then_copy_from_sqlite(backend: Backend) {
-    let target = TestStore::new(backend, "copy-to", &temp_dir("copy-to"));
+    let target = TestStore::temp(backend, "copy-to");
     let out = slotwise(&["migrate", "--print", "--store", &target.location]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");

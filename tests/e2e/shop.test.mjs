@@ -21,9 +21,10 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 let origin;
 let base;
 let browser;
+let data;
 
 before(async () => {
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'slotwise-e2e-'));
+  data = fs.mkdtempSync(path.join(os.tmpdir(), 'slotwise-e2e-'));
   origin = spawn(env('SLOTWISE_BIN'), ['serve', '--addr', '127.0.0.1:0', '--data-dir', data, '--www', env('DEMO_SITE'),
     '--bundle', env('DEMO_BUNDLE'), '--sync', 'normal'], { stdio: ['ignore', 'pipe', 'inherit'] });
   base = await new Promise((resolve, reject) => {
@@ -41,7 +42,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  origin?.kill();
+  if (origin && origin.exitCode === null) {
+    const exited = new Promise((resolve) => origin.once('exit', resolve));
+    origin.kill();
+    await exited;
+  }
+  if (data) fs.rmSync(data, { recursive: true, force: true });
 });
 
 /** A fresh visitor: its own storage and cookies; page errors fail the test. */

@@ -18,7 +18,9 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A fresh directory under the system's temporary directory, removed with everything
+/// in it when dropped, unless the test is failing (its data is left to look at).
+pub fn temp_dir(name: &str) -> TempDir {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -26,7 +28,45 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("slotwise-it-{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
+}
+
+/// See [`temp_dir`].
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl TempDir {
+    /// The path, no longer removed on drop (its new owner removes it: [`Spawned`]).
+    pub fn into_path(mut self) -> PathBuf {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TempDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.0.as_os_str().is_empty() && !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// The test shop authoring set (tests/fixtures/shop) compiled to a bundle file in `dir`.
@@ -91,6 +131,9 @@ pub struct TestStore {
     /// The `--store` argument.
     pub location: String,
     pub backend: Backend,
+    /// The directory of a SQLite store made by [`TestStore::temp`], removed with the
+    /// last clone.
+    dir: Option<std::sync::Arc<TempDir>>,
 }
 
 impl TestStore {
@@ -113,7 +156,19 @@ impl TestStore {
                 format!("{base}/{db}")
             }
         };
-        TestStore { location, backend }
+        TestStore {
+            location,
+            backend,
+            dir: None,
+        }
+    }
+
+    /// [`TestStore::new`] in a temporary directory of its own, removed with the store.
+    pub fn temp(backend: Backend, name: &str) -> TestStore {
+        let dir = temp_dir(name);
+        let mut store = TestStore::new(backend, name, &dir);
+        store.dir = Some(std::sync::Arc::new(dir));
+        store
     }
 
     /// Opens the store in this process (SQLite without full fsync, for speed).
@@ -202,7 +257,11 @@ impl Server {
         )
         .unwrap();
         Server {
-            spawned: Spawned { child, addr, dir },
+            spawned: Spawned {
+                child,
+                addr,
+                dir: dir.into_path(),
+            },
             store,
         }
     }
