@@ -3,8 +3,9 @@
 //! Thin newtype classes over core types: convert the input, call the core, convert
 //! the output — nothing else. Bytes cross as `Uint8Array`: the bundle, stored session
 //! state, and the page context (postcard-encoded by the package's JS, so no JSON
-//! parser ships in the module). Decisions leave as one flat `Uint32Array` that the
-//! JS turns into objects: one cheap crossing per page instead of one per field.
+//! parser ships in the module). Decisions stay in the module's memory as flat `u32`
+//! records (`Engine.decide`) that the JS reads in place and turns into objects: one
+//! cheap crossing per page, no allocation for the way out.
 //! Strings (content, ids, explanations) are fetched lazily and cached by the JS.
 //! Errors become a JS `Error` named `SlotwiseError` with a stable `code` property.
 
