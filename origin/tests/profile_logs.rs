@@ -241,3 +241,72 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
 }
 
 crate::on_both_backends!(materialized_profiles_equal_the_recomputed_ones);
+
+// ---- The SQLite profile-log tail (signals answered before their log rows) ----
+
+/// A trigger that makes every profile-log append of `subject` fail, as a busy, full
+/// or failing disk makes the writer's merge of the tail fail (it is retried later).
+fn fail_log_appends(t: &TestStore, subject: u64) {
+    t.execute(&format!(
+        "CREATE TRIGGER fail_log_appends BEFORE INSERT ON profile_logs
+         WHEN NEW.subject = '{}' BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+        anon_id(subject)
+    ));
+}
+
+/// An erasure that comes while the tail's merge fails must not leave the erased
+/// signals in the tail: they would be served after the erasure's answer, and written
+/// into the profile logs by the next merge that succeeds (and a crash then would not
+/// find them above the mark the erasure set). The erasure is refused instead (a 503,
+/// retried), and succeeds once the merge does.
+#[test]
+fn sqlite_erasure_while_the_tail_merge_fails_leaves_nothing_behind() {
+    let t = TestStore::temp(Backend::Sqlite, "tail-erase");
+    let store = t.open();
+    let id = anon_id(1);
+    fail_log_appends(&t, 1);
+    let s = Signal::new(Kind::View, 42, T0).consent(7).subject(1);
+    assert_eq!(store.ingest(&[s], T0).unwrap().stored, 1);
+    // The writer tries to merge the tail (after at most 100 ms) and fails.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let first = store.erase(&id);
+    if first.is_ok() {
+        assert!(
+            store
+                .profile_log(std::slice::from_ref(&id))
+                .unwrap()
+                .is_empty(),
+            "the erased signal is served after the erasure's answer"
+        );
+    }
+    t.execute("DROP TRIGGER fail_log_appends");
+    // The next merge succeeds.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    if first.is_ok() {
+        assert_eq!(
+            t.count(&format!(
+                "SELECT COUNT(*) FROM profile_logs WHERE subject = '{id}'"
+            )),
+            0,
+            "the erased signal was written back into the profile logs"
+        );
+    }
+    let erased = store.erase(&id).unwrap();
+    assert_eq!(erased.signals, u64::from(first.is_err()));
+    assert!(
+        store
+            .profile_log(std::slice::from_ref(&id))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM signals"), 0);
+    assert_eq!(t.count("SELECT COUNT(*) FROM profile_logs"), 0);
+    drop(store);
+    let store = t.open();
+    assert!(
+        store
+            .profile_log(std::slice::from_ref(&id))
+            .unwrap()
+            .is_empty()
+    );
+}
