@@ -10,6 +10,7 @@
 //! the bundle), and every write that changes a view drops it:
 //! - ingest calls [`ProfileCache::invalidate_subjects`] after the batch is durable and
 //!   before it answers, and again after the journeys it starts or ends are written;
+//!   so does `POST /v1/decide` after it stores its exposures;
 //! - a preference-centre write and a journey step call [`ProfileCache::invalidate_ids`]
 //!   with the ids they changed;
 //! - identify, erase and retention call [`ProfileCache::clear`];
