@@ -394,3 +394,55 @@ fn sqlite_an_erasure_through_one_handle_leaves_nothing_in_anothers_tail() {
         "after the erasure: served through the other handle, log rows, served through the erasing one"
     );
 }
+
+/// A real crash between the answer and the merge: the server is killed with SIGKILL
+/// right after acknowledging batches (inside the tail's 100 ms), and the next open
+/// merges what the kill left out, so every acknowledged signal is in its subject's
+/// profile.
+#[test]
+fn sqlite_signals_acknowledged_right_before_a_sigkill_are_in_the_profiles() {
+    use slotwise::signals;
+    use slotwise_origin::server::client::Client;
+    let dir = temp_dir("tail-kill");
+    let data = dir.join("data");
+    let t = TestStore::new(Backend::Sqlite, "tail-kill", &dir);
+    let addr = free_addr();
+    let mut server = start_on(addr, &data, &[]);
+    let now = now();
+    let mut c = Client::new(addr).unwrap();
+    for b in 0..5u64 {
+        let batch: Vec<Signal> = (0..40u64)
+            .map(|i| {
+                Signal::new(Kind::View, 1000 * b + i + 1, now - i)
+                    .consent(7)
+                    .subject(1 + i % SUBJECTS)
+            })
+            .collect();
+        assert_eq!(
+            post_signals(&mut c, &signals::encode(&batch).unwrap()).status,
+            200
+        );
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let store = t.open();
+    for subject in 1..=SUBJECTS {
+        let id = anon_id(subject);
+        let mut stored: Vec<u64> = store
+            .subject_signals(std::slice::from_ref(&id), 1000)
+            .unwrap()
+            .iter()
+            .map(|r| r.signal.event_id)
+            .collect();
+        let mut profile: Vec<u64> = store
+            .profile_log(std::slice::from_ref(&id))
+            .unwrap()
+            .iter()
+            .map(|s| s.event_id)
+            .collect();
+        stored.sort_unstable();
+        profile.sort_unstable();
+        assert!(!stored.is_empty());
+        assert_eq!(profile, stored, "{id}");
+    }
+}
