@@ -428,7 +428,72 @@ fn batch_send_writes_a_line_per_subject_and_counts_its_exposures(backend: Backen
     assert_eq!(lines[0]["decisions"][1]["items"][0], "sku-trail-1");
 }
 
+/// Whether the device, deciding `recs` on mobile with a fresh snippet of [`ANON`],
+/// shows the bag.
+fn device_shows_the_bag(c: &mut Client, bundle: &[u8]) -> bool {
+    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
+    let mut ring = KeyRing::new();
+    ring.insert_base64url(
+        keys["keys"][0]["kid"].as_str().unwrap(),
+        keys["keys"][0]["public"].as_str().unwrap(),
+    )
+    .unwrap();
+    let r = c
+        .request("GET", &format!("/v1/snippet?id={ANON}"), &[], &[])
+        .unwrap();
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let expect = Expect {
+        now: now(),
+        audience: "shop.example",
+    };
+    let snippet =
+        profile::verify_native(profile::parse_unverified(&token).unwrap(), &ring, expect).unwrap();
+    let engine = Engine::new(slotwise::bundle::decode(bundle).unwrap());
+    let session = Session::new(7, now());
+    let Json(context) = serde_json::from_str(r#"{"device": "mobile"}"#).unwrap();
+    let request = Request {
+        slots: &["recs"],
+        seed: 9,
+        context: &context,
+        visitor: Visitor {
+            id: "device",
+            session: Some(&session),
+            profile: Some(&snippet),
+            consent: Consent::from_bits(ALL),
+            now: now(),
+            muted: &[],
+        },
+    };
+    engine.decide(&request)[0].items.contains(&BAG)
+}
+
+/// The exposures `POST /v1/decide` records count in the very next snippet: the
+/// server's cached view of the cluster (kept 2 s) must not outlive them. Here the
+/// snippet is cached before three recorded decisions reach the bag's cap, and asked
+/// for again right after them.
+fn a_snippet_after_recorded_decisions_counts_their_exposures(backend: Backend) {
+    let (server, bundle) = start(backend);
+    let mut c = server.client();
+    known_subject(&server, &mut c);
+    assert!(device_shows_the_bag(&mut c, &bundle), "under the cap");
+    for channel in ["email", "app", "web"] {
+        let body = serde_json::json!({ "subject": "login:alice", "channel": channel,
+            "slots": ["recs"], "context": { "device": "mobile" } });
+        assert_eq!(first_item(&recs(&decide(&mut c, body, true))), "sku-bag-1");
+    }
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM signals WHERE kind = 1 AND item = 3"),
+        3,
+        "the cap is reached"
+    );
+    assert!(
+        !device_shows_the_bag(&mut c, &bundle),
+        "the snippet left out the exposures just recorded"
+    );
+}
+
 crate::on_both_backends!(
+    a_snippet_after_recorded_decisions_counts_their_exposures,
     one_cap_across_email_web_and_app_then_every_channel_falls_back,
     anonymous_contexts_and_bad_requests,
     batch_send_writes_a_line_per_subject_and_counts_its_exposures,

@@ -241,3 +241,208 @@ fn materialized_profiles_equal_the_recomputed_ones(backend: Backend) {
 }
 
 crate::on_both_backends!(materialized_profiles_equal_the_recomputed_ones);
+
+// ---- The SQLite profile-log tail (signals answered before their log rows) ----
+
+/// A trigger that makes every profile-log append of `subject` fail, as a busy, full
+/// or failing disk makes the writer's merge of the tail fail (it is retried later).
+fn fail_log_appends(t: &TestStore, subject: u64) {
+    t.execute(&format!(
+        "CREATE TRIGGER fail_log_appends BEFORE INSERT ON profile_logs
+         WHEN NEW.subject = '{}' BEGIN SELECT RAISE(ABORT, 'injected'); END;",
+        anon_id(subject)
+    ));
+}
+
+/// An erasure that comes while the tail's merge fails must not leave the erased
+/// signals in the tail: they would be served after the erasure's answer, and written
+/// into the profile logs by the next merge that succeeds (and a crash then would not
+/// find them above the mark the erasure set). The erasure is refused instead (a 503,
+/// retried), and succeeds once the merge does.
+#[test]
+fn sqlite_erasure_while_the_tail_merge_fails_leaves_nothing_behind() {
+    let t = TestStore::temp(Backend::Sqlite, "tail-erase");
+    let store = t.open();
+    let id = anon_id(1);
+    fail_log_appends(&t, 1);
+    let s = Signal::new(Kind::View, 42, T0).consent(7).subject(1);
+    assert_eq!(store.ingest(&[s], T0).unwrap().stored, 1);
+    // The writer tries to merge the tail (after at most 100 ms) and fails.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let first = store.erase(&id);
+    if first.is_ok() {
+        assert!(
+            store
+                .profile_log(std::slice::from_ref(&id))
+                .unwrap()
+                .is_empty(),
+            "the erased signal is served after the erasure's answer"
+        );
+    }
+    t.execute("DROP TRIGGER fail_log_appends");
+    // The next merge succeeds.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    if first.is_ok() {
+        assert_eq!(
+            t.count(&format!(
+                "SELECT COUNT(*) FROM profile_logs WHERE subject = '{id}'"
+            )),
+            0,
+            "the erased signal was written back into the profile logs"
+        );
+    }
+    let erased = store.erase(&id).unwrap();
+    assert_eq!(erased.signals, u64::from(first.is_err()));
+    assert!(
+        store
+            .profile_log(std::slice::from_ref(&id))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(t.count("SELECT COUNT(*) FROM signals"), 0);
+    assert_eq!(t.count("SELECT COUNT(*) FROM profile_logs"), 0);
+    drop(store);
+    let store = t.open();
+    assert!(
+        store
+            .profile_log(std::slice::from_ref(&id))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Two handles on one SQLite database (the store contract's "two replicas"; in use,
+/// `slotwise decide`, the batch send, which runs beside a running server on its data
+/// directory and stores exposures; here a server process and this test): a merge of one handle's tail records every stored
+/// signal as in the profile logs (`profile_log_signal` = the highest signal row id),
+/// the signals still waiting in the *other* handle's tail too. When that one is then
+/// killed, the next open merges only the signals above the mark: its acknowledged
+/// signal is stored but never reaches the profile logs, and no profile counts it.
+///
+/// The trigger holds the server's merge of its signal back, so that the kill lands
+/// before it without a race (unheld, the window is the tail's 100 ms).
+#[test]
+#[ignore = "review of 3f2c544: profile_log_signal is one watermark for every handle on the database; \
+            a merge through one handle marks the other's unmerged signals as merged, lost from the logs \
+            when that one is killed. No small fix (needs a durable per-signal merged mark, or one handle per file)"]
+fn sqlite_a_handle_merging_its_tail_does_not_mark_anothers_as_merged() {
+    use slotwise::signals;
+    use slotwise_origin::server::client::Client;
+    let dir = temp_dir("two-tails");
+    let data = dir.join("data");
+    let t = TestStore::new(Backend::Sqlite, "two-tails", &dir);
+    let a = t.open();
+    fail_log_appends(&t, 2);
+    let addr = free_addr();
+    let mut server = start_on(addr, &data, &[]);
+    let now = now();
+    // Through the server: acknowledged, waiting in its tail.
+    let x = Signal::new(Kind::Click, 7, now).consent(7).subject(2);
+    let r = post_signals(
+        &mut Client::new(addr).unwrap(),
+        &signals::encode(&[x]).unwrap(),
+    );
+    assert_eq!(r.status, 200);
+    // Through this handle: one signal, then a write that merges this handle's tail.
+    let y = Signal::new(Kind::View, 8, now).consent(7).subject(1);
+    a.ingest(&[y], now).unwrap();
+    a.link(&["login:u".to_string(), anon_id(1)]).unwrap();
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    t.execute("DROP TRIGGER fail_log_appends");
+    drop(a);
+    let store = t.open();
+    let stored = store.subject_signals(&[anon_id(2)], 10).unwrap();
+    assert_eq!(stored.len(), 1, "the acknowledged signal is stored");
+    let profile = store.profile_log(&[anon_id(2)]).unwrap();
+    assert_eq!(
+        profile.iter().map(|s| s.event_id).collect::<Vec<_>>(),
+        vec![7],
+        "the acknowledged, stored signal is missing from its profile"
+    );
+}
+
+/// The same root, without a crash: an erasure through one handle deletes the signals
+/// and log rows of the cluster, but not the other handle's tail, which still serves
+/// the erased signal and then merges it back into the profile logs.
+///
+/// The erasure comes right after the other handle's answer, well inside the 100 ms
+/// its merge waits.
+#[test]
+#[ignore = "review of 3f2c544: an erasure through one SQLite handle leaves the erased signals in another \
+            handle's unmerged tail, served and merged back into profile_logs. No small fix (each handle's \
+            tail is in its own memory)"]
+fn sqlite_an_erasure_through_one_handle_leaves_nothing_in_anothers_tail() {
+    let t = TestStore::temp(Backend::Sqlite, "tail-erase-two");
+    let a = t.open();
+    let b = t.open();
+    let id = anon_id(3);
+    let s = Signal::new(Kind::View, 43, T0).consent(7).subject(3);
+    assert_eq!(b.ingest(&[s], T0).unwrap().stored, 1);
+    assert_eq!(a.erase(&id).unwrap().signals, 1);
+    let served = |store: &dyn Store| store.profile_log(std::slice::from_ref(&id)).unwrap();
+    let through_b = served(b.as_ref());
+    // b's merge comes meanwhile.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let logged = t.count(&format!(
+        "SELECT COUNT(*) FROM profile_logs WHERE subject = '{id}'"
+    ));
+    let through_a = served(a.as_ref());
+    assert_eq!(
+        (through_b.len(), logged, through_a.len()),
+        (0, 0, 0),
+        "after the erasure: served through the other handle, log rows, served through the erasing one"
+    );
+}
+
+/// A real crash between the answer and the merge: the server is killed with SIGKILL
+/// right after acknowledging batches (inside the tail's 100 ms), and the next open
+/// merges what the kill left out, so every acknowledged signal is in its subject's
+/// profile.
+#[test]
+fn sqlite_signals_acknowledged_right_before_a_sigkill_are_in_the_profiles() {
+    use slotwise::signals;
+    use slotwise_origin::server::client::Client;
+    let dir = temp_dir("tail-kill");
+    let data = dir.join("data");
+    let t = TestStore::new(Backend::Sqlite, "tail-kill", &dir);
+    let addr = free_addr();
+    let mut server = start_on(addr, &data, &[]);
+    let now = now();
+    let mut c = Client::new(addr).unwrap();
+    for b in 0..5u64 {
+        let batch: Vec<Signal> = (0..40u64)
+            .map(|i| {
+                Signal::new(Kind::View, 1000 * b + i + 1, now - i)
+                    .consent(7)
+                    .subject(1 + i % SUBJECTS)
+            })
+            .collect();
+        assert_eq!(
+            post_signals(&mut c, &signals::encode(&batch).unwrap()).status,
+            200
+        );
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let store = t.open();
+    for subject in 1..=SUBJECTS {
+        let id = anon_id(subject);
+        let mut stored: Vec<u64> = store
+            .subject_signals(std::slice::from_ref(&id), 1000)
+            .unwrap()
+            .iter()
+            .map(|r| r.signal.event_id)
+            .collect();
+        let mut profile: Vec<u64> = store
+            .profile_log(std::slice::from_ref(&id))
+            .unwrap()
+            .iter()
+            .map(|s| s.event_id)
+            .collect();
+        stored.sort_unstable();
+        profile.sort_unstable();
+        assert!(!stored.is_empty());
+        assert_eq!(profile, stored, "{id}");
+    }
+}

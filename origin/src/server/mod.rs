@@ -104,7 +104,7 @@ pub struct Config {
     /// A compiled bundle to publish at start when the store has none.
     #[arg(long, env = "SLOTWISE_BUNDLE")]
     pub bundle: Option<PathBuf>,
-    /// Most signals the snippet profile cache holds in all (0 turns it off).
+    /// Most signals (and entries) the snippet profile cache holds in all (0 turns it off).
     #[arg(
         long,
         env = "SLOTWISE_PROFILE_CACHE_SIGNALS",

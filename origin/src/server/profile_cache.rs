@@ -10,6 +10,7 @@
 //! the bundle), and every write that changes a view drops it:
 //! - ingest calls [`ProfileCache::invalidate_subjects`] after the batch is durable and
 //!   before it answers, and again after the journeys it starts or ends are written;
+//!   so does `POST /v1/decide` after it stores its exposures;
 //! - a preference-centre write and a journey step call [`ProfileCache::invalidate_ids`]
 //!   with the ids they changed;
 //! - identify, erase and retention call [`ProfileCache::clear`];
@@ -21,8 +22,8 @@
 //!   one of its ids, and a load takes the epoch before it reads and keeps its entry
 //!   only if no shard of its ids (and no clear) moved past it meanwhile.
 //!
-//! The cache holds at most a configured number of signals in all; past it, expired
-//! entries go first, then everything.
+//! The cache holds at most a configured number of signals in all, and as many entries;
+//! past either, expired entries go first, then everything.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -177,7 +178,10 @@ impl Inner {
     fn insert(&mut self, id: &str, view: Arc<ClusterView>, capacity: usize) {
         self.remove(id);
         let n = view.signals.len();
-        if self.signals + n > capacity {
+        // Entries count too: a view without signals (any new visitor id, which anyone
+        // can ask a snippet for) would otherwise be held without bound.
+        let full = |inner: &Inner| inner.signals + n > capacity || inner.entries.len() >= capacity;
+        if full(self) {
             let stale: Vec<String> = self
                 .entries
                 .iter()
@@ -187,7 +191,7 @@ impl Inner {
             for k in stale {
                 self.remove(&k);
             }
-            if self.signals + n > capacity {
+            if full(self) {
                 self.entries.clear();
                 self.holders.clear();
                 self.signals = 0;

@@ -202,9 +202,15 @@ const FLOOR: &str = "SELECT value FROM meta WHERE key = 'retention_floor'";
 enum Job {
     Ingest(Vec<Signal>, u64, IngestDone),
     /// A write; with `true`, the profile-log tail is merged first (the write deletes
-    /// signals or log rows, or marks the logs complete).
-    Write(Box<dyn FnOnce(&mut Connection) + Send>, bool),
+    /// signals or log rows, or marks the logs complete), and when that merge fails the
+    /// write is given its error instead of the connection: it must not run over a
+    /// tail that still holds signals (an erasure would leave the erased ones there, to
+    /// be served and merged back, and its mark would skip the others after a crash).
+    Write(WriteFn, bool),
 }
+
+/// A write job's work: given the writer connection, or the error that stops it.
+type WriteFn = Box<dyn FnOnce(Result<&mut Connection>) + Send>;
 
 /// SQLite in WAL mode behind [`Store`].
 pub struct SqliteStore {
@@ -289,7 +295,8 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the writer connection (serialised with ingests), after merging the
-    /// profile-log tail, and waits.
+    /// profile-log tail, and waits; when that merge fails, `f` does not run and the
+    /// merge's error is returned (the write is retried by its caller).
     fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
@@ -306,8 +313,8 @@ impl SqliteStore {
     ) -> Result<T> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Job::Write(
-            Box::new(move |c| {
-                let _ = tx.send(f(c));
+            Box::new(move |c: Result<&mut Connection>| {
+                let _ = tx.send(c.and_then(f));
             }),
             merge_first,
         ))?;
@@ -390,14 +397,14 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
             Some(wait) => match rx.recv_timeout(wait) {
                 Ok(job) => Some(job),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    merge_tail(&mut conn, tail);
+                    let _ = merge_tail(&mut conn, tail);
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => None,
             },
         };
         let Some(first) = first else {
-            merge_tail(&mut conn, tail);
+            let _ = merge_tail(&mut conn, tail);
             return;
         };
         let mut ingests = Vec::new();
@@ -408,10 +415,10 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
                 Some(Job::Ingest(s, at, reply)) => ingests.push((s, at, reply)),
                 Some(Job::Write(f, merge_first)) => {
                     commit_ingests(&mut conn, &mut ingests, tail);
-                    if merge_first {
-                        merge_tail(&mut conn, tail);
+                    match merge_first.then(|| merge_tail(&mut conn, tail)) {
+                        Some(Err(e)) => f(Err(e)),
+                        _ => f(Ok(&mut conn)),
                     }
-                    f(&mut conn);
                 }
                 None => {}
             }
@@ -425,15 +432,16 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
         }
         commit_ingests(&mut conn, &mut ingests, tail);
         if tail.due_in() == Some(Duration::ZERO) {
-            merge_tail(&mut conn, tail);
+            let _ = merge_tail(&mut conn, tail);
         }
     }
 }
 
-/// Merges the tail's signals into their subjects' profile logs, in one commit.
-fn merge_tail(conn: &mut Connection, tail: &LogTail) {
+/// Merges the tail's signals into their subjects' profile logs, in one commit; on
+/// failure they stay in the tail (retried with the next merge).
+fn merge_tail(conn: &mut Connection, tail: &LogTail) -> Result<()> {
     let Some(batch) = tail.begin_merge() else {
-        return;
+        return Ok(());
     };
     let result = (|| -> rusqlite::Result<()> {
         let tx = conn.transaction_with_behavior(Immediate)?;
@@ -451,6 +459,7 @@ fn merge_tail(conn: &mut Connection, tail: &LogTail) {
         eprintln!("profile log merge (retried with the next): {e}");
     }
     tail.end_merge(result.is_ok());
+    result.map_err(|e| err(format!("profile log merge: {e}")))
 }
 
 /// Records that every stored signal is in the profile logs (the tail is empty).

@@ -9,7 +9,7 @@
 //! by subject id, and merges them into the logs in one transaction once
 //! [`MERGE_AT`] signals are waiting or the oldest has waited [`MERGE_AFTER`], and
 //! before any other write (erasure, retention, links, copies), so those always see
-//! complete logs. A subject then gets one row per merge for all of its signals since
+//! complete logs (such a write fails, without running, when that merge fails). A subject then gets one row per merge for all of its signals since
 //! the last one, not one per commit.
 //!
 //! Reads stay exact and read their writes: a profile read takes the tail's
