@@ -180,12 +180,19 @@ pub fn run_due(app: &App) -> Result<Pass, StoreError> {
         for inst in claimed {
             let (done, exposures) = step_of(app, &bundle, &defs, &inst, now)?;
             let action = std::mem::discriminant(&done.action);
-            match app.store.journey_step(done.clone(), now)? {
+            let outcome = app.store.journey_step(done.clone(), now);
+            // The step moved the instance on (or may have, if the answer was lost):
+            // cached views of its cluster hold the old one (its items may no longer
+            // show). Dropped before anything else here can fail.
+            app.profiles
+                .invalidate_ids(std::slice::from_ref(&inst.subject));
+            match outcome? {
                 StepOutcome::Queued => {
                     pass.queued += 1;
                     if !exposures.is_empty() {
-                        app.store.ingest(&exposures, crate::channels::now_unix())?;
+                        let stored = app.store.ingest(&exposures, crate::channels::now_unix());
                         app.profiles.clear();
+                        stored?;
                     }
                 }
                 StepOutcome::OverBudget => pass.skipped += 1,
@@ -200,10 +207,6 @@ pub fn run_due(app: &App) -> Result<Pass, StoreError> {
                     }
                 }
             }
-            // The step moved the instance on: cached views of its cluster hold the
-            // old one (its items may no longer show).
-            app.profiles
-                .invalidate_ids(std::slice::from_ref(&inst.subject));
         }
         if n < CLAIM_BATCH {
             return Ok(pass);
