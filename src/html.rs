@@ -276,7 +276,12 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                             break;
                         };
                         let at = i + p;
-                        if let Some(len) = whole_comment(&chunk[at..]) {
+                        let comment = if chunk.get(at + 1) == Some(&b'!') {
+                            whole_comment(&chunk[at..])
+                        } else {
+                            None
+                        };
+                        if let Some(len) = comment {
                             // Nothing in a comment counts, skipping or not.
                             i = at + len;
                             if i == chunk.len() {
