@@ -276,7 +276,12 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                             break;
                         };
                         let at = i + p;
-                        if let Some(len) = whole_comment(&chunk[at..]) {
+                        let comment = if chunk.get(at + 1) == Some(&b'!') {
+                            whole_comment(&chunk[at..])
+                        } else {
+                            None
+                        };
+                        if let Some(len) = comment {
                             // Nothing in a comment counts, skipping or not.
                             i = at + len;
                             if i == chunk.len() {
@@ -738,6 +743,7 @@ fn attr_state(run: &[u8], state: u8) -> u8 {
 }
 
 /// A start or end tag found whole by [`whole_tag`].
+#[derive(Debug, PartialEq, Eq)]
 struct WholeTag {
     /// Its length, `<` to `>`.
     len: usize,
@@ -797,12 +803,21 @@ const ATTR_NEXT: [u8; 64] = {
 /// a table for the attribute states (tags are short: a call to memchr per quote
 /// costs more); quoted values are skipped in one search.
 fn whole_tag(s: &[u8]) -> Option<WholeTag> {
+    let s = &s[..s.len().min(MAX_TAG_BYTES + 1)];
+    if let Some(tag) = simple_tag(s) {
+        return Some(tag);
+    }
+    any_tag(s)
+}
+
+/// [`whole_tag`] for any tag, by the attribute states (`s` cut to
+/// [`MAX_TAG_BYTES`] + 1 already).
+fn any_tag(s: &[u8]) -> Option<WholeTag> {
     let is_end = *s.get(1)? == b'/';
     let name = if is_end { 2 } else { 1 };
     if !s.get(name)?.is_ascii_alphabetic() {
         return None;
     }
-    let s = &s[..s.len().min(MAX_TAG_BYTES + 1)];
     // The scan starts after the name's first letter: `<d` (tag name) or `</d` (the
     // byte path reads `/` as ending a name, then `d` as a name).
     let mut j = name + 1;
@@ -829,6 +844,54 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
         j += 1;
     }
     None
+}
+
+/// [`whole_tag`] for the shapes most tags of a page have, read without the
+/// attribute states: `</name>`, and `<name>` with attributes each written
+/// ` name="value"` or ` name='value'` (one space before it, a name of lower-case
+/// letters and dashes, no dash before an `s`; nothing around the `=`). `None` for anything else, which the general path reads.
+/// Such a tag ends at the first `>` after its last value; it opens raw text only by
+/// its name, and cannot carry the slot attribute (no `-` outside its values).
+fn simple_tag(s: &[u8]) -> Option<WholeTag> {
+    let is_end = *s.get(1)? == b'/';
+    let name = if is_end { 2 } else { 1 };
+    if !s.get(name)?.is_ascii_alphabetic() {
+        return None;
+    }
+    let mut j = name + 1;
+    while s.get(j).is_some_and(u8::is_ascii_alphanumeric) {
+        j += 1;
+    }
+    let name_end = j;
+    loop {
+        match *s.get(j)? {
+            b'>' => {
+                let plain = is_end || !raw_text(&s[name..name_end]);
+                return Some(WholeTag { len: j + 1, plain });
+            }
+            b' ' if !is_end => {
+                j += 1;
+                let from = j;
+                // `-` too (`data-id`), but not `-s`: it may be the slot's marker.
+                while s.get(j).is_some_and(|&b| {
+                    b.is_ascii_lowercase()
+                        || (b == b'-' && s.get(j + 1).is_some_and(|&n| n | 0x20 != b's'))
+                }) {
+                    j += 1;
+                }
+                if j == from || s.get(j) != Some(&b'=') {
+                    return None;
+                }
+                let quote = *s.get(j + 1)?;
+                if quote != b'"' && quote != b'\'' {
+                    return None;
+                }
+                j += 2;
+                j += find_byte(quote, &s[j..])? + 1;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Where the last [`MARKER`] (any case) in `s` ends.
@@ -1163,6 +1226,62 @@ mod tests {
             "\u{0}\u{ff}<\u{80}",
         ] {
             assert_eq!(rewrite(page), page, "{page:?}");
+        }
+    }
+
+    /// The fast path for common tags reads every tag it accepts as the attribute
+    /// states do: all tags of up to 5 bytes after `<a` / `</a` over the bytes that
+    /// matter, and some longer ones.
+    #[test]
+    fn simple_tags_read_as_any_tag() {
+        const BYTES: &[u8] = b"aZ1-sS =\"'>/\t";
+        let mut checked = 0;
+        let mut tail = Vec::new();
+        for len in 0..=5u32 {
+            for mut n in 0..BYTES.len().pow(len) {
+                tail.clear();
+                for _ in 0..len {
+                    tail.push(BYTES[n % BYTES.len()]);
+                    n /= BYTES.len();
+                }
+                for head in [&b"<a"[..], b"</a", b"<ab c='d'", b"<p x=\"-s\""] {
+                    let tag = [head, &tail].concat();
+                    if let Some(fast) = super::simple_tag(&tag) {
+                        assert_eq!(
+                            Some(fast),
+                            super::any_tag(&tag),
+                            "{:?}",
+                            String::from_utf8_lossy(&tag)
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+        for tag in [
+            &b"<div class=\"card c3\">"[..],
+            b"<a href=\"/p/1\" title='Product 1'>x",
+            b"<div data-id=\"7\" aria-label='a>b'>",
+            b"<script src=\"x\">",
+            b"<TITLE>",
+            b"</div>",
+            b"<img alt=\"\">",
+        ] {
+            assert_eq!(super::simple_tag(tag), super::any_tag(tag));
+            assert!(
+                super::simple_tag(tag).is_some(),
+                "{:?}",
+                String::from_utf8_lossy(tag)
+            );
+        }
+        for tag in [
+            &b"<div data-slotwise-slot=\"x\">"[..],
+            b"<div  a=\"b\">",
+            b"</div >",
+            b"<br/>",
+        ] {
+            assert_eq!(super::simple_tag(tag), None);
         }
     }
 
