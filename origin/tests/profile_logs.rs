@@ -313,28 +313,26 @@ fn sqlite_erasure_while_the_tail_merge_fails_leaves_nothing_behind() {
 
 /// Two handles on one SQLite database (the store contract's "two replicas"; in use,
 /// `slotwise decide`, the batch send, which runs beside a running server on its data
-/// directory and stores exposures; here a server process and this test): a merge of one handle's tail records every stored
-/// signal as in the profile logs (`profile_log_signal` = the highest signal row id),
-/// the signals still waiting in the *other* handle's tail too. When that one is then
-/// killed, the next open merges only the signals above the mark: its acknowledged
-/// signal is stored but never reaches the profile logs, and no profile counts it.
+/// directory and stores exposures; here a server process and this test). Only the
+/// server, which opened the file first, has a tail; this handle appends its logs in
+/// each ingest commit and must not mark the server's waiting signals as logged: when
+/// the server is killed, the next open still merges them (review of 3f2c544, where a
+/// merge through one handle marked every stored signal as logged).
 ///
 /// The trigger holds the server's merge of its signal back, so that the kill lands
 /// before it without a race (unheld, the window is the tail's 100 ms).
 #[test]
-#[ignore = "review of 3f2c544: profile_log_signal is one watermark for every handle on the database; \
-            a merge through one handle marks the other's unmerged signals as merged, lost from the logs \
-            when that one is killed. No small fix (needs a durable per-signal merged mark, or one handle per file)"]
 fn sqlite_a_handle_merging_its_tail_does_not_mark_anothers_as_merged() {
     use slotwise::signals;
     use slotwise_origin::server::client::Client;
     let dir = temp_dir("two-tails");
     let data = dir.join("data");
     let t = TestStore::new(Backend::Sqlite, "two-tails", &dir);
-    let a = t.open();
+    drop(t.open()); // the schema, for the trigger (closing releases the tail lock)
     fail_log_appends(&t, 2);
     let addr = free_addr();
     let mut server = start_on(addr, &data, &[]);
+    let a = t.open();
     let now = now();
     // Through the server: acknowledged, waiting in its tail.
     let x = Signal::new(Kind::Click, 7, now).consent(7).subject(2);
@@ -362,16 +360,12 @@ fn sqlite_a_handle_merging_its_tail_does_not_mark_anothers_as_merged() {
     );
 }
 
-/// The same root, without a crash: an erasure through one handle deletes the signals
-/// and log rows of the cluster, but not the other handle's tail, which still serves
-/// the erased signal and then merges it back into the profile logs.
-///
-/// The erasure comes right after the other handle's answer, well inside the 100 ms
-/// its merge waits.
+/// The same root, without a crash: an erasure must not leave a signal in a tail,
+/// served and merged back into the profile logs. The first handle has the tail; the
+/// second appends in its ingest commits, so an erasure through the first leaves
+/// nothing anywhere, and an erasure through the second is refused while the first is
+/// open (it cannot see the first one's tail), then works once it is closed.
 #[test]
-#[ignore = "review of 3f2c544: an erasure through one SQLite handle leaves the erased signals in another \
-            handle's unmerged tail, served and merged back into profile_logs. No small fix (each handle's \
-            tail is in its own memory)"]
 fn sqlite_an_erasure_through_one_handle_leaves_nothing_in_anothers_tail() {
     let t = TestStore::temp(Backend::Sqlite, "tail-erase-two");
     let a = t.open();
@@ -392,6 +386,22 @@ fn sqlite_an_erasure_through_one_handle_leaves_nothing_in_anothers_tail() {
         (through_b.len(), logged, through_a.len()),
         (0, 0, 0),
         "after the erasure: served through the other handle, log rows, served through the erasing one"
+    );
+    // The other way round: a's tail holds the signal, b cannot erase it.
+    let s = Signal::new(Kind::View, 44, T0).consent(7).subject(3);
+    assert_eq!(a.ingest(&[s], T0).unwrap().stored, 1);
+    let refused = b.erase(&id).unwrap_err().to_string();
+    assert!(refused.contains("slotwise serve"), "{refused}");
+    assert_eq!(b.expire(T0 + 1).unwrap_err().to_string(), refused);
+    assert_eq!(served(a.as_ref()).len(), 1, "nothing was erased");
+    drop(a);
+    assert_eq!(b.erase(&id).unwrap().signals, 1);
+    assert!(served(b.as_ref()).is_empty());
+    assert_eq!(
+        t.count(&format!(
+            "SELECT COUNT(*) FROM profile_logs WHERE subject = '{id}'"
+        )),
+        0
     );
 }
 

@@ -157,8 +157,11 @@ fn two_handles_on_one_database_stay_exact(backend: Backend) {
                     .unwrap();
             }
         });
-        // Retention below every signal's time: it must not delete anything.
-        b.expire(10_000).unwrap();
+        // Retention below every signal's time: it must not delete anything. On SQLite
+        // through the first handle, which has the profile-log tail (the other
+        // refuses deletions while it is open).
+        let expiring = if backend == Backend::Sqlite { &a } else { &b };
+        expiring.expire(10_000).unwrap();
         linker.join().unwrap();
         handles
             .into_iter()

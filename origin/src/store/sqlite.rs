@@ -219,6 +219,57 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     tail: Arc<LogTail>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held by the one handle per database file that appends profile logs after the
+    /// ingest answers (see [`sqlite_tail`]).
+    lock: Arc<LogLock>,
+}
+
+/// The lock that makes one handle per database file the deferred one: the tail's
+/// mark ([`sqlite_tail::LOGGED_KEY`]) covers every stored signal, so two handles with
+/// tails would mark each other's waiting signals as logged, and an erasure through
+/// one would leave the erased signals in the other's tail. Other handles (the batch
+/// send beside a running server, a second server) append in each ingest commit, and
+/// refuse deletions while the deferred handle is alive (they would miss its tail).
+struct LogLock {
+    path: PathBuf,
+    /// The lock file, locked, when this handle is the deferred one.
+    held: Option<std::fs::File>,
+}
+
+impl LogLock {
+    fn take(path: PathBuf) -> LogLock {
+        let held = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ok()
+            .filter(|f| f.try_lock().is_ok());
+        LogLock { path, held }
+    }
+
+    /// Whether another handle (in any process) is the deferred one now.
+    fn other_is_deferred(&self) -> bool {
+        if self.held.is_some() {
+            return false;
+        }
+        match std::fs::File::options().write(true).open(&self.path) {
+            Ok(f) => f.try_lock().is_err(),
+            Err(_) => false,
+        }
+    }
+
+    /// Refuses a write that deletes signals while another handle has a tail.
+    fn deletions_allowed(&self) -> Result<()> {
+        if self.other_is_deferred() {
+            Err(err(
+                "another handle (a running `slotwise serve`) holds this SQLite store's \
+                 profile-log tail: erase or expire through it",
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Drop for SqliteStore {
@@ -269,12 +320,21 @@ impl SqliteStore {
         migrate_conn(&mut conn, true).map_err(err)?;
         ensure_profile_logs(&mut conn).map_err(err)?;
         catch_up_logs(&mut conn).map_err(err)?;
+        let lock = Arc::new(LogLock::take(dir.join("slotwise.db-tail.lock")));
+        let deferred = lock.held.is_some();
+        if !deferred {
+            eprintln!(
+                "{}: another handle holds the profile-log tail; this one appends the logs \
+                 in each ingest commit",
+                path.display()
+            );
+        }
         let (tx, rx) = mpsc::channel::<Job>();
         let tail = Arc::new(LogTail::default());
         let writer_tail = tail.clone();
         let thread = std::thread::Builder::new()
             .name("slotwise-sqlite-writer".into())
-            .spawn(move || writer(conn, rx, &writer_tail))
+            .spawn(move || writer(conn, rx, &writer_tail, deferred))
             .map_err(err)?;
         Ok(SqliteStore {
             path,
@@ -282,6 +342,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             tail,
             writer_thread: Mutex::new(Some(thread)),
+            lock,
         })
     }
 
@@ -390,7 +451,7 @@ impl Tailed<'_> {
     }
 }
 
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail, deferred: bool) {
     loop {
         let first = match tail.due_in() {
             None => rx.recv().ok(),
@@ -414,7 +475,7 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
             match next.take() {
                 Some(Job::Ingest(s, at, reply)) => ingests.push((s, at, reply)),
                 Some(Job::Write(f, merge_first)) => {
-                    commit_ingests(&mut conn, &mut ingests, tail);
+                    commit_ingests(&mut conn, &mut ingests, tail, deferred);
                     match merge_first.then(|| merge_tail(&mut conn, tail)) {
                         Some(Err(e)) => f(Err(e)),
                         _ => f(Ok(&mut conn)),
@@ -430,7 +491,7 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Job>, tail: &LogTail) {
                 Err(_) => break,
             }
         }
-        commit_ingests(&mut conn, &mut ingests, tail);
+        commit_ingests(&mut conn, &mut ingests, tail, deferred);
         if tail.due_in() == Some(Duration::ZERO) {
             let _ = merge_tail(&mut conn, tail);
         }
@@ -502,10 +563,15 @@ fn catch_up_logs(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// Stores a group of ingests in one commit. The deferred handle keeps their profile
+/// fields in the tail; any other appends them to the logs in the same commit, and
+/// moves the mark past them only when nothing was waiting below them (the deferred
+/// handle's tail: a crash there must still find its signals above the mark).
 fn commit_ingests(
     conn: &mut Connection,
     jobs: &mut Vec<(Vec<Signal>, u64, IngestDone)>,
     tail: &LogTail,
+    deferred: bool,
 ) {
     if jobs.is_empty() {
         return;
@@ -514,6 +580,11 @@ fn commit_ingests(
         let tx = conn.transaction_with_behavior(Immediate)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         let mut logs = NewLogs::default();
+        let last_before: i64 = if deferred {
+            0
+        } else {
+            tx.query_row("SELECT COALESCE(MAX(id), 0) FROM signals", [], |r| r.get(0))?
+        };
         {
             // One row per statement run: a multi-row statement makes SQLite keep a
             // statement journal (a page copy per page it touches) in case it aborts.
@@ -542,6 +613,14 @@ fn commit_ingests(
                     expired,
                 });
             }
+        }
+        if !deferred {
+            std::mem::take(&mut logs).append(&tx, retention_floor(&tx)?)?;
+            tx.prepare_cached(
+                "UPDATE meta SET value = (SELECT COALESCE(MAX(id), 0) FROM signals)
+                 WHERE key = ?1 AND value = ?2",
+            )?
+            .execute(params![sqlite_tail::LOGGED_KEY, last_before])?;
         }
         tx.commit()?;
         Ok((outcomes, logs))
@@ -830,8 +909,12 @@ impl Store for SqliteStore {
 
     fn erase(&self, id: &str) -> Result<Erased> {
         let id = id.to_string();
+        let lock = self.lock.clone();
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
+            // Checked under the write lock: a handle that takes the tail from now on
+            // can commit nothing before this erasure does.
+            lock.deletions_allowed()?;
             let (cluster, ids) = cluster_of(&tx, &id).map_err(err)?;
             let mut erased = Erased::default();
             for i in &ids {
@@ -883,8 +966,12 @@ impl Store for SqliteStore {
     fn expire(&self, before: u64) -> Result<u64> {
         // First the floor, durably: from this commit on, no ingest stores a signal
         // whose id the deletions below may forget.
+        let lock = self.lock.clone();
         let floor = self.write(move |conn| {
             let tx = conn.transaction_with_behavior(Immediate).map_err(err)?;
+            // From the new floor on no ingest stores a signal the chunks below delete,
+            // so a tail taken after this check never holds one.
+            lock.deletions_allowed()?;
             let floor = retention_floor(&tx).map_err(err)?.max(before);
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('retention_floor', ?1)

@@ -20,6 +20,14 @@
 //! retried. A signal seen both in a log and here counts once
 //! ([`super::profile_log::finish`] drops repeated event ids).
 //!
+//! One handle per database file has a tail: the one that holds the file's tail lock
+//! (`slotwise.db-tail.lock`, normally `slotwise serve`). Any other handle on the same
+//! file (the batch send beside a running server, a second server) appends the logs in
+//! each ingest commit instead, and refuses erasure and retention while the tail's
+//! handle is alive: the mark below covers every stored signal, so a second tail would
+//! mark the first one's waiting signals as logged, and a deletion through another
+//! handle would leave the deleted signals in that tail.
+//!
 //! Durability: the signals are durable before the answer; only their log rows wait.
 //! The `meta` key [`LOGGED_KEY`] holds the highest signal row id whose signal is in
 //! the logs; opening the store merges the signals above it (after a crash), and every
