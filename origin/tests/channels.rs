@@ -9,7 +9,7 @@ use std::path::Path;
 use common::*;
 use slotwise::consent::{BIT_MEASUREMENT, BIT_NECESSARY, BIT_PERSONALIZATION, Consent};
 use slotwise::decide::{Engine, Request, Visitor};
-use slotwise::profile::{self, Expect, KeyRing};
+use slotwise::profile::{self, Expect};
 use slotwise::rules::Json;
 use slotwise::session::Session;
 use slotwise::signals::{self, Channel, Kind, Signal};
@@ -216,45 +216,9 @@ fn one_cap_across_email_web_and_app_then_every_channel_falls_back(backend: Backe
 
     // 5. On the device: the snippet carries the cross-channel counter, and the wasm
     //    engine's core (here natively) falls back too.
-    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
-    let mut ring = KeyRing::new();
-    ring.insert_base64url(
-        keys["keys"][0]["kid"].as_str().unwrap(),
-        keys["keys"][0]["public"].as_str().unwrap(),
-    )
-    .unwrap();
-    let r = c
-        .request("GET", &format!("/v1/snippet?id={ANON}"), &[], &[])
-        .unwrap();
-    let token = r.json()["token"].as_str().unwrap().to_string();
-    let snippet = profile::verify_native(
-        profile::parse_unverified(&token).unwrap(),
-        &ring,
-        Expect {
-            now: now(),
-            audience: "shop.example",
-        },
-    )
-    .unwrap();
-    let engine = Engine::new(slotwise::bundle::decode(&bundle).unwrap());
-    let session = Session::new(7, now());
-    let Json(context) = serde_json::from_str(r#"{"device": "mobile"}"#).unwrap();
-    let request = Request {
-        slots: &["recs"],
-        seed: 9,
-        context: &context,
-        visitor: Visitor {
-            id: "device",
-            session: Some(&session),
-            profile: Some(&snippet),
-            consent: Consent::from_bits(ALL),
-            now: now(),
-            muted: &[],
-        },
-    };
-    let d = engine.decide(&request);
-    assert!(!d[0].items.contains(&BAG), "{:?}", d[0].items);
-    assert_eq!(d[0].items[0], 0, "the trail runner");
+    let items = device_recs(&mut c, &bundle);
+    assert!(!items.contains(&BAG), "{items:?}");
+    assert_eq!(items[0], 0, "the trail runner");
 }
 
 fn anonymous_contexts_and_bad_requests(backend: Backend) {
@@ -431,13 +395,13 @@ fn batch_send_writes_a_line_per_subject_and_counts_its_exposures(backend: Backen
 /// Whether the device, deciding `recs` on mobile with a fresh snippet of [`ANON`],
 /// shows the bag.
 fn device_shows_the_bag(c: &mut Client, bundle: &[u8]) -> bool {
-    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
-    let mut ring = KeyRing::new();
-    ring.insert_base64url(
-        keys["keys"][0]["kid"].as_str().unwrap(),
-        keys["keys"][0]["public"].as_str().unwrap(),
-    )
-    .unwrap();
+    device_recs(c, bundle).contains(&BAG)
+}
+
+/// The items the device shows in `recs` on mobile with a fresh snippet of [`ANON`]
+/// (the wasm engine's core, here natively).
+fn device_recs(c: &mut Client, bundle: &[u8]) -> Vec<u32> {
+    let ring = key_ring(c);
     let r = c
         .request("GET", &format!("/v1/snippet?id={ANON}"), &[], &[])
         .unwrap();
@@ -464,7 +428,7 @@ fn device_shows_the_bag(c: &mut Client, bundle: &[u8]) -> bool {
             muted: &[],
         },
     };
-    engine.decide(&request)[0].items.contains(&BAG)
+    engine.decide(&request).swap_remove(0).items
 }
 
 /// The exposures `POST /v1/decide` records count in the very next snippet: the

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use slotwise::consent::{BIT_MEASUREMENT, BIT_NECESSARY, BIT_PERSONALIZATION};
-use slotwise::profile::{self, Expect, KeyRing};
+use slotwise::profile::{self, Expect};
 use slotwise::signals::{self, Kind, Signal};
 use slotwise_origin::preferences::{Frequency, Preferences};
 use slotwise_origin::server::client::{Client, Response};
@@ -289,13 +289,7 @@ fn snippet_claims(c: &mut Client, id: &str) -> profile::Claims {
 
 /// The claims of a snippet token, verified with the server's key.
 fn verify(c: &mut Client, token: &str) -> profile::Claims {
-    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
-    let mut ring = KeyRing::new();
-    ring.insert_base64url(
-        keys["keys"][0]["kid"].as_str().unwrap(),
-        keys["keys"][0]["public"].as_str().unwrap(),
-    )
-    .unwrap();
+    let ring = key_ring(c);
     profile::verify_native(
         profile::parse_unverified(token).unwrap(),
         &ring,

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use slotwise::consent::{BIT_MEASUREMENT, BIT_NECESSARY, BIT_PERSONALIZATION};
 use slotwise::decide::{Engine, Request};
-use slotwise::profile::{self, Expect, KeyRing};
+use slotwise::profile::{self, Expect};
 use slotwise::signals::{self, Channel, Kind, Signal};
 
 const ALL: u8 = BIT_NECESSARY | BIT_PERSONALIZATION | BIT_MEASUREMENT;
@@ -305,13 +305,7 @@ fn snippet(c: &mut slotwise_origin::server::client::Client, id: &str) -> (String
         )
         .unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
-    let mut ring = KeyRing::new();
-    ring.insert_base64url(
-        keys["keys"][0]["kid"].as_str().unwrap(),
-        keys["keys"][0]["public"].as_str().unwrap(),
-    )
-    .unwrap();
+    let ring = key_ring(c);
     let token = r.json()["token"].as_str().unwrap().to_string();
     let parts = profile::parse_unverified(&token).unwrap();
     let expect = Expect {

@@ -69,6 +69,18 @@ impl Drop for TempDir {
     }
 }
 
+/// The server's snippet key ring, from `GET /v1/keys` (its first key).
+pub fn key_ring(c: &mut Client) -> slotwise::profile::KeyRing {
+    let keys = c.request("GET", "/v1/keys", &[], &[]).unwrap().json();
+    let mut ring = slotwise::profile::KeyRing::new();
+    ring.insert_base64url(
+        keys["keys"][0]["kid"].as_str().unwrap(),
+        keys["keys"][0]["public"].as_str().unwrap(),
+    )
+    .unwrap();
+    ring
+}
+
 /// The test shop authoring set (tests/fixtures/shop) compiled to a bundle file in `dir`.
 pub fn demo_bundle(dir: &Path) -> PathBuf {
     let b = slotwise_origin::authoring::build_dir(
