@@ -810,14 +810,18 @@ fn whole_tag(s: &[u8]) -> Option<WholeTag> {
     any_tag(s)
 }
 
+/// Whether the tag at `s` (from its `<`) is an end tag, and where its name starts;
+/// `None` unless a letter starts it.
+fn tag_name_at(s: &[u8]) -> Option<(bool, usize)> {
+    let is_end = *s.get(1)? == b'/';
+    let name = if is_end { 2 } else { 1 };
+    s.get(name)?.is_ascii_alphabetic().then_some((is_end, name))
+}
+
 /// [`whole_tag`] for any tag, by the attribute states (`s` cut to
 /// [`MAX_TAG_BYTES`] + 1 already).
 fn any_tag(s: &[u8]) -> Option<WholeTag> {
-    let is_end = *s.get(1)? == b'/';
-    let name = if is_end { 2 } else { 1 };
-    if !s.get(name)?.is_ascii_alphabetic() {
-        return None;
-    }
+    let (is_end, name) = tag_name_at(s)?;
     // The scan starts after the name's first letter: `<d` (tag name) or `</d` (the
     // byte path reads `/` as ending a name, then `d` as a name).
     let mut j = name + 1;
@@ -853,11 +857,7 @@ fn any_tag(s: &[u8]) -> Option<WholeTag> {
 /// Such a tag ends at the first `>` after its last value; it opens raw text only by
 /// its name, and cannot carry the slot attribute (no `-` outside its values).
 fn simple_tag(s: &[u8]) -> Option<WholeTag> {
-    let is_end = *s.get(1)? == b'/';
-    let name = if is_end { 2 } else { 1 };
-    if !s.get(name)?.is_ascii_alphabetic() {
-        return None;
-    }
+    let (is_end, name) = tag_name_at(s)?;
     let mut j = name + 1;
     while s.get(j).is_some_and(u8::is_ascii_alphanumeric) {
         j += 1;
