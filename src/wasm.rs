@@ -227,7 +227,8 @@ impl Engine {
         out.clear();
         out.push(0);
         let mut r = Reader::new(input);
-        let count = r.len(MAX_SLOTS_ASKED).unwrap_or(0);
+        // Each name takes at least a byte: the input bounds the loop.
+        let count = r.usize().unwrap_or(0);
         // A page asks for a few slots: their names on the stack.
         let mut few = [""; 8];
         let mut many = Vec::new();
@@ -634,9 +635,6 @@ impl Engine {
 pub fn reason_code(n: u32) -> String {
     Reason::from_index(n).map_or("", |r| r.code()).into()
 }
-
-/// The most slots one `decide` call may ask for (more: input that does not decode).
-const MAX_SLOTS_ASKED: usize = 4096;
 
 #[cfg(feature = "edge")]
 fn flatten(decisions: &[decide::Decision]) -> Vec<u32> {

@@ -66,6 +66,12 @@ test('node: odd requests never throw', async () => {
   assert.equal(d['a,b'].reason, 'bad_slot_name');
   assert.equal(d[''].reason, 'bad_slot_name');
   assert.equal(d.hero.reason, 'default');
+  // Many slots in one request: every one gets its decision.
+  const many = Array.from({ length: 5000 }, (_, i) => `s${i}`).concat('hero');
+  const all = sw.decide({ slots: many });
+  assert.equal(Object.keys(all).length, many.length);
+  assert.equal(all.s4999.reason, 'unknown_slot');
+  assert.equal(all.hero.reason, 'default');
 });
 
 test('node: rules read the page context and the session; explain says why', async () => {
