@@ -199,10 +199,8 @@ async fn handle(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
         if !exposures.is_empty() {
             app2.store.ingest(&exposures, now).map_err(unavailable)?;
             // Stored: the next snippet of the cluster counts them (its caps).
-            let mut subjects: Vec<u64> = exposures.iter().filter_map(|s| s.subject).collect();
-            subjects.sort_unstable();
-            subjects.dedup();
-            app2.profiles.invalidate_subjects(&subjects);
+            app2.profiles
+                .invalidate_subjects(&super::profile_cache::subjects_of(&exposures));
         }
         Ok((cluster, decisions, exposures.len()))
     })

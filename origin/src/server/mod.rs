@@ -598,9 +598,7 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
     }
     let n = batch.len();
     let journey_subjects = journeys::subjects_to_evaluate(app, &batch);
-    let mut subjects: Vec<u64> = batch.iter().filter_map(|s| s.subject).collect();
-    subjects.sort_unstable();
-    subjects.dedup();
+    let subjects = profile_cache::subjects_of(&batch);
     // The writer answers through the channel once the batch is committed: no thread
     // waits for it meanwhile.
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -132,7 +132,7 @@ impl ProfileCache {
     }
 
     /// Drops the entries of every cluster holding one of these subjects (pseudonymous
-    /// subject numbers, as signals carry them).
+    /// subject numbers, as signals carry them: [`subjects_of`]).
     pub fn invalidate_subjects(&self, subjects: &[u64]) {
         let ids: Vec<String> = subjects.iter().map(|&s| store::anon_id(s)).collect();
         self.invalidate_ids(&ids);
@@ -230,6 +230,15 @@ impl Inner {
             }
         }
     }
+}
+
+/// The distinct subjects of `signals` (those that have one), for
+/// [`ProfileCache::invalidate_subjects`] once they are stored.
+pub fn subjects_of(signals: &[slotwise::signals::Signal]) -> Vec<u64> {
+    let mut subjects: Vec<u64> = signals.iter().filter_map(|s| s.subject).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    subjects
 }
 
 #[cfg(test)]

@@ -324,8 +324,8 @@ impl SqliteStore {
         let deferred = lock.held.is_some();
         if !deferred {
             eprintln!(
-                "{}: another handle holds the profile-log tail; this one appends the logs \
-                 in each ingest commit",
+                "{}: the profile-log tail is another handle's (or its lock file cannot be \
+                 made); this one appends the logs in each ingest commit",
                 path.display()
             );
         }
