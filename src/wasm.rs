@@ -751,6 +751,25 @@ impl PageRewriter {
         out
     }
 
+    /// The whole page at once, filled and ended, followed by `tail`: for a page the
+    /// origin had sent whole before the response began. The bytes stay in the
+    /// module's memory (`wasmMemory()`): the offset returned holds their length as a
+    /// little-endian `u32`, then the bytes. They are valid until the next call into
+    /// the module, which is time enough to hand them to a `Response` (it copies):
+    /// the page is copied in once and out once.
+    #[wasm_bindgen(js_name = fillAll)]
+    pub fn fill_all(&mut self, page: &[u8], tail: &[u8]) -> u32 {
+        self.out.clear();
+        self.out.reserve(4 + page.len() + tail.len() + 4096);
+        self.out.extend_from_slice(&[0; 4]);
+        self.rewriter.write(page, &mut self.out);
+        self.rewriter.end(&mut self.out);
+        self.out.extend_from_slice(tail);
+        let len = (self.out.len() - 4) as u32;
+        self.out[..4].copy_from_slice(&len.to_le_bytes());
+        self.out.as_ptr() as u32
+    }
+
     /// How many of the last bytes written are held back (an unfinished tag): if the
     /// caller stops using the rewriter, it writes them out raw and loses nothing.
     #[wasm_bindgen(getter)]

@@ -141,14 +141,19 @@ export function createHandler(newInstance) {
     // of deciding again, and sends no impression the edge sent.
     const names = recordSlots(flat).map(slotNames(sw._engine));
     const tail = UTF8.encode(handoffScript(sw.bundleId, names, flat, sent));
-    let body = fillSlots(upstream.body, rewriter, onFailure, tail);
-    if (plan && ctx && typeof ctx.waitUntil === 'function') {
-      // The filled page goes to the variant cache as it streams to the visitor.
-      const [mine, stored] = body.tee();
-      body = mine;
-      ctx.waitUntil(plan.store(stored, upstream.status, headers).catch(() => {}));
-    }
-    return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
+    // Called once, with the filled page: its bytes (valid during the call only) or a
+    // stream; `failed` when the page in hand went out as the origin sent it.
+    const respond = (body, failed) => {
+      if (failed) headers.set(REASON_HEADER, `passthrough; reason=${failed}`);
+      if (plan && !failed && ctx && typeof ctx.waitUntil === 'function') {
+        // The filled page goes to the variant cache as it streams to the visitor.
+        let stored = body;
+        if (!(body instanceof Uint8Array)) [body, stored] = body.tee();
+        ctx.waitUntil(plan.store(stored, upstream.status, headers).catch(() => {}));
+      }
+      return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
+    };
+    return filledPage(instance.bindings, upstream.body, rewriter, onFailure, tail, respond);
   }
 
   /**
@@ -375,6 +380,8 @@ function fetchOrigin(request, origin, fetchImpl = fetch) {
     const from = new URL(request.url);
     upstream = new Request(new URL(from.pathname + from.search, origin), request);
   }
+  // Redirects reach the browser as the origin sent them (its URL bar must follow).
+  const init = { redirect: 'manual' };
   const cookie = request.headers.get('cookie');
   if (cookie) {
     const kept = cookie
@@ -382,13 +389,13 @@ function fetchOrigin(request, origin, fetchImpl = fetch) {
       .filter((part) => !OWN_COOKIES.has(part.slice(0, part.indexOf('=')).trim()))
       .join(';');
     if (kept.length !== cookie.length) {
-      if (upstream === request) upstream = new Request(request);
-      if (kept.trim()) upstream.headers.set('cookie', kept.trim());
-      else upstream.headers.delete('cookie');
+      // The request's headers but these cookies (fetch makes its request from both).
+      init.headers = new Headers(request.headers);
+      if (kept.trim()) init.headers.set('cookie', kept.trim());
+      else init.headers.delete('cookie');
     }
   }
-  // Redirects reach the browser as the origin sent them (its URL bar must follow).
-  return fetchImpl(upstream, { redirect: 'manual' });
+  return fetchImpl(upstream, init);
 }
 
 /**
@@ -498,6 +505,81 @@ function pageReader(body) {
 }
 
 /**
+ * The response with the page's slots filled: `respond(page, failed)` makes it from
+ * the page's bytes when the origin had sent it whole by the time it was first read
+ * (a page from a cache, or any page that came faster than the worker), else from a
+ * stream that fills it as it comes (`fillSlots`). Filling a page in hand costs one
+ * call into wasm and gives the runtime a body of known length; a stream of our own
+ * costs a promise and a trip through the event loop per chunk, both ways (about
+ * 0.1 ms a page in workerd). Nothing waits for the origin to decide which: the first
+ * read is what any response needs, and the second is given until the event loop's
+ * next turn. A failure while filling a page in hand sends the origin's page as it
+ * was, with `failed` the reason.
+ */
+async function filledPage(bindings, body, rewriter, onFailure, tail, respond) {
+  const reader = pageReader(body);
+  const reads = [reader.read()];
+  const first = await settled(reads[0]);
+  if (first.value && !first.done) {
+    reads.push(reader.read());
+    let timer;
+    const turn = new Promise((resolve) => {
+      timer = setTimeout(resolve, 0);
+    });
+    const second = await Promise.race([settled(reads[1]), turn]);
+    clearTimeout(timer);
+    if (second && second.done && !second.error) {
+      return fillWhole(bindings, reader, rewriter, onFailure, tail, respond, first.value, second.value);
+    }
+  }
+  const replayed = {
+    recyclable: reader.recyclable,
+    read: () => reads.shift() ?? reader.read(),
+    cancel: (why) => reader.cancel(why),
+  };
+  return respond(fillSlots(replayed, rewriter, onFailure, tail), null);
+}
+
+/** `promise`'s outcome without throwing: its value, or `{ error }`. */
+function settled(promise) {
+  return promise.then(
+    (r) => r,
+    (error) => ({ error }),
+  );
+}
+
+/**
+ * The response for the page `first` (and `rest`, read at the end of the stream),
+ * filled in one go: the filled bytes are read in place from wasm memory by
+ * `respond` (the Response copies them) before anything else calls into wasm.
+ */
+function fillWhole(bindings, reader, rewriter, onFailure, tail, respond, first, rest) {
+  const page = rest && rest.length ? concat(first, rest) : first;
+  let filled;
+  let failed = null;
+  try {
+    const at = rewriter.fillAll(page, tail);
+    const memory = bindings.wasmMemory().buffer;
+    filled = new Uint8Array(memory, at + 4, new DataView(memory).getUint32(at, true));
+  } catch (e) {
+    failed = e instanceof WebAssembly.RuntimeError ? 'wasm_trap' : 'internal';
+    onFailure(e);
+    filled = page;
+  }
+  const response = respond(filled, failed);
+  try {
+    rewriter.free();
+  } catch {
+    // freed by its FinalizationRegistry otherwise
+  }
+  if (reader.recyclable) {
+    recycle(first.buffer);
+    if (rest) recycle(rest.buffer);
+  }
+  return response;
+}
+
+/**
  * The page with its slots filled, as a stream. The rewriter holds back the last few
  * input bytes (an unfinished tag, `held`); they are kept here too, so when it fails
  * — a trap, anything — they go out raw, followed by the rest of the page untouched:
@@ -505,8 +587,7 @@ function pageReader(body) {
  * replacement followed by the rest of its default). `onFailure(error)` is told.
  * `tail` (the decision handoff) follows the page when it was filled to the end.
  */
-function fillSlots(body, rewriter, onFailure, tail = EMPTY) {
-  const reader = pageReader(body);
+function fillSlots(reader, rewriter, onFailure, tail = EMPTY) {
   let failed = false;
   let freed = false;
   let pending = EMPTY; // the input bytes the rewriter holds: its last `held` ones

@@ -179,6 +179,103 @@ test('a rewriter error that is not a trap: bytes kept in order, the instance kep
   }
 });
 
+/** A hook that counts the rewriter's calls (`fillAll`: a page in hand; `feed`: a chunk). */
+function countingCalls(calls) {
+  return (bindings) => {
+    for (const name of ['fillAll', 'feed']) {
+      const real = bindings.PageRewriter.prototype[name];
+      bindings.PageRewriter.prototype[name] = function (...args) {
+        calls[name] = (calls[name] ?? 0) + 1;
+        return real.apply(this, args);
+      };
+    }
+  };
+}
+
+test('a page the origin sent whole is filled in one call; a page still coming, chunk by chunk', async () => {
+  const server = await origin([ORIGINAL]);
+  const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+  try {
+    const whole = {};
+    const a = handlerWith(countingCalls(whole));
+    const res = await a.handle(new Request('https://shop.example/'), env, undefined, { fetch: chunkedFetch([ORIGINAL]) });
+    assert.equal(res.headers.get('x-slotwise'), 'filled');
+    const html = await res.text();
+    assert.equal(bare(html), FILLED);
+    assert.match(html, /<script type="application\/slotwise\+json" id="slotwise-handoff">[^<]+<\/script>$/);
+    assert.deepEqual(whole, { fillAll: 1 });
+    // Cut in two: the second part is not there when the first is read.
+    const at = ORIGINAL.indexOf('<aside');
+    const chunks = {};
+    const b = handlerWith(countingCalls(chunks));
+    const slow = (request) => chunkedFetch([ORIGINAL.slice(0, at), ORIGINAL.slice(at)])(request).then((r) => {
+      const reader = r.body.getReader();
+      let n = 0;
+      const body = new ReadableStream({
+        async pull(controller) {
+          if (n++ === 1) await new Promise((done) => setTimeout(done, 30));
+          const { value, done } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        },
+      });
+      return new Response(body, { headers: r.headers });
+    });
+    assert.equal(await (await b.handle(new Request('https://shop.example/'), env, undefined, { fetch: slow })).text().then(bare), FILLED);
+    assert.equal(chunks.fillAll, undefined);
+    assert.ok(chunks.feed >= 2, `feed was called ${chunks.feed} times`);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a trap while filling a page in hand: the origin page untouched, reason wasm_trap; then a fresh instance', async () => {
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([ORIGINAL]) };
+  const { handle, instances } = handlerWith((bindings, n) => {
+    if (n !== 1) return;
+    const fillAll = bindings.PageRewriter.prototype.fillAll;
+    bindings.PageRewriter.prototype.fillAll = function (...args) {
+      this.__wbg_ptr = OUTSIDE_MEMORY;
+      return fillAll.apply(this, args);
+    };
+  });
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    const res = await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=wasm_trap');
+    assert.equal(await res.text(), ORIGINAL); // no handoff either: nothing was decided for it
+    const next = await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(next.headers.get('x-slotwise'), 'filled');
+    assert.equal(await next.text().then(bare), FILLED);
+    assert.equal(instances(), 2);
+  } finally {
+    await server.close();
+  }
+});
+
+test('an error filling a page in hand that is not a trap: the origin page, reason internal, the instance kept', async () => {
+  const server = await origin([ORIGINAL]);
+  const options = { fetch: chunkedFetch([ORIGINAL]) };
+  const { handle, instances } = handlerWith((bindings, n) => {
+    if (n !== 1) return;
+    bindings.PageRewriter.prototype.fillAll = () => {
+      throw new Error('fill failed');
+    };
+  });
+  try {
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
+    const res = await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=internal');
+    assert.equal(await res.text(), ORIGINAL);
+    await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(instances(), 1);
+  } finally {
+    await server.close();
+  }
+});
+
 test('workerd: a trap while the page streams loses no byte; the next request gets a fresh instance', async () => {
   const [c1, rest] = cut(ORIGINAL, ORIGINAL.indexOf("<section data-slotwise-slot='offer'>") + 17);
   const server = await origin([c1, rest]);
