@@ -755,7 +755,7 @@ impl PageRewriter {
     /// origin had sent whole before the response began. The bytes stay in the
     /// module's memory (`wasmMemory()`): the offset returned holds their length as a
     /// little-endian `u32`, then the bytes. They are valid until the next call into
-    /// the module, which is time enough to hand them to a `Response` (it copies):
+    /// the module, which is time enough to copy them into a `Blob` for the response:
     /// the page is copied in once and out once.
     #[wasm_bindgen(js_name = fillAll)]
     pub fn fill_all(&mut self, page: &[u8], tail: &[u8]) -> u32 {

@@ -1,4 +1,6 @@
-// The edge handler: fetches the origin page and fills its slots while it streams.
+// The edge handler: fetches the origin page and fills its slots: in one go when the
+// origin has sent the whole page by the time it is read (a cached page, a fast
+// origin), else while it streams.
 // Web-standard APIs only (fetch, Request, Response, TransformStream), so the same
 // code runs in workerd and in Node / Deno / other `fetch` runtimes.
 //
@@ -8,7 +10,8 @@
 // wasm (a `WebAssembly.RuntimeError`) retires the instance: the next request gets a
 // fresh one (see `createBindings` in xtask/src/build.rs). If the rewriter fails while
 // the page streams, the bytes it held back go out raw and the rest is copied as it
-// comes: nothing is lost or reordered.
+// comes: nothing is lost or reordered. If it fails on a page in hand, that page goes
+// out as the origin sent it, with the reason, and its impressions are not sent.
 //
 // Per request it reads: consent from the `sw_consent` cookie (granted purposes,
 // comma-separated), the IAB `euconsent-v2` cookie and the `Sec-GPC` header; with
@@ -125,14 +128,14 @@ export function createHandler(newInstance) {
     if (!rewriter) return withReason(upstream, 'no_rewriter');
 
     const headers = new Headers(upstream.headers);
-    headers.delete('content-length'); // the length changes; the runtime streams chunked
+    headers.delete('content-length'); // the length changes (the runtime sets the new one, or streams chunked)
     headers.delete('etag');
     headers.set('cache-control', privateCacheControl(upstream.headers.get('cache-control')));
     headers.set('vary', mergeVary(upstream.headers.get('vary'), VARY));
     headers.set(REASON_HEADER, ['filled', ...notes].join('; '));
     if (plan) headers.set(REASON_HEADER, ['filled', 'cache=miss', `key=${plan.key}`, ...notes].join('; '));
     const flat = rewriter.decisions;
-    const sent = visitorOutputs(headers, v, flat, env, ctx, options);
+    const sendImpressions = visitorOutputs(headers, v, flat, env, ctx, options);
     visitor.free(); // decided and stored: its wasm memory goes back now, not at a later GC
     const onFailure = (e) => {
       if (e instanceof WebAssembly.RuntimeError) retire(instance);
@@ -140,15 +143,16 @@ export function createHandler(newInstance) {
     // The decisions, handed to the browser SDK (handoff.js): it adopts them instead
     // of deciding again, and sends no impression the edge sent.
     const names = recordSlots(flat).map(slotNames(sw._engine));
-    const tail = UTF8.encode(handoffScript(sw.bundleId, names, flat, sent));
-    // Called once, with the filled page: its bytes (valid during the call only) or a
-    // stream; `failed` when the page in hand went out as the origin sent it.
+    const tail = UTF8.encode(handoffScript(sw.bundleId, names, flat, Boolean(sendImpressions)));
+    // Called once, with the filled page (a Blob, or a stream that fills it); `failed`
+    // when the page in hand went out as the origin sent it.
     const respond = (body, failed) => {
       if (failed) headers.set(REASON_HEADER, `passthrough; reason=${failed}`);
+      else sendImpressions?.();
       if (plan && !failed && ctx && typeof ctx.waitUntil === 'function') {
-        // The filled page goes to the variant cache as it streams to the visitor.
+        // The filled page goes to the variant cache as it goes to the visitor.
         let stored = body;
-        if (!(body instanceof Uint8Array)) [body, stored] = body.tee();
+        if (body instanceof ReadableStream) [body, stored] = body.tee();
         ctx.waitUntil(plan.store(stored, upstream.status, headers).catch(() => {}));
       }
       return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers });
@@ -223,7 +227,7 @@ export function createHandler(newInstance) {
     rewriter.free();
     const headers = fromCache(cached.headers);
     headers.set(REASON_HEADER, ['filled', 'cache=hit', `key=${key.hex}`, ...v.notes].join('; '));
-    visitorOutputs(headers, v, flat, env, ctx, options);
+    visitorOutputs(headers, v, flat, env, ctx, options)?.();
     v.visitor.free();
     return { hit: new Response(cached.body, { status: cached.status, headers }) };
   }
@@ -241,9 +245,10 @@ function signalsTo(env, options, visitor, ctx) {
 
 /**
  * What a filled page carries for its visitor: the session cookie (set with
- * personalization consent, deleted without it) on `headers`, and its impressions sent
- * through `ctx.waitUntil` after the response (never delaying or breaking it), with
- * measurement consent. True when impressions were sent.
+ * personalization consent, deleted without it) on `headers`, and, with measurement
+ * consent, its impressions: returned as a function that sends them through
+ * `ctx.waitUntil` after the response (never delaying or breaking it), called once
+ * the page has gone out filled; null when there are none to send.
  */
 function visitorOutputs(headers, { visitor, cookies }, flat, env, ctx, options) {
   const stored = visitor.sessionBytes(); // empty without personalization consent
@@ -255,11 +260,11 @@ function visitorOutputs(headers, { visitor, cookies }, flat, env, ctx, options) 
   }
   const signals = signalsTo(env, options, visitor, ctx);
   const batch = signals && impressionBatch(flat, visitor.consent);
-  if (!batch) return false;
-  ctx.waitUntil(
-    (options.fetch ?? fetch)(signals, { method: 'POST', headers: { 'content-type': MEDIA_TYPE }, body: batch }).catch(() => {}),
-  );
-  return true;
+  if (!batch) return null;
+  return () =>
+    ctx.waitUntil(
+      (options.fetch ?? fetch)(signals, { method: 'POST', headers: { 'content-type': MEDIA_TYPE }, body: batch }).catch(() => {}),
+    );
 }
 
 /** An SWG1 batch of impressions from a page's flat decision records, or null. */
@@ -469,8 +474,8 @@ const MAY_READ_AT_LEAST =
  * A reader of `body` that gives few, large chunks: every read crosses from the
  * runtime into JS, and in workerd that costs more than rewriting 10 KB. Where the
  * runtime has `readAtLeast` (workerd's BYOB readers) the first read returns what has
- * arrived (the page's head goes out at once; up to 128 KB) and later ones wait for
- * 32 KB or the end; elsewhere it reads chunks as they come. Each chunk is a buffer
+ * arrived (up to 128 KB: the whole page, or its head, goes out at once) and later
+ * ones wait for 32 KB or the end; elsewhere it reads chunks as they come. Each chunk is a buffer
  * the caller owns; `recyclable` tells whether the caller may hand a chunk's buffer
  * back (`recycle`) once it no longer uses it.
  */
@@ -506,15 +511,15 @@ function pageReader(body) {
 
 /**
  * The response with the page's slots filled: `respond(page, failed)` makes it from
- * the page's bytes when the origin had sent it whole by the time it was first read
- * (a page from a cache, or any page that came faster than the worker), else from a
- * stream that fills it as it comes (`fillSlots`). Filling a page in hand costs one
- * call into wasm and gives the runtime a body of known length; a stream of our own
- * costs a promise and a trip through the event loop per chunk, both ways (about
- * 0.1 ms a page in workerd). Nothing waits for the origin to decide which: the first
- * read is what any response needs, and the second is given until the event loop's
- * next turn. A failure while filling a page in hand sends the origin's page as it
- * was, with `failed` the reason.
+ * the filled page as a Blob when the origin had sent it whole by the time it was
+ * first read (a page from a cache, or any page that came faster than the worker),
+ * else from a stream that fills it as it comes (`fillSlots`). Filling a page in hand
+ * costs one call into wasm and gives the runtime a body of known length; a stream of
+ * our own costs a promise and a trip through the event loop per chunk, both ways
+ * (about 0.1 ms a page in workerd). The response waits for the page's first chunk,
+ * and for the second until the event loop's next turn (a timer of 0 ms: 1 ms in
+ * Node): an origin still sending streams from then on, as before. A failure while
+ * filling a page in hand sends the origin's page as it was, with `failed` the reason.
  */
 async function filledPage(bindings, body, rewriter, onFailure, tail, respond) {
   const reader = pageReader(body);
@@ -550,8 +555,9 @@ function settled(promise) {
 
 /**
  * The response for the page `first` (and `rest`, read at the end of the stream),
- * filled in one go: the filled bytes are read in place from wasm memory by
- * `respond` (the Response copies them) before anything else calls into wasm.
+ * filled in one go. The filled bytes are read in place from wasm memory into a Blob
+ * before anything else calls into wasm: a Blob holds a copy in every runtime (a
+ * Response made from a view might keep the view, and the memory is the next page's).
  */
 function fillWhole(bindings, reader, rewriter, onFailure, tail, respond, first, rest) {
   const page = rest && rest.length ? concat(first, rest) : first;
@@ -560,23 +566,23 @@ function fillWhole(bindings, reader, rewriter, onFailure, tail, respond, first, 
   try {
     const at = rewriter.fillAll(page, tail);
     const memory = bindings.wasmMemory().buffer;
-    filled = new Uint8Array(memory, at + 4, new DataView(memory).getUint32(at, true));
+    filled = new Blob([new Uint8Array(memory, at + 4, new DataView(memory).getUint32(at, true))]);
   } catch (e) {
     failed = e instanceof WebAssembly.RuntimeError ? 'wasm_trap' : 'internal';
     onFailure(e);
-    filled = page;
-  }
-  const response = respond(filled, failed);
-  try {
-    rewriter.free();
-  } catch {
-    // freed by its FinalizationRegistry otherwise
+    filled = new Blob([page]);
+  } finally {
+    try {
+      rewriter.free();
+    } catch {
+      // freed by its FinalizationRegistry otherwise
+    }
   }
   if (reader.recyclable) {
     recycle(first.buffer);
     if (rest) recycle(rest.buffer);
   }
-  return response;
+  return respond(filled, failed);
 }
 
 /**

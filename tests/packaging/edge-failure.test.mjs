@@ -34,7 +34,14 @@ function handlerWith(sabotage) {
 /** The origin: the page in `chunks` (written one by one, a pause between), the bundle. */
 async function origin(chunks) {
   let bundleFetches = 0;
+  let signalBatches = 0;
   const server = await serve({}, {
+    '/v1/signals': (req, res) => {
+      signalBatches++;
+      req.resume();
+      res.writeHead(202);
+      res.end();
+    },
     '/': async (req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       for (const c of chunks) {
@@ -49,7 +56,7 @@ async function origin(chunks) {
       res.end(Buffer.from(fixtureBytes()));
     },
   });
-  return { ...server, bundleFetches: () => bundleFetches };
+  return { ...server, bundleFetches: () => bundleFetches, signalBatches: () => signalBatches };
 }
 
 const cut = (text, at) => [text.slice(0, at), text.slice(at)];
@@ -58,8 +65,8 @@ const cut = (text, at) => [text.slice(0, at), text.slice(at)];
  * The handler's fetch for Node: the page as exactly these `chunks` (a stream made
  * here, so no network can merge or split them), the rest (the bundle) from `server`.
  */
-const chunkedFetch = (chunks) => async (request) => {
-  if (new URL(request.url).pathname !== '/') return fetch(request);
+const chunkedFetch = (chunks) => async (request, init) => {
+  if (new URL(request.url ?? request).pathname !== '/') return fetch(request, init);
   const bytes = chunks.map((c) => new TextEncoder().encode(c));
   const body = new ReadableStream({
     pull(controller) {
@@ -229,7 +236,7 @@ test('a page the origin sent whole is filled in one call; a page still coming, c
   }
 });
 
-test('a trap while filling a page in hand: the origin page untouched, reason wasm_trap; then a fresh instance', async () => {
+test('a trap while filling a page in hand: the origin page untouched, reason wasm_trap, no impression sent; then a fresh instance', async () => {
   const server = await origin([ORIGINAL]);
   const options = { fetch: chunkedFetch([ORIGINAL]) };
   const { handle, instances } = handlerWith((bindings, n) => {
@@ -240,15 +247,23 @@ test('a trap while filling a page in hand: the origin page untouched, reason was
       return fillAll.apply(this, args);
     };
   });
+  const pending = [];
+  const ctx = { waitUntil: (p) => pending.push(p) };
+  // With measurement consent: the filled page's impressions go to the signals endpoint.
+  const visitor = () => new Request('https://shop.example/', { headers: { cookie: 'sw_consent=measurement' } });
   try {
-    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
-    const res = await handle(new Request('https://shop.example/'), env, undefined, options);
+    const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle`, SLOTWISE_SIGNALS: `${server.base}/v1/signals` };
+    const res = await handle(visitor(), env, ctx, options);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('x-slotwise'), 'passthrough; reason=wasm_trap');
-    assert.equal(await res.text(), ORIGINAL); // no handoff either: nothing was decided for it
-    const next = await handle(new Request('https://shop.example/'), env, undefined, options);
+    assert.equal(await res.text(), ORIGINAL); // no handoff: the browser decides this page itself
+    await Promise.all(pending.splice(0));
+    assert.equal(server.signalBatches(), 0); // nothing was shown, so no impression
+    const next = await handle(visitor(), env, ctx, options);
     assert.equal(next.headers.get('x-slotwise'), 'filled');
     assert.equal(await next.text().then(bare), FILLED);
+    await Promise.all(pending.splice(0));
+    assert.equal(server.signalBatches(), 1);
     assert.equal(instances(), 2);
   } finally {
     await server.close();
