@@ -370,7 +370,38 @@ fn cached_profiles_follow_ingest_identify_and_erase(backend: Backend) {
     assert!(text.contains("slotwise_profile_cache_hits_total"));
 }
 
+fn a_signal_stamped_in_the_future_is_stored_at_its_arrival(backend: Backend) {
+    let server = Server::start("future", backend);
+    let mut c = server.client();
+    let before = now();
+    let batch = [
+        // A device clock a day fast, and one a minute fast (within the skew allowed).
+        Signal::new(Kind::View, 21, before + 86_400)
+            .item(1)
+            .consent(ALL),
+        Signal::new(Kind::View, 22, before + 60)
+            .item(1)
+            .consent(ALL),
+        Signal::new(Kind::View, 23, before - 600)
+            .item(1)
+            .consent(ALL),
+    ];
+    let r = post_signals(&mut c, &signals::encode(&batch).unwrap());
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let after = now();
+    let time_of =
+        |id: u64| server.count(&format!("SELECT time FROM signals WHERE event_id = {id}")) as u64;
+    let day_fast = time_of(21);
+    assert!(
+        (before..=after).contains(&day_fast),
+        "stored at {day_fast}, received in {before}..={after}"
+    );
+    assert_eq!(time_of(22), before + 60);
+    assert_eq!(time_of(23), before - 600);
+}
+
 crate::on_both_backends!(
+    a_signal_stamped_in_the_future_is_stored_at_its_arrival,
     ingest_then_snippet_reflects_events_then_fresh_bundle_changes_decisions,
     erasure_leaves_no_row_of_the_cluster,
     a_replayed_batch_is_stored_once,

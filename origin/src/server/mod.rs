@@ -563,6 +563,22 @@ async fn post_signals(State(app): State<Arc<App>>, headers: HeaderMap, body: Bod
     timed(&app, "signals", start, r)
 }
 
+/// How far ahead of the server's clock a device may stamp a signal (its clock runs
+/// a little fast): beyond it, the time is not believed.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+
+/// Signals stamped more than [`MAX_CLOCK_SKEW_SECS`] after `received` (a device
+/// clock set wrong) take the time they were received: a signal from the future would
+/// outlive retention, count as the newest in every profile and skew recency. The
+/// device's own time is kept otherwise (a queued batch arrives after its events).
+fn stamp_future_at(batch: &mut [signals::Signal], received: u64) {
+    for s in batch {
+        if s.time > received.saturating_add(MAX_CLOCK_SKEW_SECS) {
+            s.time = received;
+        }
+    }
+}
+
 async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Response, Response> {
     let mt = media_type(&headers);
     if mt != SIGNALS_MEDIA_TYPE && mt != "application/octet-stream" {
@@ -573,7 +589,7 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
         ));
     }
     let bytes = read_body(&headers, body, app.config.max_body.min(signals::MAX_BYTES)).await?;
-    let batch = signals::decode(&bytes).map_err(|e| {
+    let mut batch = signals::decode(&bytes).map_err(|e| {
         let status = if e.kind() == slotwise::ErrorKind::SignalsTooLarge {
             StatusCode::PAYLOAD_TOO_LARGE
         } else {
@@ -596,6 +612,8 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
             "signals without measurement consent may not be stored; nothing was stored",
         ));
     }
+    let received = now_unix();
+    stamp_future_at(&mut batch, received);
     let n = batch.len();
     let journey_subjects = journeys::subjects_to_evaluate(app, &batch);
     let subjects = profile_cache::subjects_of(&batch);
@@ -604,7 +622,7 @@ async fn ingest(app: &Arc<App>, headers: HeaderMap, body: Body) -> Result<Respon
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.store.ingest_then(
         batch,
-        now_unix(),
+        received,
         Box::new(move |r| {
             let _ = tx.send(r);
         }),
