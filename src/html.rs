@@ -109,6 +109,9 @@ pub struct SlotRewriter<F> {
     ahead: usize,
     /// Set while catching up on `deferred`: nothing is written.
     discard: bool,
+    /// Set while writing the page's last bytes ([`Self::write_whole`]): no later chunk
+    /// can need the unscanned bytes, so they are not kept.
+    last_chunk: bool,
 }
 
 /// `Comment::dashes` after `--!`: a following `>` closes the comment.
@@ -132,6 +135,7 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
             deferred: Vec::new(),
             ahead: 0,
             discard: false,
+            last_chunk: false,
         }
     }
 
@@ -192,6 +196,15 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
         unchanged && self.filled == filled
     }
 
+    /// Feeds the rest of the page and ends it ([`Self::write`] then [`Self::end`]):
+    /// the bytes past its last slot marker are copied out once, not also kept.
+    pub fn write_whole(&mut self, rest: &[u8], out: &mut Vec<u8>) {
+        self.last_chunk = true;
+        self.write(rest, out);
+        self.last_chunk = false;
+        self.end(out);
+    }
+
     /// Feeds the next chunk; rewritten bytes are appended to `out`.
     ///
     /// Past the last slot marker ([`MARKER`], which every slot's start tag holds)
@@ -202,7 +215,9 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
     pub fn write(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.deferring {
             if self.deferred.len() + chunk.len() <= MAX_DEFERRED && !self.slot_may_follow(chunk) {
-                self.deferred.extend_from_slice(chunk);
+                if !self.last_chunk {
+                    self.deferred.extend_from_slice(chunk);
+                }
                 out.extend_from_slice(chunk);
                 return;
             }
@@ -259,7 +274,9 @@ impl<F: FnMut(&str) -> Option<String>> SlotRewriter<F> {
                             debug_assert_eq!(self.ahead, 0);
                             self.emit(&chunk[start..], out);
                             self.deferred.clear();
-                            self.deferred.extend_from_slice(&chunk[i..]);
+                            if !self.last_chunk {
+                                self.deferred.extend_from_slice(&chunk[i..]);
+                            }
                             self.deferring = true;
                             return;
                         }

@@ -762,8 +762,7 @@ impl PageRewriter {
         self.out.clear();
         self.out.reserve(4 + page.len() + tail.len() + 4096);
         self.out.extend_from_slice(&[0; 4]);
-        self.rewriter.write(page, &mut self.out);
-        self.rewriter.end(&mut self.out);
+        self.rewriter.write_whole(page, &mut self.out);
         self.out.extend_from_slice(tail);
         let len = (self.out.len() - 4) as u32;
         self.out[..4].copy_from_slice(&len.to_le_bytes());

@@ -51,6 +51,18 @@ fn with_slotwise(chunks: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// The same, the last chunk written with `write_whole` (the edge's page in hand).
+fn with_slotwise_ending_whole(chunks: &[&[u8]]) -> Vec<u8> {
+    let mut rw = SlotRewriter::new(replacement);
+    let mut out = Vec::new();
+    let (last, before) = chunks.split_last().unwrap();
+    for c in before {
+        rw.write(c, &mut out);
+    }
+    rw.write_whole(last, &mut out);
+    out
+}
+
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html");
     let mut pages: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
@@ -115,6 +127,10 @@ fn whole_pages_match_lol_html() {
             got, page,
             "{name}: the corpus page should contain a replaced slot"
         );
+        assert!(
+            with_slotwise_ending_whole(&[&page]) == expected,
+            "{name}: differs from lol_html written whole"
+        );
     }
 }
 
@@ -139,6 +155,10 @@ fn every_two_chunk_split_matches() {
             assert!(
                 with_slotwise(&[a, b]) == expected,
                 "{name}: differs when split at byte {cut}"
+            );
+            assert!(
+                with_slotwise_ending_whole(&[a, b]) == expected,
+                "{name}: differs when split at byte {cut}, the rest written whole"
             );
         }
     }
