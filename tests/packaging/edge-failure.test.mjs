@@ -20,6 +20,20 @@ const wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(pkg, 'slo
 
 const OUTSIDE_MEMORY = 0xfffffff0;
 
+/**
+ * A sabotage for `handlerWith`: on the first instance, the `nth` call of
+ * `Class.prototype[method]` (`Class`: a bindings class name) traps.
+ */
+const trapIn = (Class, method, nth = 1) => (bindings, n) => {
+  if (n !== 1) return;
+  const real = bindings[Class].prototype[method];
+  let calls = 0;
+  bindings[Class].prototype[method] = function (...args) {
+    if (++calls === nth) this.__wbg_ptr = OUTSIDE_MEMORY;
+    return real.apply(this, args);
+  };
+};
+
 /** A handler whose instances are made by `sabotage(bindings, n)` (n: 1, 2, ...). */
 function handlerWith(sabotage) {
   let made = 0;
@@ -85,15 +99,7 @@ test('a trap while the page streams: every byte still arrives, in order, and the
   const [c2, c3] = cut(rest, 40);
   const server = await origin([ORIGINAL]);
   const options = { fetch: chunkedFetch([c1, c2, c3]) };
-  const { handle, instances } = handlerWith((bindings, n) => {
-    if (n !== 1) return;
-    const write = bindings.PageRewriter.prototype.feed;
-    let calls = 0;
-    bindings.PageRewriter.prototype.feed = function (chunk) {
-      if (++calls === 2) this.__wbg_ptr = OUTSIDE_MEMORY;
-      return write.call(this, chunk);
-    };
-  });
+  const { handle, instances } = handlerWith(trapIn('PageRewriter', 'feed', 2));
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
     const res = await handle(new Request('https://shop.example/'), env, undefined, options);
@@ -119,15 +125,7 @@ test('a trap inside a slot being filled: the replacement, then the rest of the p
   const [c1, c2] = cut(ORIGINAL, at);
   const server = await origin([ORIGINAL]);
   const options = { fetch: chunkedFetch([c1, c2]) };
-  const { handle } = handlerWith((bindings, n) => {
-    if (n !== 1) return;
-    const write = bindings.PageRewriter.prototype.feed;
-    let calls = 0;
-    bindings.PageRewriter.prototype.feed = function (chunk) {
-      if (++calls === 2) this.__wbg_ptr = OUTSIDE_MEMORY;
-      return write.call(this, chunk);
-    };
-  });
+  const { handle } = handlerWith(trapIn('PageRewriter', 'feed', 2));
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
     const html = await (await handle(new Request('https://shop.example/'), env, undefined, options)).text().then(bare);
@@ -140,14 +138,7 @@ test('a trap inside a slot being filled: the replacement, then the rest of the p
 
 test('a trap before the page streams: the origin page untouched, reason wasm_trap; then a fresh instance', async () => {
   const server = await origin([ORIGINAL]);
-  const { handle, instances } = handlerWith((bindings, n) => {
-    if (n !== 1) return;
-    const rewritePage = bindings.Engine.prototype.rewritePage;
-    bindings.Engine.prototype.rewritePage = function (...args) {
-      this.__wbg_ptr = OUTSIDE_MEMORY;
-      return rewritePage.apply(this, args);
-    };
-  });
+  const { handle, instances } = handlerWith(trapIn('Engine', 'rewritePage'));
   try {
     const env = { SLOTWISE_ORIGIN: server.base, SLOTWISE_BUNDLE: `${server.base}/v1/bundle` };
     const res = await handle(new Request('https://shop.example/'), env);
@@ -239,14 +230,7 @@ test('a page the origin sent whole is filled in one call; a page still coming, c
 test('a trap while filling a page in hand: the origin page untouched, reason wasm_trap, no impression sent; then a fresh instance', async () => {
   const server = await origin([ORIGINAL]);
   const options = { fetch: chunkedFetch([ORIGINAL]) };
-  const { handle, instances } = handlerWith((bindings, n) => {
-    if (n !== 1) return;
-    const fillAll = bindings.PageRewriter.prototype.fillAll;
-    bindings.PageRewriter.prototype.fillAll = function (...args) {
-      this.__wbg_ptr = OUTSIDE_MEMORY;
-      return fillAll.apply(this, args);
-    };
-  });
+  const { handle, instances } = handlerWith(trapIn('PageRewriter', 'fillAll'));
   const pending = [];
   const ctx = { waitUntil: (p) => pending.push(p) };
   // With measurement consent: the filled page's impressions go to the signals endpoint.
