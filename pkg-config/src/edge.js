@@ -360,16 +360,30 @@ function slotNames(engine) {
 
 /** Coarse page context from the request: nothing that identifies the visitor. */
 function requestContext(request) {
-  const url = new URL(request.url);
   const ua = request.headers.get('user-agent') ?? '';
   const device = /iPad|Tablet|Android(?!.*Mobile)/i.test(ua) ? 'tablet' : /Mobi|iPhone|Android/i.test(ua) ? 'mobile' : 'desktop';
   const cf = request.cf ?? {};
   const language = (request.headers.get('accept-language') ?? '').split(',')[0].split(';')[0].trim().toLowerCase();
-  const context = { path: url.pathname, device };
+  const context = { path: pathOf(request.url), device };
   if (language) context.language = language;
   if (typeof cf.country === 'string') context.country = cf.country;
   if (typeof cf.region === 'string') context.region = cf.region;
   return context;
+}
+
+/**
+ * The path of a serialized absolute URL (a `Request`'s `url`: `scheme://host/path?query`),
+ * as `new URL(url).pathname` gives it, without parsing the URL again.
+ */
+export function pathOf(url) {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  let end = url.length;
+  const query = url.indexOf('?', start);
+  if (query >= 0) end = query;
+  const hash = url.indexOf('#', start);
+  if (hash >= 0 && hash < end) end = hash;
+  return url.slice(start, end);
 }
 
 /** Slotwise's per-visitor cookies: the origin's page does not depend on them. */

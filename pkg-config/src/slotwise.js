@@ -418,7 +418,8 @@ export function createSlotwise(wasm, init) {
       const engine = this.#sw._engine;
       if (!engine || !this.#visitor || typeof engine.rewritePage !== 'function') return null;
       const [hi, lo] = fixedSeed ?? seed();
-      return engine.rewritePage(hi, lo, encodeContext(context, this.#sw._contextKeys), this.#visitor, nowSecs());
+      // Once per page: the time itself, not nowSecs' per-task cache (its microtask costs more).
+      return engine.rewritePage(hi, lo, encodeContext(context, this.#sw._contextKeys), this.#visitor, Date.now() / 1000);
     }
 
     /** The stored form of the session (empty without personalization consent). */
@@ -476,6 +477,10 @@ export function createSlotwise(wasm, init) {
       }
       /** Why the runtime has no bundle (slots then keep their defaults), or null. */
       this.error = error;
+      /** The loaded bundle's id, or null. */
+      this.bundleId = engine ? engine.bundleId : null;
+      /** The site the bundle is for (the audience snippets must name), or null. */
+      this.site = engine ? engine.site : null;
     }
 
     /** @internal item id → index in the bundle (-1: none) */
@@ -664,11 +669,6 @@ export function createSlotwise(wasm, init) {
       return this._signals ?? null;
     }
 
-    /** The loaded bundle's id, or null. */
-    get bundleId() {
-      return this.#engine ? this.#engine.bundleId : null;
-    }
-
     /**
      * @internal A visitor `free()` released: kept to be reset for a later `visitor()`
      * (edge builds, a few at most), or its engine memory released now.
@@ -676,11 +676,6 @@ export function createSlotwise(wasm, init) {
     _release(v) {
       if (this.#spare.length < SPARE_VISITORS && typeof v.reset === 'function') this.#spare.push(v);
       else v.free();
-    }
-
-    /** The site the bundle is for (the audience snippets must name), or null. */
-    get site() {
-      return this.#engine ? this.#engine.site : null;
     }
 
     /** @internal */

@@ -32,8 +32,9 @@ const runtime = (cls) => {
 test('slotwise.d.ts declares what the runtime has', async () => {
   const dts = fs.readFileSync(path.join(pkg(), 'slotwise.d.ts'), 'utf8');
   const { Slotwise } = await import(pathToFileURL(path.join(pkg(), 'node.js')));
-  // Instance fields set by load (error, profile) are declared too; methods and getters must match.
-  const fields = new Set(['error', 'profile']);
+  // Instance fields (error, bundleId and site set when constructed, profile by load) are
+  // declared too; methods and getters must match.
+  const fields = new Set(['error', 'profile', 'bundleId', 'site']);
   const swDeclared = declared(dts, 'Slotwise').filter((n) => !fields.has(n));
   assert.deepEqual(swDeclared, [...runtime(Slotwise)].sort());
   const sw = await Slotwise.load({ bundle: new Uint8Array(0) });

@@ -221,3 +221,19 @@ test('edge (workerd): compressed, non-UTF-8, HEAD, range, 304, redirect, PDF, bo
     await origin.close();
   }
 });
+
+test("the page context's path is the request URL's pathname, read without parsing it again", async () => {
+  const { pathOf } = await import(new URL('./node_modules/slotwise/edge.js', import.meta.url));
+  for (const url of [
+    'https://shop.example/p/1?x=1#top',
+    'https://shop.example',
+    'https://shop.example:8443/a b/%C3%BC/c?q=/x',
+    'http://shop.example/?next=/account#/hash',
+    'https://shop.example/p#frag?not-a-query',
+    'https://shop.example/ünï/../p;v=1',
+    'https://[::1]:8080//double//slash',
+  ]) {
+    const serialized = new Request(url).url;
+    assert.equal(pathOf(serialized), new URL(serialized).pathname, serialized);
+  }
+});
