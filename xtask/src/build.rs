@@ -106,6 +106,7 @@ pub const EDGE_ENTRY: &[&str] = &[
 ];
 
 pub fn run() -> Result<PathBuf, String> {
+    crate::setup::npm_dependencies()?;
     let target = root().join("target");
     let bindgen_dir = target.join("wasm-bindgen");
     let pkg = pkg_dir();

@@ -133,6 +133,21 @@ pub fn run() -> Result<(), String> {
         );
     }
 
+    npm_dependencies()?;
+
+    step("setup: cargo-fuzz (for the fuzz smoke run)");
+    if output("cargo", &["fuzz", "--version"]).is_some() {
+        println!("already installed");
+    } else {
+        exec(cmd("cargo", &["install", "--locked", "cargo-fuzz"]))?;
+    }
+    Ok(())
+}
+
+/// The checkout's npm dependencies (binaryen's wasm-opt, esbuild, the test tools):
+/// `npm ci` unless `node_modules` matches `package-lock.json` already. The build runs
+/// it too, so a fresh clone or git worktree builds without a setup first.
+pub fn npm_dependencies() -> Result<(), String> {
     step("setup: npm dependencies");
     let lock = std::fs::read(root().join("package-lock.json"))
         .map_err(|e| format!("cannot read package-lock.json: {e}"))?;
@@ -143,13 +158,6 @@ pub fn run() -> Result<(), String> {
     } else {
         exec(cmd("npm", &["ci", "--no-audit", "--no-fund"]))?;
         std::fs::write(&stamp_path, &lock).map_err(|e| format!("cannot write stamp: {e}"))?;
-    }
-
-    step("setup: cargo-fuzz (for the fuzz smoke run)");
-    if output("cargo", &["fuzz", "--version"]).is_some() {
-        println!("already installed");
-    } else {
-        exec(cmd("cargo", &["install", "--locked", "cargo-fuzz"]))?;
     }
     Ok(())
 }
