@@ -372,6 +372,13 @@ fn print_table(anchor: &str, ours: &str, dir: &Path) -> Result<(), String> {
         Some(small_added),
         "",
     );
+    row(
+        "slotwise: cached, the page arriving in pieces",
+        get(ours, &["pieces", "cached", "median_ms"])?,
+        get(ours, &["pieces", "cached", "p99_ms"])?,
+        Some(get(ours, &["pieces", "cached", "added_median_ms"])?),
+        "",
+    );
     println!();
     let cached_added = get(ours, &["cached", "added_median_ms"])?;
     println!(
