@@ -172,18 +172,18 @@ const quantile = (xs, p) => {
   return a[Math.min(a.length - 1, Math.max(0, Math.ceil(p * a.length) - 1))];
 };
 const stats = (xs) => ({ requests: xs.length, median_ms: quantile(xs, 0.5), p99_ms: quantile(xs, 0.99) });
+/** A mode's stats with its added time over `pass` (median and p99, against pass's median). */
+const over = (s, pass) => ({ ...s, added_median_ms: s.median_ms - pass.median_ms, added_p99_ms: s.p99_ms - pass.median_ms });
 const pass = stats(times.pass);
 const result = { what: 'slotwise handle() in workerd, 100 KB page, 4 slots', runs: RUNS, iterations_per_request: N, pass };
-for (const mode of ['uncached', 'cached']) {
-  const s = stats(times[mode]);
-  result[mode] = { ...s, added_median_ms: s.median_ms - pass.median_ms, added_p99_ms: s.p99_ms - pass.median_ms };
+for (const mode of ['uncached', 'cached']) result[mode] = over(stats(times[mode]), pass);
+for (const [page, what] of [
+  ['small', 'the same, cached, on a page of just the 4 slots'],
+  ['pieces', 'the same, cached, the 100 KB page arriving in 25 KB pieces (filled as it streams)'],
+]) {
+  const pagePass = stats(times[`${page}_pass`]);
+  result[page] = { what, pass: pagePass, cached: over(stats(times[`${page}_cached`]), pagePass) };
 }
-const smallPass = stats(times.small_pass);
-const small = stats(times.small_cached);
-result.small = { what: 'the same, cached, on a page of just the 4 slots', pass: smallPass, cached: { ...small, added_median_ms: small.median_ms - smallPass.median_ms, added_p99_ms: small.p99_ms - smallPass.median_ms } };
-const piecesPass = stats(times.pieces_pass);
-const pieces = stats(times.pieces_cached);
-result.pieces = { what: 'the same, cached, the 100 KB page arriving in 25 KB pieces (filled as it streams)', pass: piecesPass, cached: { ...pieces, added_median_ms: pieces.median_ms - piecesPass.median_ms, added_p99_ms: pieces.p99_ms - piecesPass.median_ms } };
 const anchorPass = stats(times.anchor_pass);
 const anchorRewrite = stats(times.anchor_rewrite);
 result.anchor = {
